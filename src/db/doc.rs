@@ -1,0 +1,149 @@
+//! Turning a user's JSON doc into its parts, with CouchDB's validation rules.
+//!
+//! - `_id` is a non-empty string; ids starting with `_` are reserved except `_design/` and
+//!   `_local/`.
+//! - `_rev` must parse as `N-hash`; `_deleted` must be a boolean.
+//! - `_revisions` (`{start, ids}`) is only meaningful with `new_edits: false`.
+//! - `_attachments` stays in the body; `_conflicts`, `_deleted_conflicts`, `_revs_info` and
+//!   `_local_seq` are read-only metadata and dropped on write, as CouchDB does.
+//! - Any other top-level `_` member is a 400 `doc_validation` error.
+
+use crate::core::rev::Rev;
+use crate::error::{Error, Result};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedDoc {
+    pub id: Option<String>,
+    pub rev: Option<Rev>,
+    pub deleted: bool,
+    /// `_revisions` as a path of revs, newest first.
+    pub revisions: Option<Vec<Rev>>,
+    /// Everything that is stored as the revision's body.
+    pub body: Map<String, Value>,
+}
+
+const READ_ONLY: [&str; 4] = ["_conflicts", "_deleted_conflicts", "_revs_info", "_local_seq"];
+
+pub fn parse_doc(doc: Value) -> Result<ParsedDoc> {
+    let Value::Object(map) = doc else { return Err(Error::not_an_object()) };
+    let mut parsed = ParsedDoc { id: None, rev: None, deleted: false, revisions: None, body: Map::new() };
+    for (key, value) in map {
+        match key.as_str() {
+            "_id" => parsed.id = Some(parse_id(&value)?),
+            "_rev" => match value {
+                Value::String(s) => parsed.rev = Some(Rev::parse(&s)?),
+                _ => return Err(Error::invalid_rev("Invalid rev format")),
+            },
+            "_deleted" => match value {
+                Value::Bool(b) => parsed.deleted = b,
+                _ => return Err(Error::bad_request("_deleted must be a boolean")),
+            },
+            "_revisions" => parsed.revisions = Some(parse_revisions(&value)?),
+            "_attachments" => {
+                parsed.body.insert(key, value);
+            }
+            k if READ_ONLY.contains(&k) => {}
+            k if k.starts_with('_') => {
+                return Err(Error::doc_validation(format!("Bad special document member: {k}")));
+            }
+            _ => {
+                parsed.body.insert(key, value);
+            }
+        }
+    }
+    if let (Some(rev), Some(path)) = (&parsed.rev, &parsed.revisions) {
+        if path.first() != Some(rev) {
+            return Err(Error::bad_request("_rev does not match _revisions"));
+        }
+    }
+    Ok(parsed)
+}
+
+pub fn parse_id(value: &Value) -> Result<String> {
+    let Value::String(id) = value else {
+        return Err(Error::bad_request("_id must be a string").with_reason("_id must be a string"));
+    };
+    validate_id(id)?;
+    Ok(id.clone())
+}
+
+pub fn validate_id(id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(Error::bad_request("_id must not be empty"));
+    }
+    if id.starts_with('_') && !id.starts_with("_design/") && !id.starts_with("_local/") {
+        return Err(Error::bad_request("Only reserved document ids may start with underscore."));
+    }
+    Ok(())
+}
+
+pub fn is_local(id: &str) -> bool {
+    id.starts_with("_local/")
+}
+
+fn parse_revisions(value: &Value) -> Result<Vec<Rev>> {
+    let bad = || Error::bad_request("_revisions must be {start: number, ids: [string]}");
+    let start = value.get("start").and_then(Value::as_u64).filter(|s| *s > 0).ok_or_else(bad)?;
+    let ids = value.get("ids").and_then(Value::as_array).ok_or_else(bad)?;
+    if ids.is_empty() || ids.len() as u64 > start {
+        return Err(bad());
+    }
+    ids.iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let hash = h.as_str().filter(|h| !h.is_empty()).ok_or_else(bad)?;
+            Rev::parse(&format!("{}-{}", start - i as u64, hash))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_plain_doc_keeps_its_fields_in_order() {
+        let p = parse_doc(json!({"_id": "a", "z": 1, "a": 2})).unwrap();
+        assert_eq!(p.id.as_deref(), Some("a"));
+        assert_eq!(p.body.keys().collect::<Vec<_>>(), vec!["z", "a"]);
+    }
+
+    #[test]
+    fn non_objects_are_bad_requests() {
+        for v in [json!("x"), json!(1), json!([1]), Value::Null] {
+            assert_eq!(parse_doc(v).unwrap_err().status, 400);
+        }
+    }
+
+    #[test]
+    fn reserved_ids_are_rejected_but_design_and_local_pass() {
+        assert_eq!(parse_doc(json!({"_id": "_foo"})).unwrap_err().name, "bad_request");
+        assert_eq!(parse_doc(json!({"_id": ""})).unwrap_err().name, "bad_request");
+        assert_eq!(parse_doc(json!({"_id": 5})).unwrap_err().name, "bad_request");
+        assert!(parse_doc(json!({"_id": "_design/x"})).is_ok());
+        assert!(parse_doc(json!({"_id": "_local/x"})).is_ok());
+    }
+
+    #[test]
+    fn unknown_underscore_fields_fail_validation() {
+        let e = parse_doc(json!({"_id": "a", "_foo": 1})).unwrap_err();
+        assert_eq!((e.status, e.name), (400, "doc_validation"));
+    }
+
+    #[test]
+    fn malformed_revs_are_invalid_rev() {
+        for r in ["abc", "1-", "-x", "0x-1"] {
+            assert_eq!(parse_doc(json!({"_id": "a", "_rev": r})).unwrap_err().status, 400, "{r}");
+        }
+    }
+
+    #[test]
+    fn revisions_become_a_newest_first_path() {
+        let p = parse_doc(json!({"_id": "a", "_rev": "3-c", "_revisions": {"start": 3, "ids": ["c", "b", "a"]}}))
+            .unwrap();
+        let path: Vec<String> = p.revisions.unwrap().iter().map(|r| r.to_string()).collect();
+        assert_eq!(path, vec!["3-c", "2-b", "1-a"]);
+    }
+}

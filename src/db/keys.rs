@@ -1,0 +1,80 @@
+//! The key layout of one database inside its ordered KV store. One byte of prefix per kind:
+//!
+//! | key | value |
+//! |---|---|
+//! | `d` id | `DocRecord`: rev tree, latest seq, and a copy of the winning body |
+//! | `b` len(id) id rev | the JSON body of one revision (every revision that still has one) |
+//! | `s` seq (u64 big-endian) | the id of the doc whose latest change has this seq |
+//! | `l` id | a `_local` doc (no rev tree, never in changes or allDocs) |
+//! | `m` name | metadata: update seq, doc count |
+//!
+//! Ids are UTF-8, so `d` keys sort by code point, which is how CouchDB orders `_all_docs`.
+//! Seqs are big-endian so that byte order is numeric order.
+
+pub const DOC: u8 = b'd';
+pub const BODY: u8 = b'b';
+pub const SEQ: u8 = b's';
+pub const LOCAL: u8 = b'l';
+pub const META: u8 = b'm';
+
+pub fn doc(id: &str) -> Vec<u8> {
+    prefixed(DOC, id.as_bytes())
+}
+
+pub fn local(id: &str) -> Vec<u8> {
+    prefixed(LOCAL, id.as_bytes())
+}
+
+pub fn body(id: &str, rev: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(5 + id.len() + rev.len());
+    k.push(BODY);
+    k.extend_from_slice(&(id.len() as u32).to_be_bytes());
+    k.extend_from_slice(id.as_bytes());
+    k.extend_from_slice(rev.as_bytes());
+    k
+}
+
+pub fn seq(seq: u64) -> Vec<u8> {
+    prefixed(SEQ, &seq.to_be_bytes())
+}
+
+pub fn meta(name: &str) -> Vec<u8> {
+    prefixed(META, name.as_bytes())
+}
+
+/// The seq encoded in a `seq` key.
+pub fn seq_of(key: &[u8]) -> Option<u64> {
+    let bytes: [u8; 8] = key.get(1..9)?.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
+
+/// The id in a `doc` key.
+pub fn id_of(key: &[u8]) -> Option<&str> {
+    std::str::from_utf8(key.get(1..)?).ok()
+}
+
+fn prefixed(prefix: u8, rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + rest.len());
+    k.push(prefix);
+    k.extend_from_slice(rest);
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_keys_sort_numerically() {
+        assert!(seq(9) < seq(10));
+        assert!(seq(255) < seq(256));
+        assert_eq!(seq_of(&seq(123_456)), Some(123_456));
+    }
+
+    #[test]
+    fn doc_keys_sort_by_code_point() {
+        assert!(doc("B") < doc("a"));
+        assert!(doc("z") < doc("é"));
+        assert_eq!(id_of(&doc("é")), Some("é"));
+    }
+}

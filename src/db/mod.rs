@@ -1,0 +1,147 @@
+//! `Database`: documents, changes and `_local` docs over one ordered KV store.
+//!
+//! This layer only orchestrates: rev-tree logic lives in `core`, bytes in `kv`. Rules:
+//! - Every write (`bulk_docs`, `put`, a `_local` write) is one atomic KV batch, planned from
+//!   reads at one store version and committed only if that version still holds. A stale
+//!   version (another tab wrote) means refresh, re-read and re-plan: the loop in `write`.
+//! - Writers on one handle queue on an async lock, so concurrent puts from JS don't keep
+//!   invalidating each other's plans.
+//! - Responses are built as JSON text (see `json`) so that the wasm layer crosses to JS once
+//!   per call, with one `JSON.parse`.
+
+mod all_docs;
+pub mod changes;
+pub mod doc;
+pub mod json;
+pub mod keys;
+mod local;
+pub mod notify;
+pub mod options;
+mod read;
+pub mod record;
+mod write;
+
+pub use changes::ChangesRequest;
+
+use crate::error::{Error, Result};
+use crate::kv::KvStore;
+use notify::Notify;
+use serde::Serialize;
+use std::cell::Cell;
+use std::rc::Rc;
+
+pub const DEFAULT_REVS_LIMIT: usize = 1000;
+
+pub struct Database {
+    name: String,
+    adapter: &'static str,
+    kv: Rc<dyn KvStore>,
+    revs_limit: usize,
+    write_lock: futures::lock::Mutex<()>,
+    notify: Rc<Notify>,
+    closed: Cell<bool>,
+    new_id: Box<dyn Fn() -> String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Meta {
+    pub update_seq: u64,
+    pub doc_count: u64,
+}
+
+#[derive(Serialize)]
+pub struct Info<'a> {
+    pub db_name: &'a str,
+    pub doc_count: u64,
+    pub update_seq: u64,
+    pub adapter: &'a str,
+}
+
+pub struct DatabaseOptions {
+    pub adapter: &'static str,
+    pub revs_limit: usize,
+    /// Makes ids for docs written without one (`post`, `bulkDocs`).
+    pub new_id: Box<dyn Fn() -> String>,
+}
+
+impl Database {
+    pub fn new(name: &str, kv: Rc<dyn KvStore>, options: DatabaseOptions) -> Database {
+        let notify = Rc::new(Notify::default());
+        let n = notify.clone();
+        kv.on_external_change(Rc::new(move || n.notify()));
+        Database {
+            name: name.to_string(),
+            adapter: options.adapter,
+            kv,
+            revs_limit: options.revs_limit.max(1),
+            write_lock: futures::lock::Mutex::new(()),
+            notify,
+            closed: Cell::new(false),
+            new_id: options.new_id,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn notifier(&self) -> Rc<Notify> {
+        self.notify.clone()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.get() {
+            Err(Error::closed())
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn meta(&self) -> Result<Meta> {
+        let vals = self.kv.get_many(&[keys::meta("seq"), keys::meta("count")]).await?;
+        let num = |v: &Option<Vec<u8>>| {
+            v.as_deref().and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).unwrap_or(0)
+        };
+        Ok(Meta { update_seq: num(&vals[0]), doc_count: num(&vals[1]) })
+    }
+
+    pub async fn info(&self) -> Result<String> {
+        self.check_open()?;
+        let m = self.meta().await?;
+        Ok(json::to_json(&Info {
+            db_name: &self.name,
+            doc_count: m.doc_count,
+            update_seq: m.update_seq,
+            adapter: self.adapter,
+        }))
+    }
+
+    pub async fn update_seq(&self) -> Result<u64> {
+        Ok(self.meta().await?.update_seq)
+    }
+
+    /// Drops the bodies of non-leaf revisions, then lets the store merge its files.
+    pub async fn compact(&self) -> Result<String> {
+        self.check_open()?;
+        write::compact_bodies(self).await?;
+        self.kv.compact().await?;
+        Ok(r#"{"ok":true}"#.to_string())
+    }
+
+    pub async fn destroy(&self) -> Result<String> {
+        self.kv.destroy().await?;
+        self.close();
+        Ok(r#"{"ok":true}"#.to_string())
+    }
+
+    pub fn close(&self) {
+        if !self.closed.replace(true) {
+            self.kv.close();
+            self.notify.notify();
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! Planning and committing writes: `bulk_docs` (both `new_edits` modes), `put`, `post`,
+//! `remove`, and `compact`'s body sweep.
+//!
+//! A call reads every record it touches in one `get_many`, applies the docs in input order to
+//! in-memory state (so two edits of one id in a batch see each other), and commits one batch.
+//! A doc that fails (409, validation) yields an error row and leaves the others alone.
+
+use super::doc::{is_local, parse_doc, ParsedDoc};
+use super::local::{self, LocalPlan};
+use super::record::{DocMeta, DocRecord};
+use super::{json, keys, Database, Meta};
+use crate::core::rev::{new_rev_hash, Rev};
+use crate::core::rev_tree::{MergeOutcome, RevTree};
+use crate::error::{Error, Result};
+use crate::kv::{Range, WriteBatch};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// How many stale-version retries before giving up (another tab keeps winning).
+const MAX_ATTEMPTS: usize = 50;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum WriteResult {
+    Ok { ok: bool, id: String, rev: String },
+    Err { id: Option<String>, error: bool, status: u16, name: &'static str, message: String, reason: Option<String> },
+}
+
+impl WriteResult {
+    fn ok(id: &str, rev: String) -> Self {
+        WriteResult::Ok { ok: true, id: id.to_string(), rev }
+    }
+    fn err(id: Option<&str>, e: Error) -> Self {
+        WriteResult::Err {
+            id: id.map(str::to_string),
+            error: true,
+            status: e.status,
+            name: e.name,
+            message: e.message,
+            reason: e.reason,
+        }
+    }
+}
+
+/// A doc's state while a batch is planned.
+struct DocPlan {
+    old: Option<DocRecord>,
+    tree: RevTree,
+    /// Bodies written by this batch, by rev string.
+    new_bodies: HashMap<String, Vec<u8>>,
+    /// Bodies to delete (stemmed away).
+    dropped: Vec<Rev>,
+    changed: bool,
+}
+
+impl DocPlan {
+    fn new(old: Option<DocRecord>) -> Self {
+        let tree = old.as_ref().map(|r| r.meta.tree.clone()).unwrap_or_default();
+        DocPlan { old, tree, new_bodies: HashMap::new(), dropped: Vec::new(), changed: false }
+    }
+
+    fn is_live(tree: &RevTree) -> bool {
+        tree.winner().is_some_and(|w| !w.deleted)
+    }
+}
+
+impl Database {
+    pub async fn put(&self, doc: Value, new_edits: bool) -> Result<String> {
+        match &doc {
+            Value::Object(m) if !m.contains_key("_id") => return Err(Error::missing_id()),
+            Value::Object(_) => {}
+            _ => return Err(Error::not_an_object()),
+        }
+        self.single(doc, new_edits).await
+    }
+
+    pub async fn post(&self, mut doc: Value) -> Result<String> {
+        let Value::Object(m) = &mut doc else { return Err(Error::not_an_object()) };
+        if !m.contains_key("_id") {
+            m.insert("_id".into(), Value::String((self.new_id)()));
+        }
+        self.single(doc, true).await
+    }
+
+    /// `remove(doc)` or `remove(id, rev)`: a deletion stub with no body.
+    pub async fn remove(&self, id: &str, rev: &str) -> Result<String> {
+        let doc = serde_json::json!({"_id": id, "_rev": rev, "_deleted": true});
+        self.single(doc, true).await
+    }
+
+    /// One doc: its error rejects the call instead of becoming a row.
+    async fn single(&self, doc: Value, new_edits: bool) -> Result<String> {
+        let mut results = self.bulk_docs_results(vec![doc], new_edits).await?;
+        match results.pop() {
+            Some(WriteResult::Err { status, name, message, reason, .. }) => {
+                Err(Error { status, name, message, reason })
+            }
+            Some(ok) => Ok(json::to_json(&ok)),
+            None => Err(Error::storage("no result")),
+        }
+    }
+
+    pub async fn bulk_docs(&self, docs: Vec<Value>, new_edits: bool) -> Result<String> {
+        Ok(json::to_json(&self.bulk_docs_results(docs, new_edits).await?))
+    }
+
+    pub async fn bulk_docs_results(&self, docs: Vec<Value>, new_edits: bool) -> Result<Vec<WriteResult>> {
+        self.check_open()?;
+        let parsed: Vec<Result<ParsedDoc>> = docs.into_iter().map(|d| self.prepare(d, new_edits)).collect();
+        let _guard = self.write_lock.lock().await;
+        for attempt in 0.. {
+            let version = self.kv.version();
+            let (batch, results) = self.plan(&parsed, new_edits).await?;
+            if batch.is_empty() {
+                return Ok(results);
+            }
+            match self.kv.write(batch, Some(version)).await {
+                Ok(_) => {
+                    self.notify.notify();
+                    return Ok(results);
+                }
+                Err(e) if e.is_stale() && attempt < MAX_ATTEMPTS => {
+                    self.kv.refresh().await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    fn prepare(&self, doc: Value, new_edits: bool) -> Result<ParsedDoc> {
+        let mut p = parse_doc(doc)?;
+        if p.id.is_none() {
+            if !new_edits {
+                return Err(Error::missing_id());
+            }
+            p.id = Some((self.new_id)());
+        }
+        if !new_edits && p.rev.is_none() && !is_local(p.id.as_deref().unwrap_or("")) {
+            return Err(Error::bad_request("new_edits: false needs a _rev on every doc"));
+        }
+        Ok(p)
+    }
+
+    /// Reads what the docs touch and returns the batch to commit and the per-doc results.
+    async fn plan(&self, docs: &[Result<ParsedDoc>], new_edits: bool) -> Result<(WriteBatch, Vec<WriteResult>)> {
+        let mut ids: Vec<&str> = Vec::new();
+        let mut local_ids: Vec<&str> = Vec::new();
+        for d in docs.iter().flatten() {
+            let id = d.id.as_deref().expect("prepared docs have ids");
+            if is_local(id) {
+                local_ids.push(id);
+            } else {
+                ids.push(id);
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let doc_keys: Vec<Vec<u8>> = ids.iter().map(|id| keys::doc(id)).collect();
+        let stored = self.kv.get_many(&doc_keys).await?;
+        let mut plans: HashMap<&str, DocPlan> = HashMap::with_capacity(ids.len());
+        for (id, bytes) in ids.iter().zip(stored) {
+            let old = bytes.map(|b| DocRecord::decode(&b)).transpose()?;
+            plans.insert(id, DocPlan::new(old));
+        }
+        let mut locals = LocalPlan::load(self, &local_ids).await?;
+
+        let mut results = Vec::with_capacity(docs.len());
+        for d in docs {
+            let d = match d {
+                Ok(d) => d,
+                Err(e) => {
+                    results.push(WriteResult::err(None, e.clone()));
+                    continue;
+                }
+            };
+            let id = d.id.as_deref().expect("prepared docs have ids");
+            let outcome = if is_local(id) {
+                locals.apply(d)
+            } else {
+                let plan = plans.get_mut(id).expect("planned");
+                if new_edits {
+                    self.apply_edit(plan, d)
+                } else {
+                    self.apply_replicated(plan, d)
+                }
+            };
+            results.push(match outcome {
+                Ok(rev) => WriteResult::ok(id, rev),
+                Err(e) => WriteResult::err(Some(id), e),
+            });
+        }
+
+        let mut batch = WriteBatch::new();
+        locals.write_into(&mut batch);
+        self.commit_docs(&mut plans, &mut batch).await?;
+        Ok((batch, results))
+    }
+
+    /// A normal edit (`new_edits: true`): must name a current leaf, or create.
+    fn apply_edit(&self, plan: &mut DocPlan, d: &ParsedDoc) -> Result<String> {
+        let parent = match (&d.rev, plan.tree.winner()) {
+            (Some(rev), _) if plan.tree.is_leaf(rev) => Some(rev.clone()),
+            (Some(_), _) => return Err(Error::conflict()),
+            (None, None) => None,
+            // Creating over a deleted doc extends its deleted branch.
+            (None, Some(w)) if w.deleted => Some(w.rev),
+            (None, Some(_)) => return Err(Error::conflict()),
+        };
+        let body = Value::Object(d.body.clone());
+        let hash = new_rev_hash(parent.as_ref(), d.deleted, &body);
+        let rev = Rev { pos: parent.as_ref().map_or(1, |p| p.pos + 1), hash };
+        // The parent is in the tree, so [rev, parent] joins its branch; no need for the whole path.
+        let mut path = vec![rev.clone()];
+        path.extend(parent);
+        self.merge(plan, &path, d.deleted, &d.body);
+        Ok(rev.to_string())
+    }
+
+    /// A replicated revision (`new_edits: false`): merged as is, never a conflict.
+    fn apply_replicated(&self, plan: &mut DocPlan, d: &ParsedDoc) -> Result<String> {
+        let rev = d.rev.clone().expect("prepared");
+        let path = d.revisions.clone().unwrap_or_else(|| vec![rev.clone()]);
+        self.merge(plan, &path, d.deleted, &d.body);
+        Ok(rev.to_string())
+    }
+
+    fn merge(&self, plan: &mut DocPlan, path: &[Rev], deleted: bool, body: &Map<String, Value>) {
+        if plan.tree.merge(path, deleted, usize::MAX) == MergeOutcome::Exists {
+            return;
+        }
+        let body = serde_json::to_vec(body).expect("bodies serialise");
+        plan.new_bodies.insert(path[0].to_string(), body);
+        // Whatever stemming cuts off loses its body too (unless this batch just wrote it).
+        for rev in plan.tree.stem(self.revs_limit) {
+            if plan.new_bodies.remove(&rev.to_string()).is_none() {
+                plan.dropped.push(rev);
+            }
+        }
+        plan.changed = true;
+    }
+
+    /// Turns changed doc plans into KV ops: record, bodies, seq index, counters.
+    async fn commit_docs(&self, plans: &mut HashMap<&str, DocPlan>, batch: &mut WriteBatch) -> Result<()> {
+        let mut changed: Vec<(&str, &mut DocPlan)> =
+            plans.iter_mut().filter(|(_, p)| p.changed).map(|(id, p)| (*id, p)).collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        // Keep seqs in a stable order (by id) so the same batch always gets the same seqs.
+        changed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let Meta { mut update_seq, mut doc_count } = self.meta().await?;
+
+        // A winner whose body is neither new nor the old inline copy must be read back.
+        let mut need: Vec<(usize, Vec<u8>)> = Vec::new();
+        for (i, (id, p)) in changed.iter().enumerate() {
+            let w = p.tree.winner().expect("a changed doc has leaves").rev.to_string();
+            let old_winner = p.old.as_ref().and_then(|o| o.meta.tree.winner()).map(|w| w.rev.to_string());
+            if !p.new_bodies.contains_key(&w) && old_winner.as_deref() != Some(w.as_str()) {
+                need.push((i, keys::body(id, &w)));
+            }
+        }
+        let fetched = if need.is_empty() {
+            Vec::new()
+        } else {
+            let ks: Vec<Vec<u8>> = need.iter().map(|(_, k)| k.clone()).collect();
+            self.kv.get_many(&ks).await?
+        };
+        let mut fetched_by_index: HashMap<usize, Option<Vec<u8>>> =
+            need.iter().map(|(i, _)| *i).zip(fetched).collect();
+
+        for (i, (id, p)) in changed.iter_mut().enumerate() {
+            let winner = p.tree.winner().expect("a changed doc has leaves");
+            let w = winner.rev.to_string();
+            let winner_body = match p.new_bodies.get(&w) {
+                Some(b) => Some(b.clone()),
+                None => match fetched_by_index.remove(&i) {
+                    Some(b) => b,
+                    None => p.old.as_ref().and_then(|o| o.winner_body.clone()),
+                },
+            };
+            let was_live = p.old.as_ref().is_some_and(|o| DocPlan::is_live(&o.meta.tree));
+            let is_live = !winner.deleted;
+            doc_count = doc_count + is_live as u64 - was_live as u64;
+            if let Some(old) = &p.old {
+                batch.delete(keys::seq(old.meta.seq));
+            }
+            update_seq += 1;
+            batch.put(keys::seq(update_seq), id.as_bytes().to_vec());
+            for (rev, body) in p.new_bodies.drain() {
+                batch.put(keys::body(id, &rev), body);
+            }
+            for rev in p.dropped.drain(..) {
+                batch.delete(keys::body(id, &rev.to_string()));
+            }
+            let record = DocRecord { meta: DocMeta { seq: update_seq, tree: p.tree.clone() }, winner_body };
+            batch.put(keys::doc(id), record.encode());
+        }
+        batch.put(keys::meta("seq"), update_seq.to_be_bytes().to_vec());
+        batch.put(keys::meta("count"), doc_count.to_be_bytes().to_vec());
+        Ok(())
+    }
+}
+
+/// Drops the bodies of non-leaf revisions, one batch per page of docs.
+pub(super) async fn compact_bodies(db: &Database) -> Result<()> {
+    const PAGE: usize = 1000;
+    let _guard = db.write_lock.lock().await;
+    let mut range = Range::prefix(&[keys::DOC]);
+    loop {
+        let version = db.kv.version();
+        let rows = db.kv.scan(range.clone(), false, Some(PAGE)).await?;
+        let mut batch = WriteBatch::new();
+        for (key, value) in &rows {
+            let mut record = DocRecord::decode(value)?;
+            let revs = record.meta.tree.compactable();
+            if revs.is_empty() {
+                continue;
+            }
+            let id = keys::id_of(key).ok_or_else(|| Error::storage("bad doc key"))?;
+            for rev in &revs {
+                record.meta.tree.set_missing(rev);
+                batch.delete(keys::body(id, &rev.to_string()));
+            }
+            batch.put(key.clone(), record.encode());
+        }
+        if !batch.is_empty() {
+            match db.kv.write(batch, Some(version)).await {
+                Ok(_) => {}
+                // Another tab rewrote records in this page: read the page again.
+                Err(e) if e.is_stale() => {
+                    db.kv.refresh().await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        match rows.last() {
+            Some((last, _)) if rows.len() == PAGE => range.start = std::ops::Bound::Excluded(last.clone()),
+            _ => return Ok(()),
+        }
+    }
+}

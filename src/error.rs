@@ -1,0 +1,91 @@
+//! Errors in PouchDB's vocabulary: every failure carries an HTTP-like `status`, a `name`
+//! JS code can branch on (`conflict`, `not_found`, …), a `message` and an optional `reason`.
+//! The wasm layer turns this into a real JS `Error`; nothing here depends on wasm.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub status: u16,
+    pub name: &'static str,
+    pub message: String,
+    pub reason: Option<String>,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn new(status: u16, name: &'static str, message: impl Into<String>) -> Self {
+        Error { status, name, message: message.into(), reason: None }
+    }
+
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    pub fn conflict() -> Self {
+        Error::new(409, "conflict", "Document update conflict")
+    }
+
+    pub fn not_found(reason: &str) -> Self {
+        Error::new(404, "not_found", reason).with_reason(reason)
+    }
+
+    pub fn missing() -> Self {
+        Error::not_found("missing")
+    }
+
+    pub fn deleted() -> Self {
+        Error::not_found("deleted")
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        let m = message.into();
+        Error::new(400, "bad_request", m.clone()).with_reason(m)
+    }
+
+    pub fn invalid_rev(message: impl Into<String>) -> Self {
+        let m = message.into();
+        Error::new(400, "invalid_rev", m.clone()).with_reason(m)
+    }
+
+    pub fn doc_validation(message: impl Into<String>) -> Self {
+        let m = message.into();
+        Error::new(400, "doc_validation", m.clone()).with_reason(m)
+    }
+
+    pub fn missing_id() -> Self {
+        Error::new(412, "missing_id", "_id is required for puts")
+    }
+
+    pub fn not_an_object() -> Self {
+        Error::bad_request("Document must be a JSON object")
+    }
+
+    /// A storage-level failure (IndexedDB error, corrupt record, …).
+    pub fn storage(message: impl Into<String>) -> Self {
+        Error::new(500, "unknown_error", message)
+    }
+
+    /// Another writer (tab) committed first; the caller re-reads and retries.
+    pub fn stale() -> Self {
+        Error::new(409, "stale_version", "The store changed under this write")
+    }
+
+    pub fn is_stale(&self) -> bool {
+        self.name == "stale_version"
+    }
+
+    pub fn closed() -> Self {
+        Error::new(412, "database_closed", "Database is closed")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.name, self.message)
+    }
+}
+
+impl std::error::Error for Error {}

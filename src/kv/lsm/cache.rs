@@ -1,0 +1,110 @@
+//! A least-recently-used cache of decoded chunks, bounded by bytes of wasm memory.
+//!
+//! Chunks are immutable and their ids are never reused within a database epoch, so a cached
+//! chunk is never stale: it only stops being needed. A chunk larger than the whole budget is
+//! not cached.
+
+use super::chunk::Chunk;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+pub struct ChunkCache {
+    budget: usize,
+    used: usize,
+    tick: u64,
+    map: HashMap<u64, (Rc<Chunk>, u64)>,
+    /// tick of last use → chunk id, oldest first.
+    order: BTreeMap<u64, u64>,
+}
+
+impl ChunkCache {
+    pub fn new(budget: usize) -> Self {
+        ChunkCache { budget, used: 0, tick: 0, map: HashMap::new(), order: BTreeMap::new() }
+    }
+
+    pub fn get(&mut self, id: u64) -> Option<Rc<Chunk>> {
+        self.tick += 1;
+        let (chunk, tick) = self.map.get_mut(&id)?;
+        self.order.remove(tick);
+        *tick = self.tick;
+        self.order.insert(self.tick, id);
+        Some(chunk.clone())
+    }
+
+    pub fn insert(&mut self, id: u64, chunk: Rc<Chunk>) {
+        let size = chunk.mem_size();
+        if size > self.budget {
+            return;
+        }
+        self.remove(id);
+        while self.used + size > self.budget {
+            let Some((_, victim)) = self.order.pop_first() else { break };
+            if let Some((c, _)) = self.map.remove(&victim) {
+                self.used -= c.mem_size();
+            }
+        }
+        self.tick += 1;
+        self.used += size;
+        self.order.insert(self.tick, id);
+        self.map.insert(id, (chunk, self.tick));
+    }
+
+    pub fn remove(&mut self, id: u64) {
+        if let Some((c, tick)) = self.map.remove(&id) {
+            self.order.remove(&tick);
+            self.used -= c.mem_size();
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+        self.used = 0;
+    }
+
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::chunk::Splitter;
+    use super::*;
+
+    fn chunk(n: usize) -> Rc<Chunk> {
+        let mut s = Splitter::new(1 << 20);
+        for i in 0..n {
+            s.push(format!("{i:06}").as_bytes(), Some(b"v"));
+        }
+        Rc::new(Chunk::decode(s.finish().remove(0).bytes).unwrap())
+    }
+
+    #[test]
+    fn least_recently_used_chunks_are_evicted_first_within_the_budget() {
+        let size = chunk(100).mem_size();
+        let mut cache = ChunkCache::new(size * 2 + size / 2);
+        cache.insert(1, chunk(100));
+        cache.insert(2, chunk(100));
+        assert!(cache.get(1).is_some());
+        cache.insert(3, chunk(100));
+        assert!(cache.get(2).is_none(), "2 was least recently used");
+        assert!(cache.get(1).is_some() && cache.get(3).is_some());
+        assert!(cache.used() <= size * 2 + size / 2);
+    }
+
+    #[test]
+    fn a_chunk_larger_than_the_budget_is_not_cached() {
+        let mut cache = ChunkCache::new(10);
+        cache.insert(1, chunk(10));
+        assert!(cache.is_empty());
+    }
+}

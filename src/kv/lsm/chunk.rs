@@ -1,0 +1,286 @@
+//! Chunks: immutable sorted runs of entries, one record each.
+//!
+//! Encoding (format 1): `b"SC"`, format byte, then entries until the end of the record. An
+//! entry is `shared` (bytes of key shared with the previous key), `suffix_len`, the suffix,
+//! then `tag`: 0 for a tombstone, `len + 1` for a value of `len` bytes, followed by the value.
+//! Keys strictly increase. Sharing prefixes matters because Settee's keys share long prefixes
+//! (`doc/…`, `seq/…`).
+//!
+//! A decoded `Chunk` keeps the record as is (values are read in place) plus one buffer of
+//! whole keys and a table of offsets: three allocations per chunk, none per entry.
+
+use super::varint::{self, Reader};
+use crate::error::{Error, Result};
+use crate::kv::Range;
+use std::ops::Bound;
+
+const MAGIC: &[u8; 2] = b"SC";
+const FORMAT: u8 = 1;
+const TOMBSTONE: u32 = u32::MAX;
+
+/// An encoded chunk and the facts the manifest keeps about it.
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    pub first: Vec<u8>,
+    pub last: Vec<u8>,
+    pub entries: u32,
+    pub tombstones: u32,
+}
+
+/// Builds sorted entries into chunks of about `target` bytes.
+pub struct Splitter {
+    target: usize,
+    buf: Vec<u8>,
+    first: Vec<u8>,
+    last: Vec<u8>,
+    entries: u32,
+    tombstones: u32,
+    done: Vec<Encoded>,
+}
+
+impl Splitter {
+    pub fn new(target: usize) -> Self {
+        Splitter {
+            target: target.max(64),
+            buf: Vec::new(),
+            first: Vec::new(),
+            last: Vec::new(),
+            entries: 0,
+            tombstones: 0,
+            done: Vec::new(),
+        }
+    }
+
+    /// Appends an entry; keys must arrive strictly increasing.
+    pub fn push(&mut self, key: &[u8], value: Option<&[u8]>) {
+        if self.entries == 0 {
+            self.buf.clear();
+            self.buf.reserve(self.target + self.target / 8);
+            self.buf.extend_from_slice(MAGIC);
+            self.buf.push(FORMAT);
+            self.first.clear();
+            self.first.extend_from_slice(key);
+            self.last.clear();
+        }
+        debug_assert!(self.entries == 0 || key > self.last.as_slice(), "keys must increase");
+        let shared = self.last.iter().zip(key).take_while(|(a, b)| a == b).count();
+        varint::put(&mut self.buf, shared as u64);
+        varint::put_bytes(&mut self.buf, &key[shared..]);
+        match value {
+            Some(v) => {
+                varint::put(&mut self.buf, v.len() as u64 + 1);
+                self.buf.extend_from_slice(v);
+            }
+            None => {
+                varint::put(&mut self.buf, 0);
+                self.tombstones += 1;
+            }
+        }
+        self.last.truncate(shared);
+        self.last.extend_from_slice(&key[shared..]);
+        self.entries += 1;
+        if self.buf.len() >= self.target {
+            self.cut();
+        }
+    }
+
+    fn cut(&mut self) {
+        if self.entries == 0 {
+            return;
+        }
+        self.done.push(Encoded {
+            bytes: std::mem::take(&mut self.buf),
+            first: std::mem::take(&mut self.first),
+            last: self.last.clone(),
+            entries: self.entries,
+            tombstones: self.tombstones,
+        });
+        self.entries = 0;
+        self.tombstones = 0;
+    }
+
+    pub fn finish(mut self) -> Vec<Encoded> {
+        self.cut();
+        self.done
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    key: u32,
+    key_len: u32,
+    val: u32,
+    val_len: u32,
+}
+
+/// A decoded chunk; immutable, shared through `Rc` by the cache and by readers.
+pub struct Chunk {
+    raw: Vec<u8>,
+    keys: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::storage(format!("corrupt chunk: {what}"))
+}
+
+impl Chunk {
+    pub fn decode(raw: Vec<u8>) -> Result<Chunk> {
+        if raw.len() < 3 || &raw[..2] != MAGIC {
+            return Err(corrupt("bad magic"));
+        }
+        if raw[2] != FORMAT {
+            return Err(corrupt("unknown chunk format"));
+        }
+        let mut keys: Vec<u8> = Vec::with_capacity(raw.len() / 2);
+        let mut entries = Vec::with_capacity(raw.len() / 64);
+        let mut prev = (0usize, 0usize);
+        let mut r = Reader::new(&raw, 3);
+        while !r.at_end() {
+            let shared = r.len()?;
+            let suffix = r.bytes()?;
+            if shared > prev.1 {
+                return Err(corrupt("shared prefix longer than previous key"));
+            }
+            let start = keys.len();
+            keys.extend_from_within(prev.0..prev.0 + shared);
+            keys.extend_from_slice(suffix);
+            let key_len = shared + suffix.len();
+            let tag = r.varint()?;
+            let (val, val_len) = if tag == 0 {
+                (0, TOMBSTONE)
+            } else {
+                let n = usize::try_from(tag - 1).map_err(|_| corrupt("length"))?;
+                let at = r.pos;
+                r.take(n)?;
+                (at as u32, n as u32)
+            };
+            entries.push(Entry { key: start as u32, key_len: key_len as u32, val: val as u32, val_len });
+            prev = (start, key_len);
+        }
+        Ok(Chunk { raw, keys, entries })
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn key(&self, i: usize) -> &[u8] {
+        let e = self.entries[i];
+        &self.keys[e.key as usize..(e.key + e.key_len) as usize]
+    }
+
+    /// The value, or `None` for a tombstone.
+    pub fn value(&self, i: usize) -> Option<&[u8]> {
+        let e = self.entries[i];
+        (e.val_len != TOMBSTONE).then(|| &self.raw[e.val as usize..(e.val + e.val_len) as usize])
+    }
+
+    /// The index of `key`, if this chunk holds an entry (value or tombstone) for it.
+    pub fn find(&self, key: &[u8]) -> Option<usize> {
+        let i = self.partition(|k| k < key);
+        (i < self.len() && self.key(i) == key).then_some(i)
+    }
+
+    /// The half-open span of entry indices whose keys lie in `range`.
+    pub fn span(&self, range: &Range) -> (usize, usize) {
+        let lo = match &range.start {
+            Bound::Included(s) => self.partition(|k| k < s.as_slice()),
+            Bound::Excluded(s) => self.partition(|k| k <= s.as_slice()),
+            Bound::Unbounded => 0,
+        };
+        let hi = match &range.end {
+            Bound::Included(e) => self.partition(|k| k <= e.as_slice()),
+            Bound::Excluded(e) => self.partition(|k| k < e.as_slice()),
+            Bound::Unbounded => self.len(),
+        };
+        (lo, hi.max(lo))
+    }
+
+    /// Bytes of wasm memory this chunk holds, for the cache's budget.
+    pub fn mem_size(&self) -> usize {
+        self.raw.capacity() + self.keys.capacity() + self.entries.capacity() * 16 + 64
+    }
+
+    fn partition(&self, before: impl Fn(&[u8]) -> bool) -> usize {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if before(self.key(mid)) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(entries: &[(&str, Option<&str>)], target: usize) -> Vec<Encoded> {
+        let mut s = Splitter::new(target);
+        for (k, v) in entries {
+            s.push(k.as_bytes(), v.map(str::as_bytes));
+        }
+        s.finish()
+    }
+
+    #[test]
+    fn entries_and_tombstones_round_trip_with_shared_prefixes() {
+        let input = [("doc/a", Some("1")), ("doc/ab", None), ("doc/b", Some("")), ("seq/1", Some("x"))];
+        let enc = build(&input, 1 << 20);
+        assert_eq!(enc.len(), 1);
+        assert_eq!((enc[0].entries, enc[0].tombstones), (4, 1));
+        assert_eq!((enc[0].first.as_slice(), enc[0].last.as_slice()), (&b"doc/a"[..], &b"seq/1"[..]));
+        let c = Chunk::decode(enc.into_iter().next().unwrap().bytes).unwrap();
+        for (i, (k, v)) in input.iter().enumerate() {
+            assert_eq!(c.key(i), k.as_bytes());
+            assert_eq!(c.value(i), v.map(str::as_bytes));
+        }
+        assert_eq!(c.find(b"doc/ab"), Some(1));
+        assert_eq!(c.find(b"doc/aa"), None);
+    }
+
+    #[test]
+    fn splitter_cuts_chunks_near_the_target_size_with_ordered_bounds() {
+        let keys: Vec<String> = (0..1000).map(|i| format!("k{i:05}")).collect();
+        let mut s = Splitter::new(1024);
+        for k in &keys {
+            s.push(k.as_bytes(), Some(&[7u8; 40]));
+        }
+        let chunks = s.finish();
+        assert!(chunks.len() > 30);
+        assert!(chunks.iter().all(|c| c.bytes.len() < 1024 + 64));
+        assert_eq!(chunks.iter().map(|c| c.entries).sum::<u32>(), 1000);
+        for w in chunks.windows(2) {
+            assert!(w[0].last < w[1].first);
+        }
+    }
+
+    #[test]
+    fn span_honours_inclusive_and_exclusive_bounds() {
+        let enc = build(&[("a", Some("")), ("b", Some("")), ("c", Some("")), ("d", Some(""))], 1 << 20);
+        let c = Chunk::decode(enc.into_iter().next().unwrap().bytes).unwrap();
+        let r = |s: Bound<&str>, e: Bound<&str>| Range {
+            start: s.map(|x| x.as_bytes().to_vec()),
+            end: e.map(|x| x.as_bytes().to_vec()),
+        };
+        assert_eq!(c.span(&r(Bound::Included("b"), Bound::Excluded("d"))), (1, 3));
+        assert_eq!(c.span(&r(Bound::Excluded("b"), Bound::Included("d"))), (2, 4));
+        assert_eq!(c.span(&r(Bound::Included("x"), Bound::Unbounded)), (4, 4));
+        assert_eq!(c.span(&r(Bound::Included("c"), Bound::Excluded("a"))), (2, 2));
+    }
+
+    #[test]
+    fn corrupt_chunks_are_errors() {
+        assert!(Chunk::decode(b"XX\x01".to_vec()).is_err());
+        assert!(Chunk::decode(b"SC\x01\x05\x01a".to_vec()).is_err());
+    }
+}

@@ -1,0 +1,118 @@
+//! The ordered key-value store that everything in Settee is written through.
+//!
+//! Keys and values are bytes; keys sort by plain byte order. Each database keeps its docs,
+//! changes, `_local` docs and metadata as key prefixes in one store (see `db::keys`).
+//!
+//! Rules every implementation keeps:
+//! - `write` is atomic: after a crash either the whole batch is visible or none of it.
+//! - `write(batch, Some(v))` commits only if the store's version is still `v`, and otherwise
+//!   fails with `Error::stale()` and changes nothing. The database layer reads, plans a batch
+//!   and writes it conditioned on the version it read, so two tabs never interleave a
+//!   read-modify-write. After a stale error the caller calls `refresh` and plans again.
+//! - Reads see every batch this handle committed, and other handles' batches after `refresh`.
+//! - Reads return whole batches of rows (`scan`, `get_many`) so that a caller crosses from
+//!   wasm to JS once per batch, never once per record.
+
+pub mod memory;
+
+use crate::error::Result;
+use async_trait::async_trait;
+use std::ops::Bound;
+use std::rc::Rc;
+
+/// One write: `None` deletes the key.
+pub type Op = (Vec<u8>, Option<Vec<u8>>);
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriteBatch {
+    pub ops: Vec<Op>,
+}
+
+impl WriteBatch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.ops.push((key, Some(value)));
+    }
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.ops.push((key, None));
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+}
+
+/// A key range: `(start, end)` bounds in ascending key order, whatever the scan direction.
+#[derive(Debug, Clone)]
+pub struct Range {
+    pub start: Bound<Vec<u8>>,
+    pub end: Bound<Vec<u8>>,
+}
+
+impl Range {
+    pub fn all() -> Self {
+        Range { start: Bound::Unbounded, end: Bound::Unbounded }
+    }
+    /// Every key that starts with `prefix`.
+    pub fn prefix(prefix: &[u8]) -> Self {
+        Range {
+            start: Bound::Included(prefix.to_vec()),
+            end: match prefix_successor(prefix) {
+                Some(k) => Bound::Excluded(k),
+                None => Bound::Unbounded,
+            },
+        }
+    }
+    pub fn contains(&self, key: &[u8]) -> bool {
+        let lo = match &self.start {
+            Bound::Included(s) => key >= s.as_slice(),
+            Bound::Excluded(s) => key > s.as_slice(),
+            Bound::Unbounded => true,
+        };
+        let hi = match &self.end {
+            Bound::Included(e) => key <= e.as_slice(),
+            Bound::Excluded(e) => key < e.as_slice(),
+            Bound::Unbounded => true,
+        };
+        lo && hi
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`, if any.
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut k = prefix.to_vec();
+    while let Some(last) = k.pop() {
+        if last < 0xff {
+            k.push(last + 1);
+            return Some(k);
+        }
+    }
+    None
+}
+
+#[async_trait(?Send)]
+pub trait KvStore {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// One answer per key, in the order asked.
+    async fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>>;
+    /// Rows in `range`, ascending or (`reverse`) descending, at most `limit` of them.
+    async fn scan(&self, range: Range, reverse: bool, limit: Option<usize>) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Commits the batch atomically; see the module doc for `expected`. Returns the new version.
+    async fn write(&self, batch: WriteBatch, expected: Option<u64>) -> Result<u64>;
+    /// The version this handle last saw.
+    fn version(&self) -> u64;
+    /// Re-reads what other handles (tabs) committed. Returns true when something changed.
+    async fn refresh(&self) -> Result<bool>;
+    /// Calls `f` after another handle's commit has been noticed and loaded (cross-tab).
+    fn on_external_change(&self, f: Rc<dyn Fn()>);
+    /// Merges and drops overwritten entries; a no-op where there is nothing to do.
+    async fn compact(&self) -> Result<()>;
+    /// Deletes everything this store holds, on disk too.
+    async fn destroy(&self) -> Result<()>;
+    /// Releases handles (IndexedDB connection, channels).
+    fn close(&self);
+}

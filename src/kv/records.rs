@@ -1,0 +1,215 @@
+//! `RecordStore`: what the LSM tree (`kv::lsm`) needs of the storage under it, plus
+//! `MemoryRecords`, its in-memory twin for native tests.
+//!
+//! A record store holds byte blobs by string key (`"manifest"`, `"chunk/000000000000007b"`).
+//! Rules every implementation keeps:
+//! - `commit` is one atomic transaction: it reads the stored manifest, compares its version with
+//!   `Commit::expect` and, only if they are equal, applies every put and delete. Otherwise it
+//!   fails with `Error::stale()` and changes nothing. A failure of any other kind (crash, quota,
+//!   closed tab) also changes nothing.
+//! - The manifest's version is read from its fixed header (`manifest_version`), so a store
+//!   checks the condition without understanding the rest of the manifest.
+//! - The cross-handle hooks (`announce`, `subscribe`, `try_lock`) are how several handles on
+//!   the same records (browser tabs) hear of each other's commits and keep compaction to one
+//!   handle at a time. A store with a single handle can leave the defaults.
+
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::{Rc, Weak};
+
+/// The key of the manifest record.
+pub const MANIFEST_KEY: &str = "manifest";
+
+/// Magic bytes that start every manifest record.
+pub const MANIFEST_MAGIC: &[u8; 4] = b"STMF";
+
+/// Reads the version from a manifest record's header: magic (4 bytes), format (u32 LE),
+/// version (u64 LE). A missing manifest has version 0.
+pub fn manifest_version(record: Option<&[u8]>) -> Result<u64> {
+    let Some(bytes) = record else { return Ok(0) };
+    if bytes.len() < 16 || &bytes[..4] != MANIFEST_MAGIC {
+        return Err(Error::storage("corrupt manifest header"));
+    }
+    Ok(u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")))
+}
+
+/// One atomic change: applied only if the stored manifest's version is still `expect`.
+#[derive(Debug, Default)]
+pub struct Commit<'a> {
+    pub expect: u64,
+    pub puts: Vec<(String, &'a [u8])>,
+    pub deletes: Vec<String>,
+}
+
+/// Held while a handle compacts; dropping it releases the lock.
+pub type LockGuard = Box<dyn Any>;
+
+#[async_trait(?Send)]
+pub trait RecordStore {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+
+    /// One answer per key, in the order asked; IndexedDB answers them in one transaction.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            out.push(self.get(k).await?);
+        }
+        Ok(out)
+    }
+
+    /// See the module doc: all or nothing, conditioned on the manifest version.
+    async fn commit(&self, commit: Commit<'_>) -> Result<()>;
+
+    /// Deletes every record (for IndexedDB: the whole database).
+    async fn destroy(&self) -> Result<()>;
+
+    fn close(&self) {}
+
+    /// Tells the other handles that this one committed.
+    fn announce(&self) {}
+
+    /// Calls `f` when another handle announces a commit, for as long as `f` is alive.
+    fn subscribe(&self, _f: Weak<dyn Fn()>) {}
+
+    /// Takes the compaction lock if no other handle holds it; `None` means someone else is
+    /// compacting right now, so there is nothing to do.
+    async fn try_lock(&self) -> Result<Option<LockGuard>> {
+        Ok(Some(Box::new(())))
+    }
+}
+
+/// Records in a `BTreeMap`. `reopen` gives another handle on the same map, standing in for a
+/// second tab or a reload, and `fail_nth_commit` simulates a crash in the middle of a commit.
+pub struct MemoryRecords {
+    shared: Rc<Shared>,
+    handle: u64,
+}
+
+#[derive(Default)]
+struct Shared {
+    map: RefCell<BTreeMap<String, Vec<u8>>>,
+    /// Commits left before the injected fault; 1 means the next commit fails.
+    fail_in: Cell<u64>,
+    gets: Cell<u64>,
+    commits: Cell<u64>,
+    locked: Cell<bool>,
+    next_handle: Cell<u64>,
+    subscribers: RefCell<Vec<(u64, Weak<dyn Fn()>)>>,
+}
+
+struct MemoryLock(Rc<Shared>);
+
+impl Drop for MemoryLock {
+    fn drop(&mut self) {
+        self.0.locked.set(false);
+    }
+}
+
+impl Default for MemoryRecords {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryRecords {
+    pub fn new() -> Self {
+        MemoryRecords { shared: Rc::default(), handle: 0 }
+    }
+
+    /// Another handle on the same records, like a second tab or the page after a reload.
+    pub fn reopen(&self) -> Self {
+        let handle = self.shared.next_handle.get() + 1;
+        self.shared.next_handle.set(handle);
+        MemoryRecords { shared: self.shared.clone(), handle }
+    }
+
+    /// Makes the `n`-th commit from now (1 = the next one) fail without applying anything, as
+    /// if the tab died in the middle of the transaction.
+    pub fn fail_nth_commit(&self, n: u64) {
+        self.shared.fail_in.set(n);
+    }
+
+    /// How many records were read so far (each `get`, and each key of `get_many`).
+    pub fn reads(&self) -> u64 {
+        self.shared.gets.get()
+    }
+
+    /// How many commits were applied so far.
+    pub fn commits(&self) -> u64 {
+        self.shared.commits.get()
+    }
+
+    pub fn keys(&self) -> Vec<String> {
+        self.shared.map.borrow().keys().cloned().collect()
+    }
+
+    pub fn raw(&self, key: &str) -> Option<Vec<u8>> {
+        self.shared.map.borrow().get(key).cloned()
+    }
+
+    /// Takes the compaction lock as another handle would, until the guard is dropped.
+    pub fn hold_lock(&self) -> Option<LockGuard> {
+        if self.shared.locked.replace(true) {
+            return None;
+        }
+        Some(Box::new(MemoryLock(self.shared.clone())))
+    }
+}
+
+#[async_trait(?Send)]
+impl RecordStore for MemoryRecords {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.shared.gets.set(self.shared.gets.get() + 1);
+        Ok(self.shared.map.borrow().get(key).cloned())
+    }
+
+    async fn commit(&self, commit: Commit<'_>) -> Result<()> {
+        let fail_in = self.shared.fail_in.get();
+        if fail_in > 0 {
+            self.shared.fail_in.set(fail_in - 1);
+            if fail_in == 1 {
+                return Err(Error::storage("injected fault: commit failed before applying"));
+            }
+        }
+        let mut map = self.shared.map.borrow_mut();
+        if manifest_version(map.get(MANIFEST_KEY).map(|v| v.as_slice()))? != commit.expect {
+            return Err(Error::stale());
+        }
+        for (k, v) in commit.puts {
+            map.insert(k, v.to_vec());
+        }
+        for k in commit.deletes {
+            map.remove(&k);
+        }
+        self.shared.commits.set(self.shared.commits.get() + 1);
+        Ok(())
+    }
+
+    async fn destroy(&self) -> Result<()> {
+        self.shared.map.borrow_mut().clear();
+        Ok(())
+    }
+
+    fn announce(&self) {
+        // Collect first: a subscriber refreshes, which reads the map and may subscribe again.
+        let targets: Vec<Rc<dyn Fn()>> = {
+            let mut subs = self.shared.subscribers.borrow_mut();
+            subs.retain(|(_, f)| f.strong_count() > 0);
+            subs.iter().filter(|(h, _)| *h != self.handle).filter_map(|(_, f)| f.upgrade()).collect()
+        };
+        for f in targets {
+            f();
+        }
+    }
+
+    fn subscribe(&self, f: Weak<dyn Fn()>) {
+        self.shared.subscribers.borrow_mut().push((self.handle, f));
+    }
+
+    async fn try_lock(&self) -> Result<Option<LockGuard>> {
+        Ok(self.hold_lock())
+    }
+}

@@ -1,0 +1,182 @@
+//! `Database`, the JS class behind the TS wrapper's `Settee`. Every method returns a Promise
+//! and converts its arguments inside it, so bad input rejects rather than throws.
+
+use super::changes_feed::ChangesFeed;
+use super::convert::{from_js, new_id, to_js};
+use super::error::to_js as err_to_js;
+use super::storage;
+use crate::db::{self, DatabaseOptions, DEFAULT_REVS_LIMIT};
+use crate::error::{Error, Result};
+use js_sys::Promise;
+use serde_json::Value;
+use std::future::Future;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+#[wasm_bindgen]
+pub struct Database {
+    inner: Rc<db::Database>,
+}
+
+/// Runs `f` as a Promise of the JSON text it produces, parsed once into JS.
+fn promise<F: Future<Output = Result<String>> + 'static>(f: F) -> Promise {
+    future_to_promise(async move {
+        let json = f.await.map_err(err_to_js)?;
+        to_js(&json).map_err(err_to_js)
+    })
+}
+
+fn new_edits(options: &Value) -> Result<bool> {
+    db::options::Opts::new(options)?.bool_or("new_edits", true)
+}
+
+#[wasm_bindgen]
+impl Database {
+    /// `open(name, {adapter?: 'idb' | 'memory', revs_limit?})`.
+    pub fn open(name: String, options: JsValue) -> Promise {
+        future_to_promise(async move {
+            let db = open(&name, &options).await.map_err(err_to_js)?;
+            Ok(JsValue::from(Database { inner: Rc::new(db) }))
+        })
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_string()
+    }
+
+    pub fn put(&self, doc: JsValue, options: JsValue) -> Promise {
+        let db = self.inner.clone();
+        promise(async move {
+            let new_edits = new_edits(&from_js(&options)?)?;
+            db.put(from_js(&doc)?, new_edits).await
+        })
+    }
+
+    pub fn post(&self, doc: JsValue, _options: JsValue) -> Promise {
+        let db = self.inner.clone();
+        promise(async move { db.post(from_js(&doc)?).await })
+    }
+
+    pub fn get(&self, id: JsValue, options: JsValue) -> Promise {
+        let db = self.inner.clone();
+        promise(async move {
+            let id = id.as_string().ok_or_else(|| Error::bad_request("id must be a string"))?;
+            db.get(&id, &from_js(&options)?).await
+        })
+    }
+
+    /// `remove(doc)` or `remove(id, rev)`.
+    pub fn remove(&self, doc_or_id: JsValue, rev_or_options: JsValue, _options: JsValue) -> Promise {
+        let db = self.inner.clone();
+        promise(async move {
+            let (id, rev) = match doc_or_id.as_string() {
+                Some(id) => (Some(id), rev_or_options.as_string()),
+                None => {
+                    let doc = from_js(&doc_or_id)?;
+                    if !doc.is_object() {
+                        return Err(Error::not_an_object());
+                    }
+                    let field = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
+                    (field("_id"), field("_rev"))
+                }
+            };
+            let id = id.ok_or_else(Error::missing_id)?;
+            let rev = rev.ok_or_else(Error::conflict)?;
+            db.remove(&id, &rev).await
+        })
+    }
+
+    /// `bulkDocs(docs | {docs, new_edits}, {new_edits})`.
+    #[wasm_bindgen(js_name = bulkDocs)]
+    pub fn bulk_docs(&self, docs: JsValue, options: JsValue) -> Promise {
+        let db = self.inner.clone();
+        promise(async move {
+            let (docs, mut new_edits) = match from_js(&docs)? {
+                Value::Array(d) => (d, true),
+                Value::Object(mut m) => {
+                    let ne = new_edits(&Value::Object(m.clone()))?;
+                    match m.remove("docs") {
+                        Some(Value::Array(d)) => (d, ne),
+                        _ => return Err(Error::bad_request("bulkDocs expects an array of docs")),
+                    }
+                }
+                _ => return Err(Error::bad_request("bulkDocs expects an array of docs")),
+            };
+            let opts = from_js(&options)?;
+            if db::options::Opts::new(&opts)?.has("new_edits") {
+                new_edits = new_edits(&opts)?;
+            }
+            db.bulk_docs(docs, new_edits).await
+        })
+    }
+
+    #[wasm_bindgen(js_name = bulkGet)]
+    pub fn bulk_get(&self, options: JsValue) -> Promise {
+        let db = self.inner.clone();
+        promise(async move { db.bulk_get(&from_js(&options)?).await })
+    }
+
+    #[wasm_bindgen(js_name = revsDiff)]
+    pub fn revs_diff(&self, request: JsValue) -> Promise {
+        let db = self.inner.clone();
+        promise(async move { db.revs_diff(&from_js(&request)?).await })
+    }
+
+    #[wasm_bindgen(js_name = allDocs)]
+    pub fn all_docs(&self, options: JsValue) -> Promise {
+        let db = self.inner.clone();
+        promise(async move { db.all_docs(&from_js(&options)?).await })
+    }
+
+    /// One-shot changes; `liveChanges` is the feed that waits for more.
+    pub fn changes(&self, options: JsValue) -> Promise {
+        let db = self.inner.clone();
+        promise(async move { db.changes(&from_js(&options)?).await })
+    }
+
+    #[wasm_bindgen(js_name = liveChanges)]
+    pub fn live_changes(&self, options: JsValue) -> ChangesFeed {
+        ChangesFeed::new(self.inner.clone(), from_js(&options))
+    }
+
+    pub fn info(&self) -> Promise {
+        let db = self.inner.clone();
+        promise(async move { db.info().await })
+    }
+
+    pub fn compact(&self) -> Promise {
+        let db = self.inner.clone();
+        promise(async move { db.compact().await })
+    }
+
+    pub fn destroy(&self) -> Promise {
+        let db = self.inner.clone();
+        promise(async move { db.destroy().await })
+    }
+
+    pub fn close(&self) -> Promise {
+        let db = self.inner.clone();
+        future_to_promise(async move {
+            db.close();
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
+async fn open(name: &str, options: &JsValue) -> Result<db::Database> {
+    if name.is_empty() {
+        return Err(Error::bad_request("a database needs a name"));
+    }
+    let options = from_js(options)?;
+    let o = db::options::Opts::new(&options)?;
+    let adapter = o.str("adapter")?.unwrap_or("idb");
+    let revs_limit = match o.u64("revs_limit")? {
+        Some(0) => return Err(db::options::bad("revs_limit", "a positive integer")),
+        Some(n) => n as usize,
+        None => DEFAULT_REVS_LIMIT,
+    };
+    let (kv, adapter) = storage::open(name, adapter).await?;
+    Ok(db::Database::new(name, kv, DatabaseOptions { adapter, revs_limit, new_id: Box::new(new_id) }))
+}

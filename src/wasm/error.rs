@@ -1,0 +1,31 @@
+//! `crate::Error` → a real JS `Error` with PouchDB's fields, so that `catch (e)` code can
+//! branch on `e.status` / `e.name` and still get a stack.
+
+use crate::error::Error;
+use js_sys::Reflect;
+use wasm_bindgen::JsValue;
+
+pub fn to_js(e: Error) -> JsValue {
+    let err = js_sys::Error::new(&e.message);
+    let obj: &JsValue = err.as_ref();
+    let set = |k: &str, v: JsValue| {
+        let _ = Reflect::set(obj, &JsValue::from_str(k), &v);
+    };
+    set("name", JsValue::from_str(e.name));
+    set("status", JsValue::from(e.status));
+    set("error", JsValue::TRUE);
+    set("reason", JsValue::from_str(e.reason.as_deref().unwrap_or(&e.message)));
+    err.into()
+}
+
+pub type JsResult<T> = Result<T, JsValue>;
+
+pub trait IntoJs<T> {
+    fn js(self) -> JsResult<T>;
+}
+
+impl<T> IntoJs<T> for crate::error::Result<T> {
+    fn js(self) -> JsResult<T> {
+        self.map_err(to_js)
+    }
+}

@@ -1,0 +1,22 @@
+//! The JS classes: thin adapters from JS values to `db::Database` and back.
+//!
+//! Crossing rule: a call converts its whole input with one `JSON.stringify` and its whole
+//! output with one `JSON.parse`, never a property at a time. Errors become real JS `Error`
+//! objects carrying PouchDB's `status`, `name`, `message`, `error` and `reason`.
+
+mod changes_feed;
+mod convert;
+mod database;
+mod error;
+mod storage;
+
+pub use changes_feed::ChangesFeed;
+pub use database::Database;
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    // A panic would otherwise reach JS as an opaque "unreachable" trap.
+    console_error_panic_hook::set_once();
+}

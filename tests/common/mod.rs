@@ -1,0 +1,3 @@
+#![allow(dead_code, unused_macros, unused_imports)]
+#[macro_use]
+pub mod db_suite;

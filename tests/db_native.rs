@@ -1,0 +1,32 @@
+//! The database conformance suite, natively: over `MemoryKv` and over the LSM tree on
+//! in-memory records (the same engine that runs on IndexedDB in the browser).
+#![cfg(not(target_arch = "wasm32"))]
+
+#[macro_use]
+mod common;
+
+use settee::db::{Database, DatabaseOptions};
+use std::cell::Cell;
+use std::rc::Rc;
+
+fn options() -> DatabaseOptions {
+    let n = Rc::new(Cell::new(0u64));
+    DatabaseOptions {
+        adapter: "memory",
+        revs_limit: 1000,
+        new_id: Box::new(move || {
+            n.set(n.get() + 1);
+            format!("gen{:06}", n.get())
+        }),
+    }
+}
+
+mod memory {
+    use super::*;
+
+    async fn make() -> Database {
+        Database::new("t", Rc::new(settee::kv::memory::MemoryKv::new()), options())
+    }
+
+    settee_db_suite!(native, make());
+}
