@@ -30,3 +30,16 @@ mod memory {
 
     settee_db_suite!(native, make());
 }
+
+mod lsm {
+    use super::*;
+    use settee::kv::lsm::Lsm;
+    use settee::kv::records::MemoryRecords;
+
+    async fn make() -> Database {
+        let kv = Lsm::open(MemoryRecords::new()).await.expect("opens");
+        Database::new("t", Rc::new(kv), options())
+    }
+
+    settee_db_suite!(native, make());
+}

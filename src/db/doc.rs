@@ -16,6 +16,8 @@ use serde_json::{Map, Value};
 pub struct ParsedDoc {
     pub id: Option<String>,
     pub rev: Option<Rev>,
+    /// A `_local/` doc's rev, `0-N`: just N.
+    pub local_rev: Option<u64>,
     pub deleted: bool,
     /// `_revisions` as a path of revs, newest first.
     pub revisions: Option<Vec<Rev>>,
@@ -27,12 +29,14 @@ const READ_ONLY: [&str; 4] = ["_conflicts", "_deleted_conflicts", "_revs_info", 
 
 pub fn parse_doc(doc: Value) -> Result<ParsedDoc> {
     let Value::Object(map) = doc else { return Err(Error::not_an_object()) };
-    let mut parsed = ParsedDoc { id: None, rev: None, deleted: false, revisions: None, body: Map::new() };
+    let mut parsed =
+        ParsedDoc { id: None, rev: None, local_rev: None, deleted: false, revisions: None, body: Map::new() };
+    let mut rev_text = None;
     for (key, value) in map {
         match key.as_str() {
             "_id" => parsed.id = Some(parse_id(&value)?),
             "_rev" => match value {
-                Value::String(s) => parsed.rev = Some(Rev::parse(&s)?),
+                Value::String(s) => rev_text = Some(s),
                 _ => return Err(Error::invalid_rev("Invalid rev format")),
             },
             "_deleted" => match value {
@@ -50,6 +54,14 @@ pub fn parse_doc(doc: Value) -> Result<ParsedDoc> {
             _ => {
                 parsed.body.insert(key, value);
             }
+        }
+    }
+    if let Some(text) = rev_text {
+        if parsed.id.as_deref().is_some_and(is_local) {
+            let n = text.strip_prefix("0-").and_then(|n| n.parse().ok());
+            parsed.local_rev = Some(n.ok_or_else(|| Error::invalid_rev("Invalid rev format"))?);
+        } else {
+            parsed.rev = Some(Rev::parse(&text)?);
         }
     }
     if let (Some(rev), Some(path)) = (&parsed.rev, &parsed.revisions) {

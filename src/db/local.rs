@@ -28,7 +28,7 @@ impl LocalPlan {
     pub fn apply(&mut self, d: &ParsedDoc) -> Result<String> {
         let id = d.id.clone().expect("prepared");
         let current = self.docs.get(&id).cloned().flatten();
-        let given = d.rev.as_ref().map(|r| r.pos);
+        let given = d.local_rev;
         let current_n = current.as_ref().map(|(n, _)| *n);
         // A write must name the current rev; creating needs none (or `0-0`, as some clients send).
         let ok = match (current_n, given) {

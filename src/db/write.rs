@@ -6,7 +6,7 @@
 //! A doc that fails (409, validation) yields an error row and leaves the others alone.
 
 use super::doc::{is_local, parse_doc, ParsedDoc};
-use super::local::{self, LocalPlan};
+use super::local::LocalPlan;
 use super::record::{DocMeta, DocRecord};
 use super::{json, keys, Database, Meta};
 use crate::core::rev::{new_rev_hash, Rev};

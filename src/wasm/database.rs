@@ -27,7 +27,7 @@ fn promise<F: Future<Output = Result<String>> + 'static>(f: F) -> Promise {
     })
 }
 
-fn new_edits(options: &Value) -> Result<bool> {
+fn new_edits_opt(options: &Value) -> Result<bool> {
     db::options::Opts::new(options)?.bool_or("new_edits", true)
 }
 
@@ -49,7 +49,7 @@ impl Database {
     pub fn put(&self, doc: JsValue, options: JsValue) -> Promise {
         let db = self.inner.clone();
         promise(async move {
-            let new_edits = new_edits(&from_js(&options)?)?;
+            let new_edits = new_edits_opt(&from_js(&options)?)?;
             db.put(from_js(&doc)?, new_edits).await
         })
     }
@@ -96,7 +96,7 @@ impl Database {
             let (docs, mut new_edits) = match from_js(&docs)? {
                 Value::Array(d) => (d, true),
                 Value::Object(mut m) => {
-                    let ne = new_edits(&Value::Object(m.clone()))?;
+                    let ne = new_edits_opt(&Value::Object(m.clone()))?;
                     match m.remove("docs") {
                         Some(Value::Array(d)) => (d, ne),
                         _ => return Err(Error::bad_request("bulkDocs expects an array of docs")),
@@ -106,7 +106,7 @@ impl Database {
             };
             let opts = from_js(&options)?;
             if db::options::Opts::new(&opts)?.has("new_edits") {
-                new_edits = new_edits(&opts)?;
+                new_edits = new_edits_opt(&opts)?;
             }
             db.bulk_docs(docs, new_edits).await
         })
