@@ -14,6 +14,7 @@ pub mod changes;
 pub mod doc;
 pub mod json;
 pub mod keys;
+pub mod live;
 mod local;
 pub mod notify;
 pub mod options;
