@@ -227,13 +227,22 @@ impl Database {
     }
 
     fn merge(&self, plan: &mut DocPlan, path: &[Rev], deleted: bool, body: &Map<String, Value>) {
+        // A known leaf can still bring older history; keep the tree to see if anything stays.
+        let existed = plan.tree.contains(&path[0]);
+        let before = existed.then(|| plan.tree.clone());
         if plan.tree.merge(path, deleted, usize::MAX) == MergeOutcome::Exists {
             return;
         }
-        let body = serde_json::to_vec(body).expect("bodies serialise");
-        plan.new_bodies.insert(path[0].to_string(), body);
+        let stemmed = plan.tree.stem(self.revs_limit);
+        if before.as_ref() == Some(&plan.tree) {
+            return;
+        }
+        if !existed {
+            let body = serde_json::to_vec(body).expect("bodies serialise");
+            plan.new_bodies.insert(path[0].to_string(), body);
+        }
         // Whatever stemming cuts off loses its body too (unless this batch just wrote it).
-        for rev in plan.tree.stem(self.revs_limit) {
+        for rev in stemmed {
             if plan.new_bodies.remove(&rev.to_string()).is_none() {
                 plan.dropped.push(rev);
             }

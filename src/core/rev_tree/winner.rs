@@ -1,0 +1,52 @@
+//! Leaves, the winning rev, `_conflicts` and `_deleted_conflicts`.
+
+use std::cmp::Ordering;
+
+use super::{Leaf, Node, RevTree};
+use crate::core::rev::Rev;
+
+/// CouchDB's winner order, best first: non-deleted before deleted, then higher pos, then the
+/// byte-wise higher hash.
+pub(super) fn winner_order(a: &Node, b: &Node) -> Ordering {
+    a.is_deleted()
+        .cmp(&b.is_deleted())
+        .then_with(|| b.pos.cmp(&a.pos))
+        .then_with(|| b.hash.as_bytes().cmp(a.hash.as_bytes()))
+}
+
+fn to_leaf(node: &Node) -> Leaf {
+    Leaf { rev: node.rev(), deleted: node.is_deleted() }
+}
+
+impl RevTree {
+    fn leaf_nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().filter(|n| n.is_leaf())
+    }
+
+    /// Leaf nodes, winner first.
+    pub(super) fn sorted_leaf_nodes(&self) -> Vec<&Node> {
+        let mut leaves: Vec<&Node> = self.leaf_nodes().collect();
+        leaves.sort_by(|a, b| winner_order(a, b));
+        leaves
+    }
+
+    /// The winning leaf; None for an empty tree.
+    pub fn winner(&self) -> Option<Leaf> {
+        self.leaf_nodes().min_by(|a, b| winner_order(a, b)).map(to_leaf)
+    }
+
+    /// All leaves, winner first.
+    pub fn leaves(&self) -> Vec<Leaf> {
+        self.sorted_leaf_nodes().into_iter().map(to_leaf).collect()
+    }
+
+    /// Non-deleted leaves other than the winner, in winner order (`_conflicts`).
+    pub fn conflicts(&self) -> Vec<Rev> {
+        self.sorted_leaf_nodes().into_iter().skip(1).filter(|n| !n.is_deleted()).map(Node::rev).collect()
+    }
+
+    /// Deleted leaves other than the winner, in winner order (`_deleted_conflicts`).
+    pub fn deleted_conflicts(&self) -> Vec<Rev> {
+        self.sorted_leaf_nodes().into_iter().skip(1).filter(|n| n.is_deleted()).map(Node::rev).collect()
+    }
+}
