@@ -52,6 +52,13 @@ impl FromStr for Rev {
 /// `serde_json::to_vec(body)`. The same (parent, deleted, body) always gives the same hash; note
 /// that the body's key order is part of its JSON (the crate preserves insertion order).
 pub fn new_rev_hash(parent: Option<&Rev>, deleted: bool, body: &serde_json::Value) -> String {
+    // Serializing a `Value` cannot fail (its map keys are strings).
+    new_rev_hash_of_json(parent, deleted, &serde_json::to_vec(body).unwrap_or_default())
+}
+
+/// `new_rev_hash` for a body already serialised with `serde_json::to_vec`, so that a write
+/// encodes each body once.
+pub fn new_rev_hash_of_json(parent: Option<&Rev>, deleted: bool, body_json: &[u8]) -> String {
     let mut md5 = Md5::new();
     md5.update(b"settee-rev-v1\0");
     match parent {
@@ -64,9 +71,7 @@ pub fn new_rev_hash(parent: Option<&Rev>, deleted: bool, body: &serde_json::Valu
         None => md5.update([0u8]),
     }
     md5.update([u8::from(deleted)]);
-    // Serializing a `Value` cannot fail (its map keys are strings).
-    let json = serde_json::to_vec(body).unwrap_or_default();
-    md5.update(json);
+    md5.update(body_json);
     let digest = md5.finalize();
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(32);

@@ -9,12 +9,12 @@ use super::doc::{is_local, parse_doc, ParsedDoc};
 use super::local::LocalPlan;
 use super::record::{DocMeta, DocRecord};
 use super::{json, keys, Database, Meta};
-use crate::core::rev::{new_rev_hash, Rev};
+use crate::core::rev::{new_rev_hash_of_json, Rev};
 use crate::core::rev_tree::{MergeOutcome, RevTree};
 use crate::error::{Error, Result};
 use crate::kv::{Range, WriteBatch};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// How many stale-version retries before giving up (another tab keeps winning).
@@ -208,13 +208,13 @@ impl Database {
             (None, Some(w)) if w.deleted => Some(w.rev),
             (None, Some(_)) => return Err(Error::conflict()),
         };
-        let body = Value::Object(d.body.clone());
-        let hash = new_rev_hash(parent.as_ref(), d.deleted, &body);
+        let body = serde_json::to_vec(&d.body).expect("bodies serialise");
+        let hash = new_rev_hash_of_json(parent.as_ref(), d.deleted, &body);
         let rev = Rev { pos: parent.as_ref().map_or(1, |p| p.pos + 1), hash };
         // The parent is in the tree, so [rev, parent] joins its branch; no need for the whole path.
         let mut path = vec![rev.clone()];
         path.extend(parent);
-        self.merge(plan, &path, d.deleted, &d.body);
+        self.merge(plan, &path, d.deleted, body);
         Ok(rev.to_string())
     }
 
@@ -222,11 +222,11 @@ impl Database {
     fn apply_replicated(&self, plan: &mut DocPlan, d: &ParsedDoc) -> Result<String> {
         let rev = d.rev.clone().expect("prepared");
         let path = d.revisions.clone().unwrap_or_else(|| vec![rev.clone()]);
-        self.merge(plan, &path, d.deleted, &d.body);
+        self.merge(plan, &path, d.deleted, serde_json::to_vec(&d.body).expect("bodies serialise"));
         Ok(rev.to_string())
     }
 
-    fn merge(&self, plan: &mut DocPlan, path: &[Rev], deleted: bool, body: &Map<String, Value>) {
+    fn merge(&self, plan: &mut DocPlan, path: &[Rev], deleted: bool, body: Vec<u8>) {
         // A known leaf can still bring older history; keep the tree to see if anything stays.
         let existed = plan.tree.contains(&path[0]);
         let before = existed.then(|| plan.tree.clone());
@@ -238,7 +238,6 @@ impl Database {
             return;
         }
         if !existed {
-            let body = serde_json::to_vec(body).expect("bodies serialise");
             plan.new_bodies.insert(path[0].to_string(), body);
         }
         // Whatever stemming cuts off loses its body too (unless this batch just wrote it).
