@@ -17,15 +17,3 @@ pub fn to_js(e: Error) -> JsValue {
     set("reason", JsValue::from_str(e.reason.as_deref().unwrap_or(&e.message)));
     err.into()
 }
-
-pub type JsResult<T> = Result<T, JsValue>;
-
-pub trait IntoJs<T> {
-    fn js(self) -> JsResult<T>;
-}
-
-impl<T> IntoJs<T> for crate::error::Result<T> {
-    fn js(self) -> JsResult<T> {
-        self.map_err(to_js)
-    }
-}
