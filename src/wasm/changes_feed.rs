@@ -9,7 +9,7 @@ use js_sys::Promise;
 use serde_json::Value;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
+use super::promise::spawn;
 
 #[wasm_bindgen]
 pub struct ChangesFeed {
@@ -27,7 +27,7 @@ impl ChangesFeed {
     /// Resolves with the next batch of change rows, or `undefined` once the feed has ended.
     pub fn next(&self) -> Promise {
         let feed = self.feed.clone();
-        future_to_promise(async move {
+        spawn(async move {
             match feed.next().await.map_err(err_to_js)? {
                 Some(json) => to_js(&json).map_err(err_to_js),
                 None => Ok(JsValue::UNDEFINED),

@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::future::Future;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
+use super::promise::spawn;
 
 #[wasm_bindgen]
 pub struct Database {
@@ -21,7 +21,7 @@ pub struct Database {
 
 /// Runs `f` as a Promise of the JSON text it produces, parsed once into JS.
 fn promise<F: Future<Output = Result<String>> + 'static>(f: F) -> Promise {
-    future_to_promise(async move {
+    spawn(async move {
         let json = f.await.map_err(err_to_js)?;
         to_js(&json).map_err(err_to_js)
     })
@@ -35,7 +35,7 @@ fn new_edits_opt(options: &Value) -> Result<bool> {
 impl Database {
     /// `open(name, {adapter?: 'idb' | 'memory', revs_limit?})`.
     pub fn open(name: String, options: JsValue) -> Promise {
-        future_to_promise(async move {
+        spawn(async move {
             let db = open(&name, &options).await.map_err(err_to_js)?;
             Ok(JsValue::from(Database { inner: Rc::new(db) }))
         })
@@ -158,7 +158,7 @@ impl Database {
 
     pub fn close(&self) -> Promise {
         let db = self.inner.clone();
-        future_to_promise(async move {
+        spawn(async move {
             db.close();
             Ok(JsValue::UNDEFINED)
         })

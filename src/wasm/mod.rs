@@ -8,6 +8,7 @@ mod changes_feed;
 mod convert;
 mod database;
 mod error;
+mod promise;
 mod storage;
 
 pub use changes_feed::ChangesFeed;
@@ -17,6 +18,6 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(start)]
 pub fn start() {
-    // A panic would otherwise reach JS as an opaque "unreachable" trap.
-    console_error_panic_hook::set_once();
+    // A panic would otherwise reach JS as an opaque "unreachable" trap, or never at all.
+    promise::install_panic_hook();
 }
