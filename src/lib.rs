@@ -10,6 +10,7 @@ pub mod core;
 pub mod db;
 pub mod error;
 pub mod kv;
+pub mod replicate;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 

@@ -67,7 +67,6 @@ impl Database {
             Some(json::raw(render_doc(id, r, &w.rev, body, render)))
         };
 
-        let ids_and_records: Vec<(String, DocRecord)>;
         let mut rows: Vec<Row> = Vec::new();
         let keys_list = o.string_list("keys")?;
         if let Some(mut list) = keys_list {
@@ -99,7 +98,7 @@ impl Database {
         }
 
         let range = self.id_range(&o, descending, inclusive_end)?;
-        ids_and_records = self.scan_live(range, descending, skip, limit).await?;
+        let ids_and_records = self.scan_live(range, descending, skip, limit).await?;
         for (id, r) in &ids_and_records {
             let w = r.meta.tree.winner().expect("live docs have a winner");
             rows.push(Row::Doc {
@@ -150,8 +149,7 @@ impl Database {
         limit: Option<u64>,
     ) -> Result<Vec<(String, DocRecord)>> {
         let mut out = Vec::new();
-        if matches!((&range.start, &range.end), (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) if a > b)
-        {
+        if range.is_backwards() {
             return Ok(out);
         }
         let want = limit.unwrap_or(u64::MAX);
@@ -160,7 +158,7 @@ impl Database {
             let page = self.kv.scan(range.clone(), descending, Some(PAGE)).await?;
             for (key, value) in &page {
                 let record = DocRecord::decode(value)?;
-                if !record.meta.tree.winner().is_some_and(|w| !w.deleted) {
+                if record.meta.tree.winner().is_none_or(|w| w.deleted) {
                     continue;
                 }
                 if skip > 0 {

@@ -88,13 +88,15 @@ impl Database {
         self.check_open()?;
         const PAGE: usize = 2000;
         let want = req.limit.unwrap_or(u64::MAX) as usize;
-        let mut range = Range { start: Bound::Excluded(keys::seq(req.since)), end: Range::prefix(&[keys::SEQ]).end };
+        let mut range =
+            Range { start: Bound::Excluded(keys::seq(req.since)), end: Range::prefix(&[keys::SEQ]).end };
         let mut rows = Vec::new();
         let mut last_seq = req.since;
         let render = Render { conflicts: req.conflicts, ..Render::default() };
         while rows.len() < want {
             let page = self.kv.scan(range.clone(), req.descending, Some(PAGE)).await?;
-            let ids: Vec<&str> = page.iter().map(|(_, v)| std::str::from_utf8(v).unwrap_or_default()).collect();
+            let ids: Vec<&str> =
+                page.iter().map(|(_, v)| std::str::from_utf8(v).unwrap_or_default()).collect();
             let records = self.records(&ids).await?;
             for ((key, _), (id, record)) in page.iter().zip(ids.iter().zip(records)) {
                 let seq = keys::seq_of(key).unwrap_or_default();

@@ -153,8 +153,9 @@ mod tests {
 
     #[test]
     fn revisions_become_a_newest_first_path() {
-        let p = parse_doc(json!({"_id": "a", "_rev": "3-c", "_revisions": {"start": 3, "ids": ["c", "b", "a"]}}))
-            .unwrap();
+        let p =
+            parse_doc(json!({"_id": "a", "_rev": "3-c", "_revisions": {"start": 3, "ids": ["c", "b", "a"]}}))
+                .unwrap();
         let path: Vec<String> = p.revisions.unwrap().iter().map(|r| r.to_string()).collect();
         assert_eq!(path, vec!["3-c", "2-b", "1-a"]);
     }

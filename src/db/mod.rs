@@ -18,6 +18,7 @@ pub mod live;
 mod local;
 pub mod notify;
 pub mod options;
+pub mod peer_api;
 mod read;
 pub mod record;
 mod write;

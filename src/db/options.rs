@@ -61,9 +61,11 @@ impl<'a> Opts<'a> {
     pub fn string_list(&self, name: &str) -> Result<Option<Vec<&'a str>>> {
         match self.get(name) {
             None => Ok(None),
-            Some(Value::Array(items)) => {
-                items.iter().map(|v| v.as_str().ok_or_else(|| bad(name, "an array of strings"))).collect::<Result<_>>().map(Some)
-            }
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().ok_or_else(|| bad(name, "an array of strings")))
+                .collect::<Result<_>>()
+                .map(Some),
             Some(_) => Err(bad(name, "an array of strings")),
         }
     }

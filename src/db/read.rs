@@ -57,7 +57,12 @@ impl Database {
 
     pub(super) async fn records(&self, ids: &[&str]) -> Result<Vec<Option<DocRecord>>> {
         let ks: Vec<Vec<u8>> = ids.iter().map(|id| keys::doc(id)).collect();
-        self.kv.get_many(&ks).await?.into_iter().map(|v| v.map(|b| DocRecord::decode(&b)).transpose()).collect()
+        self.kv
+            .get_many(&ks)
+            .await?
+            .into_iter()
+            .map(|v| v.map(|b| DocRecord::decode(&b)).transpose())
+            .collect()
     }
 
     /// The body of `rev`: inline for the winner, else its own key. None if compacted or absent.
@@ -97,7 +102,14 @@ impl Database {
             None => None,
             Some(Value::String(s)) if s == "all" => Some(OpenRevs::All),
             Some(Value::Array(items)) => Some(OpenRevs::List(
-                items.iter().map(|v| v.as_str().map(str::to_string).ok_or_else(|| bad("open_revs", "'all' or an array of revs"))).collect::<Result<_>>()?,
+                items
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| bad("open_revs", "'all' or an array of revs"))
+                    })
+                    .collect::<Result<_>>()?,
             )),
             Some(_) => return Err(bad("open_revs", "'all' or an array of revs")),
         };
@@ -156,7 +168,8 @@ impl Database {
             resolved.extend(found.into_iter().map(|f| (s.clone(), f)));
         }
         let Some(record) = record else {
-            let rows: Vec<OpenRev> = resolved.into_iter().map(|(s, _)| OpenRev::Missing { missing: s }).collect();
+            let rows: Vec<OpenRev> =
+                resolved.into_iter().map(|(s, _)| OpenRev::Missing { missing: s }).collect();
             return Ok(json::to_json(&rows));
         };
         let revs: Vec<Rev> = resolved.iter().filter_map(|(_, r)| r.clone()).collect();
@@ -182,7 +195,8 @@ impl Database {
         };
         let mut results = Vec::with_capacity(docs.len());
         for d in docs {
-            let id = d.get("id").and_then(Value::as_str).ok_or_else(|| bad("docs", "an array of {id, rev}"))?;
+            let id =
+                d.get("id").and_then(Value::as_str).ok_or_else(|| bad("docs", "an array of {id, rev}"))?;
             let mut opts = serde_json::Map::new();
             opts.insert("revs".into(), render.revs.into());
             opts.insert("latest".into(), latest.into());
@@ -190,7 +204,9 @@ impl Database {
             opts.insert("open_revs".into(), rev.map_or("all".into(), |r| Value::Array(vec![r.into()])));
             let rows = match self.get(id, &Value::Object(opts)).await {
                 Ok(json) => bulk_get_rows(id, &json),
-                Err(e) => vec![serde_json::json!({"error": {"id": id, "rev": rev.unwrap_or("undefined"), "error": e.name, "reason": e.reason.unwrap_or(e.message)}})],
+                Err(e) => vec![
+                    serde_json::json!({"error": {"id": id, "rev": rev.unwrap_or("undefined"), "error": e.name, "reason": e.reason.unwrap_or(e.message)}}),
+                ],
             };
             results.push(serde_json::json!({"id": id, "docs": rows}));
         }
@@ -200,7 +216,9 @@ impl Database {
     /// `revsDiff({id: [revs]})`: which of these revs this database lacks.
     pub async fn revs_diff(&self, request: &Value) -> Result<String> {
         self.check_open()?;
-        let Value::Object(req) = request else { return Err(Error::bad_request("revsDiff expects {id: [revs]}")) };
+        let Value::Object(req) = request else {
+            return Err(Error::bad_request("revsDiff expects {id: [revs]}"));
+        };
         let ids: Vec<&str> = req.keys().map(String::as_str).collect();
         let records = self.records(&ids).await?;
         let mut out = serde_json::Map::new();

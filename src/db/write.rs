@@ -23,8 +23,19 @@ const MAX_ATTEMPTS: usize = 50;
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum WriteResult {
-    Ok { ok: bool, id: String, rev: String },
-    Err { id: Option<String>, error: bool, status: u16, name: &'static str, message: String, reason: Option<String> },
+    Ok {
+        ok: bool,
+        id: String,
+        rev: String,
+    },
+    Err {
+        id: Option<String>,
+        error: bool,
+        status: u16,
+        name: &'static str,
+        message: String,
+        reason: Option<String>,
+    },
 }
 
 impl WriteResult {
@@ -144,7 +155,11 @@ impl Database {
     }
 
     /// Reads what the docs touch and returns the batch to commit and the per-doc results.
-    async fn plan(&self, docs: &[Result<ParsedDoc>], new_edits: bool) -> Result<(WriteBatch, Vec<WriteResult>)> {
+    async fn plan(
+        &self,
+        docs: &[Result<ParsedDoc>],
+        new_edits: bool,
+    ) -> Result<(WriteBatch, Vec<WriteResult>)> {
         let mut ids: Vec<&str> = Vec::new();
         let mut local_ids: Vec<&str> = Vec::new();
         for d in docs.iter().flatten() {

@@ -13,7 +13,11 @@
 //! - Reads return whole batches of rows (`scan`, `get_many`) so that a caller crosses from
 //!   wasm to JS once per batch, never once per record.
 
+#[cfg(target_arch = "wasm32")]
+pub mod idb;
+pub mod lsm;
 pub mod memory;
+pub mod records;
 
 use crate::error::Result;
 use async_trait::async_trait;
@@ -67,6 +71,16 @@ impl Range {
             },
         }
     }
+    /// True when no key can be in the range (start above end), which `BTreeMap::range` would
+    /// panic on.
+    pub fn is_backwards(&self) -> bool {
+        match (&self.start, &self.end) {
+            (Bound::Included(a), Bound::Included(b)) => a > b,
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => a >= b,
+            _ => false,
+        }
+    }
+
     pub fn contains(&self, key: &[u8]) -> bool {
         let lo = match &self.start {
             Bound::Included(s) => key >= s.as_slice(),
@@ -100,7 +114,12 @@ pub trait KvStore {
     /// One answer per key, in the order asked.
     async fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>>;
     /// Rows in `range`, ascending or (`reverse`) descending, at most `limit` of them.
-    async fn scan(&self, range: Range, reverse: bool, limit: Option<usize>) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    async fn scan(
+        &self,
+        range: Range,
+        reverse: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
     /// Commits the batch atomically; see the module doc for `expected`. Returns the new version.
     async fn write(&self, batch: WriteBatch, expected: Option<u64>) -> Result<u64>;
     /// The version this handle last saw.

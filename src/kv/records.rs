@@ -86,6 +86,7 @@ pub trait RecordStore {
 pub struct MemoryRecords {
     shared: Rc<Shared>,
     handle: u64,
+    deaf: bool,
 }
 
 #[derive(Default)]
@@ -97,8 +98,11 @@ struct Shared {
     commits: Cell<u64>,
     locked: Cell<bool>,
     next_handle: Cell<u64>,
-    subscribers: RefCell<Vec<(u64, Weak<dyn Fn()>)>>,
+    /// (handle, callback) of every subscribed handle.
+    subscribers: RefCell<Vec<Subscriber>>,
 }
+
+type Subscriber = (u64, Weak<dyn Fn()>);
 
 struct MemoryLock(Rc<Shared>);
 
@@ -116,14 +120,21 @@ impl Default for MemoryRecords {
 
 impl MemoryRecords {
     pub fn new() -> Self {
-        MemoryRecords { shared: Rc::default(), handle: 0 }
+        MemoryRecords { shared: Rc::default(), handle: 0, deaf: false }
     }
 
     /// Another handle on the same records, like a second tab or the page after a reload.
     pub fn reopen(&self) -> Self {
         let handle = self.shared.next_handle.get() + 1;
         self.shared.next_handle.set(handle);
-        MemoryRecords { shared: self.shared.clone(), handle }
+        MemoryRecords { shared: self.shared.clone(), handle, deaf: false }
+    }
+
+    /// Like `reopen`, but the new handle never hears the others' announcements, like a tab
+    /// whose BroadcastChannel message has not arrived yet: it sees their commits only when it
+    /// refreshes (or when a conditioned commit of its own fails).
+    pub fn reopen_deaf(&self) -> Self {
+        MemoryRecords { deaf: true, ..self.reopen() }
     }
 
     /// Makes the `n`-th commit from now (1 = the next one) fail without applying anything, as
@@ -206,6 +217,9 @@ impl RecordStore for MemoryRecords {
     }
 
     fn subscribe(&self, f: Weak<dyn Fn()>) {
+        if self.deaf {
+            return;
+        }
         self.shared.subscribers.borrow_mut().push((self.handle, f));
     }
 

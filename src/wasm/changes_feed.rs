@@ -3,13 +3,13 @@
 
 use super::convert::to_js;
 use super::error::to_js as err_to_js;
+use super::promise::spawn;
 use crate::db::{self, live::LiveChanges};
 use crate::error::Result;
 use js_sys::Promise;
 use serde_json::Value;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use super::promise::spawn;
 
 #[wasm_bindgen]
 pub struct ChangesFeed {

@@ -29,9 +29,8 @@ pub fn new_id() -> String {
     let filled = crypto.is_some_and(|c| {
         let arr = js_sys::Uint8Array::new_with_length(16);
         let f = js_sys::Reflect::get(&c, &"getRandomValues".into()).ok();
-        let ok = f
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-            .is_some_and(|f| f.call1(&c, &arr).is_ok());
+        let ok =
+            f.and_then(|f| f.dyn_into::<js_sys::Function>().ok()).is_some_and(|f| f.call1(&c, &arr).is_ok());
         if ok {
             arr.copy_to(&mut bytes);
         }

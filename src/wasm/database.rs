@@ -4,6 +4,7 @@
 use super::changes_feed::ChangesFeed;
 use super::convert::{from_js, new_id, to_js};
 use super::error::to_js as err_to_js;
+use super::promise::spawn;
 use super::storage;
 use crate::db::{self, DatabaseOptions, DEFAULT_REVS_LIMIT};
 use crate::error::{Error, Result};
@@ -12,7 +13,6 @@ use serde_json::Value;
 use std::future::Future;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use super::promise::spawn;
 
 #[wasm_bindgen]
 pub struct Database {

@@ -61,7 +61,8 @@ pub fn install_panic_hook() {
                 *p = Some(message.clone());
             }
         });
-        let pending = PENDING.with(|p| p.try_borrow_mut().map(|mut m| std::mem::take(&mut *m)).unwrap_or_default());
+        let pending =
+            PENDING.with(|p| p.try_borrow_mut().map(|mut m| std::mem::take(&mut *m)).unwrap_or_default());
         for reject in pending.values() {
             let _ = reject.call1(&JsValue::UNDEFINED, &internal_error(&message));
         }

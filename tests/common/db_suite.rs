@@ -121,9 +121,12 @@ pub async fn post_makes_an_id_and_put_needs_one(db: Database) {
 pub async fn one_bad_doc_never_aborts_the_rest_of_a_bulk(db: Database) {
     let r1 = put(&db, json!({"_id": "taken"})).await;
     let res = parse(
-        &db.bulk_docs(vec![json!({"_id": "x"}), json!({"_id": "taken"}), json!("nope"), json!({"_id": "y", "_zap": 1})], true)
-            .await
-            .unwrap(),
+        &db.bulk_docs(
+            vec![json!({"_id": "x"}), json!({"_id": "taken"}), json!("nope"), json!({"_id": "y", "_zap": 1})],
+            true,
+        )
+        .await
+        .unwrap(),
     );
     let res = res.as_array().unwrap();
     assert_eq!(res.len(), 4);
@@ -137,7 +140,9 @@ pub async fn one_bad_doc_never_aborts_the_rest_of_a_bulk(db: Database) {
 }
 
 pub async fn two_edits_of_one_id_in_a_bulk_see_each_other(db: Database) {
-    let res = parse(&db.bulk_docs(vec![json!({"_id": "a", "v": 1}), json!({"_id": "a", "v": 2})], true).await.unwrap());
+    let res = parse(
+        &db.bulk_docs(vec![json!({"_id": "a", "v": 1}), json!({"_id": "a", "v": 2})], true).await.unwrap(),
+    );
     assert_eq!(res[0]["ok"], true);
     assert_eq!(res[1]["status"], 409);
     assert_eq!(get(&db, "a", json!({})).await["v"], 1);
@@ -169,9 +174,12 @@ pub async fn replicated_branches_make_conflicts_with_couchdbs_winner(db: Databas
 
 pub async fn a_longer_branch_beats_a_higher_hash(db: Database) {
     db.bulk_docs(vec![json!({"_id": "d", "_rev": "1-zzz"})], false).await.unwrap();
-    db.bulk_docs(vec![json!({"_id": "d", "_rev": "2-aaa", "_revisions": {"start": 2, "ids": ["aaa", "bbb"]}})], false)
-        .await
-        .unwrap();
+    db.bulk_docs(
+        vec![json!({"_id": "d", "_rev": "2-aaa", "_revisions": {"start": 2, "ids": ["aaa", "bbb"]}})],
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(get(&db, "d", json!({})).await["_rev"], "2-aaa");
 }
 
@@ -181,7 +189,10 @@ pub async fn get_returns_revisions_revs_info_and_old_revs(db: Database) {
     let doc = get(&db, "a", json!({"revs": true, "revs_info": true})).await;
     let h = |r: &str| r.split_once('-').unwrap().1.to_string();
     assert_eq!(doc["_revisions"], json!({"start": 2, "ids": [h(&r2), h(&r1)]}));
-    assert_eq!(doc["_revs_info"], json!([{"rev": r2, "status": "available"}, {"rev": r1, "status": "available"}]));
+    assert_eq!(
+        doc["_revs_info"],
+        json!([{"rev": r2, "status": "available"}, {"rev": r1, "status": "available"}])
+    );
     assert_eq!(get(&db, "a", json!({"rev": r1})).await["v"], 1);
     assert_eq!(db.get("a", &json!({"rev": "9-nope"})).await.unwrap_err().status, 404);
     // latest: an old rev resolves to the leaf that descends from it.
@@ -201,7 +212,9 @@ pub async fn open_revs_lists_leaves_and_reports_missing(db: Database) {
 
 pub async fn bulk_get_and_revs_diff_answer_like_couchdb(db: Database) {
     let r1 = put(&db, json!({"_id": "a", "v": 1})).await;
-    let got = parse(&db.bulk_get(&json!({"docs": [{"id": "a", "rev": r1}, {"id": "zz"}], "revs": true})).await.unwrap());
+    let got = parse(
+        &db.bulk_get(&json!({"docs": [{"id": "a", "rev": r1}, {"id": "zz"}], "revs": true})).await.unwrap(),
+    );
     let results = got["results"].as_array().unwrap();
     assert_eq!(results[0]["docs"][0]["ok"]["v"], 1);
     assert_eq!(results[0]["docs"][0]["ok"]["_revisions"]["start"], 1);
@@ -218,8 +231,14 @@ pub async fn all_docs_ranges_follow_couchdb(db: Database) {
         put(&db, json!({"_id": id, "n": id})).await;
     }
     assert_eq!(all_ids(&db, json!({"startkey": "b", "endkey": "d"})).await, ["b", "c", "d"]);
-    assert_eq!(all_ids(&db, json!({"startkey": "b", "endkey": "d", "inclusive_end": false})).await, ["b", "c"]);
-    assert_eq!(all_ids(&db, json!({"startkey": "d", "endkey": "b", "descending": true})).await, ["d", "c", "b"]);
+    assert_eq!(
+        all_ids(&db, json!({"startkey": "b", "endkey": "d", "inclusive_end": false})).await,
+        ["b", "c"]
+    );
+    assert_eq!(
+        all_ids(&db, json!({"startkey": "d", "endkey": "b", "descending": true})).await,
+        ["d", "c", "b"]
+    );
     assert_eq!(all_ids(&db, json!({"descending": true, "limit": 2})).await, ["e", "d"]);
     assert_eq!(all_ids(&db, json!({"skip": 1, "limit": 2})).await, ["b", "c"]);
     assert_eq!(all_ids(&db, json!({"key": "c"})).await, ["c"]);
@@ -237,7 +256,10 @@ pub async fn all_docs_keys_report_deleted_and_missing_rows(db: Database) {
     let del = parse(&db.remove("b", &rb).await.unwrap());
     let r = parse(&db.all_docs(&json!({"keys": ["b", "zz", "a"], "include_docs": true})).await.unwrap());
     let rows = r["rows"].as_array().unwrap();
-    assert_eq!(rows[0], json!({"id": "b", "key": "b", "value": {"rev": del["rev"], "deleted": true}, "doc": null}));
+    assert_eq!(
+        rows[0],
+        json!({"id": "b", "key": "b", "value": {"rev": del["rev"], "deleted": true}, "doc": null})
+    );
     assert_eq!(rows[1], json!({"key": "zz", "error": "not_found"}));
     assert_eq!(rows[2]["doc"]["_id"], "a");
     assert_eq!(r["total_rows"], 1);
@@ -250,8 +272,12 @@ pub async fn changes_list_each_doc_once_at_its_latest_seq(db: Database) {
     put(&db, json!({"_id": "b"})).await;
     let ra2 = put(&db, json!({"_id": "a", "_rev": ra, "v": 2})).await;
     let c = parse(&db.changes(&json!({})).await.unwrap());
-    let ids: Vec<(&str, u64)> =
-        c["results"].as_array().unwrap().iter().map(|r| (r["id"].as_str().unwrap(), r["seq"].as_u64().unwrap())).collect();
+    let ids: Vec<(&str, u64)> = c["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap(), r["seq"].as_u64().unwrap()))
+        .collect();
     assert_eq!(ids, vec![("b", 2), ("a", 3)]);
     assert_eq!(c["last_seq"], 3);
     assert_eq!(c["results"][1]["changes"], json!([{"rev": ra2}]));
@@ -270,10 +296,14 @@ pub async fn changes_list_each_doc_once_at_its_latest_seq(db: Database) {
 }
 
 pub async fn changes_show_deletions_and_all_leaves(db: Database) {
-    db.bulk_docs(vec![json!({"_id": "c", "_rev": "1-a"}), json!({"_id": "c", "_rev": "1-b"})], false).await.unwrap();
+    db.bulk_docs(vec![json!({"_id": "c", "_rev": "1-a"}), json!({"_id": "c", "_rev": "1-b"})], false)
+        .await
+        .unwrap();
     let r = put(&db, json!({"_id": "gone"})).await;
     db.remove("gone", &r).await.unwrap();
-    let c = parse(&db.changes(&json!({"style": "all_docs", "conflicts": true, "include_docs": true})).await.unwrap());
+    let c = parse(
+        &db.changes(&json!({"style": "all_docs", "conflicts": true, "include_docs": true})).await.unwrap(),
+    );
     let rows = c["results"].as_array().unwrap();
     assert_eq!(rows[0]["changes"], json!([{"rev": "1-b"}, {"rev": "1-a"}]));
     assert_eq!(rows[0]["doc"]["_conflicts"], json!(["1-a"]));
@@ -415,7 +445,7 @@ macro_rules! settee_db_suite {
         $(
             #[test]
             fn $name() {
-                futures::executor::block_on(async { crate::common::db_suite::$name($make.await).await });
+                futures::executor::block_on(async { $crate::common::db_suite::$name($make.await).await });
             }
         )*
     };
@@ -423,7 +453,7 @@ macro_rules! settee_db_suite {
         $(
             #[wasm_bindgen_test::wasm_bindgen_test]
             async fn $name() {
-                crate::common::db_suite::$name($make.await).await;
+                $crate::common::db_suite::$name($make.await).await;
             }
         )*
     };

@@ -148,12 +148,12 @@ impl Chunk {
             let key_len = shared + suffix.len();
             let tag = r.varint()?;
             let (val, val_len) = if tag == 0 {
-                (0, TOMBSTONE)
+                (0usize, TOMBSTONE)
             } else {
                 let n = usize::try_from(tag - 1).map_err(|_| corrupt("length"))?;
                 let at = r.pos;
                 r.take(n)?;
-                (at as u32, n as u32)
+                (at, n as u32)
             };
             entries.push(Entry { key: start as u32, key_len: key_len as u32, val: val as u32, val_len });
             prev = (start, key_len);
@@ -163,10 +163,6 @@ impl Chunk {
 
     pub fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     pub fn key(&self, i: usize) -> &[u8] {

@@ -52,7 +52,8 @@ impl Merger {
         let cursors = runs
             .into_iter()
             .map(|run| {
-                let mut ids: Vec<u64> = run.chunks_in(&range.start, &range.end).iter().map(|c| c.id).collect();
+                let mut ids: Vec<u64> =
+                    run.chunks_in(&range.start, &range.end).iter().map(|c| c.id).collect();
                 if reverse {
                     ids.reverse();
                 }
@@ -65,6 +66,11 @@ impl Merger {
     /// Every chunk id this merge may visit, for fetching them all in one go.
     pub fn all_ids(&self) -> Vec<u64> {
         self.cursors.iter().flat_map(|c| c.ids.iter().copied()).collect()
+    }
+
+    /// The first chunk each run's cursor will visit.
+    pub fn first_ids(&self) -> Vec<u64> {
+        self.cursors.iter().filter_map(|c| c.ids.first().copied()).collect()
     }
 
     /// Hands over chunks ahead of time (any ids; unknown ones are ignored).
@@ -127,6 +133,6 @@ impl Merger {
                 }
             }
         }
-        Step::Item(chunk.clone(), idx)
+        Step::Item(chunk, idx)
     }
 }

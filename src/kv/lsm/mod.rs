@@ -57,13 +57,13 @@ pub struct LsmOptions {
     pub cache_bytes: usize,
     /// Merge runs after a write when the policy asks (awaited inside `write`).
     pub auto_compact: bool,
-    /// Each run is kept at least this many times larger than all newer runs together.
-    pub merge_ratio: u64,
+    /// How many runs of similar size merge into one (see `policy`).
+    pub fanout: usize,
 }
 
 impl Default for LsmOptions {
     fn default() -> Self {
-        LsmOptions { chunk_bytes: 256 * 1024, cache_bytes: 8 << 20, auto_compact: true, merge_ratio: 2 }
+        LsmOptions { chunk_bytes: 256 * 1024, cache_bytes: 8 << 20, auto_compact: true, fanout: 4 }
     }
 }
 
@@ -116,7 +116,10 @@ impl<R: RecordStore + 'static> Lsm<R> {
 
     pub async fn open_with(store: R, opts: LsmOptions) -> Result<Self> {
         let manifest = read_manifest(&store).await?;
-        let state = State { history: VecDeque::from([(manifest.version, manifest.data_version)]), manifest: Rc::new(manifest) };
+        let state = State {
+            history: VecDeque::from([(manifest.version, manifest.data_version)]),
+            manifest: Rc::new(manifest),
+        };
         let inner = Rc::new(Inner {
             cache: RefCell::new(ChunkCache::new(opts.cache_bytes)),
             store,
@@ -251,7 +254,12 @@ impl<R: RecordStore + 'static> KvStore for Lsm<R> {
         self.get_many_impl(keys).await
     }
 
-    async fn scan(&self, range: Range, reverse: bool, limit: Option<usize>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    async fn scan(
+        &self,
+        range: Range,
+        reverse: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         self.check_open()?;
         self.scan_impl(range, reverse, limit).await
     }
@@ -267,8 +275,7 @@ impl<R: RecordStore + 'static> KvStore for Lsm<R> {
 
     async fn refresh(&self) -> Result<bool> {
         self.check_open()?;
-        let m = read_manifest(&self.inner.store).await?;
-        Ok(self.install(m, true))
+        self.refresh_inner().await
     }
 
     fn on_external_change(&self, f: Rc<dyn Fn()>) {

@@ -1,0 +1,35 @@
+//! The IndexedDB schema, as a list of upgrade steps.
+//!
+//! The database's IndexedDB version is the number of steps applied. Opening runs the steps
+//! from the stored version up to `VERSION` inside the `upgradeneeded` transaction, so a
+//! database created by any earlier Settee opens under this one. A step is never edited once
+//! released: changes go in a new step at the end. (The format of the records themselves is
+//! versioned separately, in the manifest: see `kv::lsm::manifest`.)
+
+use indexed_db_futures::database::Database;
+use indexed_db_futures::Build;
+
+/// The one object store: chunk records and the manifest, by string key.
+pub const STORE: &str = "records";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Version 1: the `records` object store, out-of-line string keys, no indexes.
+    CreateRecordStore,
+}
+
+pub const STEPS: &[Step] = &[Step::CreateRecordStore];
+
+pub const VERSION: u32 = STEPS.len() as u32;
+
+/// Applies the steps after `old_version` (0 for a new database).
+pub fn upgrade(db: &Database, old_version: u32) -> indexed_db_futures::Result<()> {
+    for step in STEPS.iter().skip(old_version as usize) {
+        match step {
+            Step::CreateRecordStore => {
+                db.create_object_store(STORE).build()?;
+            }
+        }
+    }
+    Ok(())
+}

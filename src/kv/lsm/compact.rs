@@ -1,0 +1,157 @@
+//! Compaction: merge a span of adjacent runs into one, dropping overwritten entries, and
+//! tombstones too when the span reaches the oldest run (nothing older can hide behind them).
+//!
+//! Rules that keep tabs safe:
+//! - One handle compacts at a time (`RecordStore::try_lock`); the others skip.
+//! - The merge reads a snapshot; the commit is built on the manifest current at commit time
+//!   and only if the merged runs are all still there, adjacent and in order (another handle
+//!   may have prepended newer runs, which are kept as they are). If they are not, the merge
+//!   is abandoned and planned again.
+//! - Replaced chunks are deleted in the same commit. Another handle still reading them gets
+//!   "missing" and restarts its read on the new manifest.
+
+use super::chunk::{Chunk, Splitter};
+use super::manifest::{chunk_key, Manifest, Run};
+use super::merge::{Merger, Step};
+use super::policy::plan;
+use super::read::is_missing;
+use super::write::{new_run, puts};
+use super::{Lsm, MAX_ATTEMPTS};
+use crate::error::Result;
+use crate::kv::records::{Commit, RecordStore};
+use crate::kv::Range;
+use std::ops::Range as Span;
+use std::rc::Rc;
+
+/// Merges whose inputs are at most this large fetch all their chunks in one round.
+const PRELOAD_BYTES: u64 = 16 << 20;
+
+fn sizes(m: &Manifest) -> Vec<u64> {
+    m.runs.iter().map(Run::bytes).collect()
+}
+
+impl<R: RecordStore + 'static> Lsm<R> {
+    /// Runs the merges the policy asks for. Returns whether anything was merged; false also when
+    /// another handle holds the compaction lock.
+    pub async fn maybe_compact(&self) -> Result<bool> {
+        let fanout = self.inner.opts.fanout;
+        if plan(&sizes(&self.manifest()), fanout).is_none() {
+            return Ok(false);
+        }
+        self.compact_where(|m| plan(&sizes(m), fanout)).await
+    }
+
+    /// Merges everything into one run without tombstones.
+    pub async fn compact_all(&self) -> Result<bool> {
+        self.compact_where(|m| {
+            let needed = m.runs.len() > 1 || m.runs.iter().any(|r| r.tombstones() > 0);
+            needed.then_some(0..m.runs.len())
+        })
+        .await
+    }
+
+    async fn compact_where(&self, select: impl Fn(&Manifest) -> Option<Span<usize>>) -> Result<bool> {
+        self.check_open()?;
+        let Some(_lock) = self.inner.store.try_lock().await? else { return Ok(false) };
+        // Whoever held the lock before may have compacted: plan on what is there now.
+        self.refresh_inner().await?;
+        let mut merged = false;
+        for _ in 0..MAX_ATTEMPTS {
+            let m = self.manifest();
+            let Some(span) = select(&m) else { break };
+            match self.merge_span(&m, span).await {
+                Ok(done) => merged |= done,
+                Err(e) if is_missing(&e) => {
+                    self.refresh_inner().await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(merged)
+    }
+
+    /// Merges runs `span` of `m` and commits; false if those runs changed meanwhile.
+    async fn merge_span(&self, m: &Manifest, span: Span<usize>) -> Result<bool> {
+        let oldest = span.end == m.runs.len();
+        let runs = &m.runs[span];
+        let run_ids: Vec<u64> = runs.iter().map(|r| r.id).collect();
+        let mut merger = Merger::new(runs, Range::all(), false);
+        if runs.iter().map(Run::bytes).sum::<u64>() <= PRELOAD_BYTES {
+            let ids = merger.all_ids();
+            let chunks = self.load(&ids, false).await?;
+            merger.preload(&ids.into_iter().zip(chunks).collect::<Vec<_>>());
+        }
+        let mut out = Splitter::new(self.inner.opts.chunk_bytes);
+        loop {
+            match merger.step() {
+                Step::Item(chunk, i) => {
+                    let value = chunk.value(i);
+                    if value.is_some() || !oldest {
+                        out.push(chunk.key(i), value);
+                    }
+                }
+                Step::Load(cursor, id) => {
+                    let chunk = self.load_one(id, false).await?;
+                    merger.supply(cursor, chunk);
+                }
+                Step::Done => break,
+            }
+        }
+        let encoded = out.finish();
+
+        for _ in 0..MAX_ATTEMPTS {
+            let cur = self.manifest();
+            let Some(pos) = cur.runs.iter().position(|r| r.id == run_ids[0]) else { return Ok(false) };
+            let end = pos + run_ids.len();
+            let intact = cur.epoch == m.epoch
+                && end <= cur.runs.len()
+                && cur.runs[pos..end].iter().map(|r| r.id).eq(run_ids.iter().copied())
+                && (!oldest || end == cur.runs.len());
+            if !intact {
+                return Ok(false);
+            }
+            let mut next = (*cur).clone();
+            next.version += 1;
+            let run = new_run(&mut next, &encoded);
+            let replacement = if run.chunks.is_empty() { None } else { Some(run.clone()) };
+            let dropped: Vec<u64> =
+                next.runs.splice(pos..end, replacement).flat_map(|r| r.chunks).map(|c| c.id).collect();
+            let bytes = next.encode();
+            let commit = Commit {
+                expect: cur.version,
+                puts: puts(&run, &encoded, &bytes),
+                deletes: dropped.iter().map(|&id| chunk_key(id)).collect(),
+            };
+            match self.inner.store.commit(commit).await {
+                Ok(()) => {
+                    self.install(next, false);
+                    let mut cache = self.inner.cache.borrow_mut();
+                    for id in dropped {
+                        cache.remove(id);
+                    }
+                    drop(cache);
+                    self.cache_output(&run, encoded)?;
+                    self.inner.store.announce();
+                    return Ok(true);
+                }
+                Err(e) if e.is_stale() => {
+                    self.refresh_inner().await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+
+    /// Keeps the merged chunks when they fit comfortably: they replace chunks readers wanted.
+    fn cache_output(&self, run: &Run, encoded: Vec<super::chunk::Encoded>) -> Result<()> {
+        if run.bytes() as usize > self.inner.opts.cache_bytes / 2 {
+            return Ok(());
+        }
+        for (meta, enc) in run.chunks.iter().zip(encoded) {
+            let chunk = Rc::new(Chunk::decode(enc.bytes)?);
+            self.inner.cache.borrow_mut().insert(meta.id, chunk);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,187 @@
+//! Reads: point gets (at most one chunk per run), batched gets (one record-store round per
+//! run for all keys) and merged range scans. Each works on a manifest snapshot and starts
+//! over on a fresher one if a chunk it needs was compacted away meanwhile.
+
+use super::chunk::Chunk;
+use super::manifest::{chunk_key, Manifest};
+use super::merge::{Merger, Step};
+use super::{Lsm, MAX_ATTEMPTS};
+use crate::error::{Error, Result};
+use crate::kv::records::RecordStore;
+use crate::kv::Range;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+const MISSING: &str = "missing_chunk";
+
+pub(super) fn is_missing(e: &Error) -> bool {
+    e.reason.as_deref() == Some(MISSING)
+}
+
+impl<R: RecordStore + 'static> Lsm<R> {
+    /// Fetches chunks by id, through the cache; one `get_many` for all that are not cached.
+    /// `keep`: put fetched chunks in the cache (compaction reads bypass it).
+    pub(super) async fn load(&self, ids: &[u64], keep: bool) -> Result<Vec<Rc<Chunk>>> {
+        let mut out: Vec<Option<Rc<Chunk>>> = {
+            let mut cache = self.inner.cache.borrow_mut();
+            ids.iter().map(|id| cache.get(*id)).collect()
+        };
+        let wanted: Vec<usize> = (0..ids.len()).filter(|&i| out[i].is_none()).collect();
+        if !wanted.is_empty() {
+            let keys: Vec<String> = wanted.iter().map(|&i| chunk_key(ids[i])).collect();
+            let records = self.inner.store.get_many(&keys).await?;
+            for (&i, record) in wanted.iter().zip(records) {
+                let Some(bytes) = record else {
+                    return Err(Error::storage(format!("chunk {} is missing", ids[i])).with_reason(MISSING));
+                };
+                let chunk = Rc::new(Chunk::decode(bytes)?);
+                if keep {
+                    self.inner.cache.borrow_mut().insert(ids[i], chunk.clone());
+                }
+                out[i] = Some(chunk);
+            }
+        }
+        Ok(out.into_iter().map(|c| c.expect("every chunk loaded")).collect())
+    }
+
+    pub(super) async fn load_one(&self, id: u64, keep: bool) -> Result<Rc<Chunk>> {
+        Ok(self.load(&[id], keep).await?.remove(0))
+    }
+
+    /// Decides whether a failed read may start over: only when a chunk was missing and the
+    /// manifest has moved on since the snapshot `seen` (refreshing if this handle had not yet
+    /// noticed). A chunk missing from the current manifest means corruption.
+    async fn recover(&self, err: Error, attempt: usize, seen: u64) -> Result<()> {
+        if !is_missing(&err) || attempt + 1 >= MAX_ATTEMPTS {
+            return Err(err);
+        }
+        if self.manifest().version != seen || self.refresh_inner().await? {
+            Ok(())
+        } else {
+            Err(Error::storage(format!("{}, though the manifest lists it", err.message)))
+        }
+    }
+
+    pub(super) async fn refresh_inner(&self) -> Result<bool> {
+        let m = super::read_manifest(&self.inner.store).await?;
+        Ok(self.install(m, true))
+    }
+
+    pub(super) async fn get_impl(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut attempt = 0;
+        loop {
+            let m = self.manifest();
+            match self.get_in(&m, key).await {
+                Err(e) => self.recover(e, attempt, m.version).await?,
+                ok => return ok,
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn get_in(&self, m: &Manifest, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        for run in &m.runs {
+            if let Some(meta) = run.chunk_for(key) {
+                let chunk = self.load_one(meta.id, true).await?;
+                if let Some(i) = chunk.find(key) {
+                    return Ok(chunk.value(i).map(<[u8]>::to_vec));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    pub(super) async fn get_many_impl(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut attempt = 0;
+        loop {
+            let m = self.manifest();
+            match self.get_many_in(&m, keys).await {
+                Err(e) => self.recover(e, attempt, m.version).await?,
+                ok => return ok,
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Run by run, newest first: every key still unanswered looks in that run's one candidate
+    /// chunk, and all those chunks are fetched together.
+    async fn get_many_in(&self, m: &Manifest, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut answers: Vec<Option<Option<Vec<u8>>>> = vec![None; keys.len()];
+        for run in &m.runs {
+            let todo: Vec<(usize, u64)> = (0..keys.len())
+                .filter(|&i| answers[i].is_none())
+                .filter_map(|i| run.chunk_for(&keys[i]).map(|c| (i, c.id)))
+                .collect();
+            if todo.is_empty() {
+                continue;
+            }
+            let mut ids: Vec<u64> = todo.iter().map(|t| t.1).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let chunks: HashMap<u64, Rc<Chunk>> =
+                ids.iter().copied().zip(self.load(&ids, true).await?).collect();
+            for (i, id) in todo {
+                let chunk = &chunks[&id];
+                if let Some(at) = chunk.find(&keys[i]) {
+                    answers[i] = Some(chunk.value(at).map(<[u8]>::to_vec));
+                }
+            }
+        }
+        Ok(answers.into_iter().map(Option::flatten).collect())
+    }
+
+    pub(super) async fn scan_impl(
+        &self,
+        range: Range,
+        reverse: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        if limit == Some(0) {
+            return Ok(Vec::new());
+        }
+        let mut attempt = 0;
+        loop {
+            let m = self.manifest();
+            match self.scan_in(&m, range.clone(), reverse, limit).await {
+                Err(e) => self.recover(e, attempt, m.version).await?,
+                ok => return ok,
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn scan_in(
+        &self,
+        m: &Manifest,
+        range: Range,
+        reverse: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut merger = Merger::new(&m.runs, range, reverse);
+        // Without a limit every overlapping chunk is needed: fetch them in one round. With one,
+        // fetch each run's first chunk together and the rest only if the scan gets that far.
+        let ids = if limit.is_none() { merger.all_ids() } else { merger.first_ids() };
+        let chunks = self.load(&ids, true).await?;
+        merger.preload(&ids.into_iter().zip(chunks).collect::<Vec<_>>());
+        let limit = limit.unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        loop {
+            match merger.step() {
+                Step::Item(chunk, i) => {
+                    if let Some(v) = chunk.value(i) {
+                        out.push((chunk.key(i).to_vec(), v.to_vec()));
+                        if out.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+                Step::Load(cursor, id) => {
+                    let chunk = self.load_one(id, true).await?;
+                    merger.supply(cursor, chunk);
+                }
+                Step::Done => break,
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,108 @@
+//! The write path: sort the batch, encode it as one new run, commit chunks and manifest in one
+//! conditioned `RecordStore::commit`, then let the compaction policy run.
+//!
+//! The chunks are encoded once, before any attempt: their bytes do not depend on their ids,
+//! so a retry after a lost race only renames them and rewrites the manifest.
+
+use super::chunk::{Chunk, Encoded, Splitter};
+use super::manifest::{chunk_key, ChunkMeta, Manifest, Run};
+use super::{fresh_epoch, Lsm, MAX_ATTEMPTS};
+use crate::error::{Error, Result};
+use crate::kv::records::{Commit, RecordStore, MANIFEST_KEY};
+use crate::kv::{Op, WriteBatch};
+use std::rc::Rc;
+
+/// Sorts by key, keeps the last op per key, and encodes into chunks.
+pub(super) fn encode_batch(mut ops: Vec<Op>, chunk_bytes: usize) -> Vec<Encoded> {
+    // Stable: among equal keys the batch order survives, so the last one is the latest.
+    ops.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Splitter::new(chunk_bytes);
+    for (i, (k, v)) in ops.iter().enumerate() {
+        if ops.get(i + 1).is_some_and(|next| next.0 == *k) {
+            continue;
+        }
+        out.push(k, v.as_deref());
+    }
+    out.finish()
+}
+
+/// Gives `encoded` fresh ids from `next` and returns the run they form.
+pub(super) fn new_run(next: &mut Manifest, encoded: &[Encoded]) -> Run {
+    let id = next.next_id;
+    let chunks = encoded
+        .iter()
+        .enumerate()
+        .map(|(i, e)| ChunkMeta {
+            id: id + 1 + i as u64,
+            bytes: e.bytes.len() as u64,
+            entries: u64::from(e.entries),
+            tombstones: u64::from(e.tombstones),
+            first: e.first.clone(),
+            last: e.last.clone(),
+        })
+        .collect();
+    next.next_id = id + 1 + encoded.len() as u64;
+    Run { id, chunks }
+}
+
+/// The puts of a commit: every chunk of `run` (bytes from `encoded`) and the manifest.
+pub(super) fn puts<'a>(run: &Run, encoded: &'a [Encoded], manifest: &'a [u8]) -> Vec<(String, &'a [u8])> {
+    let mut puts: Vec<(String, &[u8])> =
+        run.chunks.iter().zip(encoded).map(|(c, e)| (chunk_key(c.id), e.bytes.as_slice())).collect();
+    puts.push((MANIFEST_KEY.to_string(), manifest));
+    puts
+}
+
+impl<R: RecordStore + 'static> Lsm<R> {
+    pub(super) async fn write_impl(&self, batch: WriteBatch, expected: Option<u64>) -> Result<u64> {
+        let encoded = encode_batch(batch.ops, self.inner.opts.chunk_bytes);
+        let mut attempt = 0;
+        let (version, run) = loop {
+            let cur = self.manifest();
+            if let Some(v) = expected {
+                if !self.same_data(v, &cur) {
+                    return Err(Error::stale());
+                }
+            }
+            let mut next = (*cur).clone();
+            next.version += 1;
+            next.data_version += 1;
+            if next.epoch == 0 {
+                next.epoch = fresh_epoch();
+            }
+            let run = new_run(&mut next, &encoded);
+            if !run.chunks.is_empty() {
+                next.runs.insert(0, run.clone());
+            }
+            let bytes = next.encode();
+            let commit =
+                Commit { expect: cur.version, puts: puts(&run, &encoded, &bytes), deletes: Vec::new() };
+            match self.inner.store.commit(commit).await {
+                Ok(()) => {
+                    let version = next.version;
+                    self.install(next, false);
+                    break (version, run);
+                }
+                Err(e) if e.is_stale() && attempt + 1 < MAX_ATTEMPTS => {
+                    // Loop again: a blind write retries on the fresh manifest; a conditioned
+                    // one retries only if nothing but compactions happened since `expected`.
+                    self.refresh_inner().await?;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        // Freshly written chunks are the likeliest to be read next.
+        for (meta, enc) in run.chunks.iter().zip(encoded) {
+            let chunk = Rc::new(Chunk::decode(enc.bytes)?);
+            self.inner.cache.borrow_mut().insert(meta.id, chunk);
+        }
+        self.inner.store.announce();
+        if self.inner.opts.auto_compact {
+            // The batch is committed whatever happens here; a failed merge is retried after
+            // the next write.
+            let _ = self.maybe_compact().await;
+        }
+        Ok(version)
+    }
+}

@@ -1,0 +1,104 @@
+//! Reading and writing one replication's checkpoint docs on both peers.
+//!
+//! - Writes go to the target first, then the source (see `checkpoint` for why).
+//! - A write is skipped when the seq has not moved, so an in-sync replication writes nothing.
+//! - A 409 means someone else (another tab's run of the same replication) wrote the doc: it is
+//!   re-read and written once more on top.
+//! - A source that refuses the write (401/403: a read-only remote) is left alone for the rest
+//!   of the run; resuming then falls back to the histories, as CouchDB's replicator does.
+
+use super::checkpoint::{resume_from, Checkpoint};
+use super::peer::{Peer, Seq};
+use crate::error::Result;
+use serde_json::Value;
+
+#[derive(Default)]
+struct Side {
+    rev: Option<String>,
+    previous: Option<Checkpoint>,
+    writable: bool,
+}
+
+impl Side {
+    fn load(doc: Option<Value>) -> Side {
+        let rev = doc.as_ref().and_then(|d| d["_rev"].as_str()).map(str::to_string);
+        Side { rev, previous: doc.as_ref().and_then(Checkpoint::from_doc), writable: true }
+    }
+}
+
+pub struct Checkpointer {
+    doc_id: String,
+    session_id: String,
+    source: Side,
+    target: Side,
+    saved: Seq,
+}
+
+impl Checkpointer {
+    pub fn new(replication_id: &str, session_id: &str) -> Checkpointer {
+        Checkpointer {
+            doc_id: format!("_local/{replication_id}"),
+            session_id: session_id.to_string(),
+            source: Side::default(),
+            target: Side::default(),
+            saved: Seq::zero(),
+        }
+    }
+
+    pub fn doc_id(&self) -> &str {
+        &self.doc_id
+    }
+
+    /// Reads both docs and returns the seq to resume from.
+    pub async fn load(&mut self, source: &dyn Peer, target: &dyn Peer) -> Result<Seq> {
+        let (s, t) =
+            futures::future::join(source.get_local(&self.doc_id), target.get_local(&self.doc_id)).await;
+        self.source = Side::load(s?);
+        self.target = Side::load(t?);
+        self.saved = resume_from(self.source.previous.as_ref(), self.target.previous.as_ref());
+        Ok(self.saved.clone())
+    }
+
+    /// Records that everything up to `seq` is on the target.
+    pub async fn save(&mut self, source: &dyn Peer, target: &dyn Peer, seq: &Seq) -> Result<()> {
+        if *seq == self.saved {
+            return Ok(());
+        }
+        write_side(target, &mut self.target, &self.doc_id, &self.session_id, seq).await?;
+        if self.source.writable {
+            match write_side(source, &mut self.source, &self.doc_id, &self.session_id, seq).await {
+                Ok(()) => {}
+                Err(e) if matches!(e.status, 401 | 403) => self.source.writable = false,
+                Err(e) => return Err(e),
+            }
+        }
+        self.saved = seq.clone();
+        Ok(())
+    }
+}
+
+async fn write_side(
+    peer: &dyn Peer,
+    side: &mut Side,
+    doc_id: &str,
+    session_id: &str,
+    seq: &Seq,
+) -> Result<()> {
+    for attempt in 0..2 {
+        let checkpoint = Checkpoint::next(side.previous.as_ref(), session_id, seq);
+        match peer.put_local(checkpoint.to_doc(doc_id, side.rev.as_deref())).await {
+            Ok(rev) => {
+                side.rev = Some(rev);
+                side.previous = Some(checkpoint);
+                return Ok(());
+            }
+            Err(e) if e.status == 409 && attempt == 0 => {
+                let fresh = Side::load(peer.get_local(doc_id).await?);
+                side.rev = fresh.rev;
+                side.previous = fresh.previous;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the second attempt returns")
+}

@@ -1,0 +1,144 @@
+//! `LocalPeer`: a Settee `Database` as a replication peer.
+//!
+//! - Its id is the database name unless given one. Two peers with the same id would share
+//!   replication ids (and checkpoints) in both directions, so callers must keep ids distinct.
+//! - Seqs are the database's integers, sent as JSON numbers.
+//! - Selector and named filters need Mango / design-doc filters, which the local database
+//!   does not have yet: they are a 400 here (a remote source applies them itself).
+//! - `pending` is `update_seq - last_seq`: an upper bound, since a doc changed twice leaves a
+//!   gap in the seq index.
+
+use super::peer::{
+    Change, ChangesPage, DocError, Fetched, Filter, Peer, PeerInfo, RevRequest, RevsByDoc, Seq,
+};
+use crate::db::peer_api::{LatestRev, WriteResult};
+use crate::db::Database;
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use std::rc::Rc;
+
+pub struct LocalPeer {
+    db: Rc<Database>,
+    id: String,
+}
+
+impl LocalPeer {
+    pub fn new(db: Rc<Database>) -> LocalPeer {
+        let id = db.name().to_string();
+        LocalPeer { db, id }
+    }
+
+    pub fn with_id(db: Rc<Database>, id: impl Into<String>) -> LocalPeer {
+        LocalPeer { db, id: id.into() }
+    }
+
+    pub fn database(&self) -> &Rc<Database> {
+        &self.db
+    }
+}
+
+fn parse(text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| Error::storage(format!("unparsable response: {e}")))
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+fn parse_change(row: &Value) -> Option<Change> {
+    Some(Change {
+        id: row.get("id")?.as_str()?.to_string(),
+        seq: Seq(row.get("seq").cloned().unwrap_or(Value::Null)),
+        revs: row
+            .get("changes")?
+            .as_array()?
+            .iter()
+            .filter_map(|c| c["rev"].as_str().map(str::to_string))
+            .collect(),
+        deleted: row.get("deleted").and_then(Value::as_bool).unwrap_or(false),
+    })
+}
+
+#[async_trait(?Send)]
+impl Peer for LocalPeer {
+    async fn info(&self) -> Result<PeerInfo> {
+        let info = parse(&self.db.info().await?)?;
+        Ok(PeerInfo { id: self.id.clone(), update_seq: Seq(info["update_seq"].clone()) })
+    }
+
+    async fn changes(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
+        let mut options = json!({"since": since.0, "limit": limit, "style": "all_docs"});
+        match filter {
+            Filter::None => {}
+            Filter::DocIds(ids) => options["doc_ids"] = json!(ids),
+            Filter::Selector(_) | Filter::Named { .. } => {
+                return Err(Error::bad_request(
+                    "selector and named filters are not supported by local databases",
+                ))
+            }
+        }
+        let page = parse(&self.db.changes(&options).await?)?;
+        let results: Vec<Change> = page["results"]
+            .as_array()
+            .map(|rows| rows.iter().filter_map(parse_change).collect())
+            .unwrap_or_default();
+        let last_seq = page["last_seq"].as_u64().unwrap_or(0);
+        let pending =
+            if results.len() < limit { 0 } else { self.db.update_seq().await?.saturating_sub(last_seq) };
+        Ok(ChangesPage { results, last_seq: Seq(Value::from(last_seq)), pending: Some(pending) })
+    }
+
+    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsByDoc> {
+        let answer = parse(&self.db.revs_diff(&json!(revs)).await?)?;
+        let Value::Object(map) = answer else { return Ok(RevsByDoc::new()) };
+        Ok(map.into_iter().map(|(id, entry)| (id, strings(&entry["missing"]))).collect())
+    }
+
+    async fn bulk_get(&self, revs: &[RevRequest]) -> Result<Vec<Fetched>> {
+        let wanted: Vec<(String, String)> = revs.iter().map(|r| (r.id.clone(), r.rev.clone())).collect();
+        let rows = self.db.bulk_get_latest(&wanted).await?;
+        rows.into_iter()
+            .map(|row| match row {
+                LatestRev::Doc(text) => parse(&text).map(Fetched::Doc),
+                LatestRev::Missing { id, rev } => Ok(Fetched::Error(DocError {
+                    id,
+                    rev: Some(rev),
+                    status: 404,
+                    error: "not_found".into(),
+                    reason: "missing".into(),
+                })),
+            })
+            .collect()
+    }
+
+    async fn bulk_docs_replicated(&self, docs: &[Value]) -> Result<Vec<DocError>> {
+        let results = self.db.bulk_docs_results(docs.to_vec(), false).await?;
+        let failures = docs.iter().zip(results).filter_map(|(doc, result)| match result {
+            WriteResult::Ok { .. } => None,
+            WriteResult::Err { id, status, name, message, reason, .. } => Some(DocError {
+                id: id.or_else(|| doc["_id"].as_str().map(str::to_string)).unwrap_or_default(),
+                rev: doc["_rev"].as_str().map(str::to_string),
+                status,
+                error: name.to_string(),
+                reason: reason.unwrap_or(message),
+            }),
+        });
+        Ok(failures.collect())
+    }
+
+    async fn get_local(&self, id: &str) -> Result<Option<Value>> {
+        match self.db.get(id, &Value::Null).await {
+            Ok(text) => parse(&text).map(Some),
+            Err(e) if e.status == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn put_local(&self, doc: Value) -> Result<String> {
+        let answer = parse(&self.db.put(doc, true).await?)?;
+        Ok(answer["rev"].as_str().unwrap_or_default().to_string())
+    }
+}

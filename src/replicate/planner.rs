@@ -1,0 +1,117 @@
+//! The pure decisions of one batch: what to ask `_revs_diff`, which revs to fetch, which
+//! fetched docs to write, and when the feed is done.
+
+use super::peer::{Change, Fetched, RevRequest, RevsByDoc};
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// `{id: [leaf revs]}` for a page of changes (a repeated id merges its revs).
+pub fn revs_diff_request(changes: &[Change]) -> RevsByDoc {
+    let mut out = RevsByDoc::new();
+    for c in changes {
+        let revs = out.entry(c.id.clone()).or_default();
+        for r in &c.revs {
+            if !revs.contains(r) {
+                revs.push(r.clone());
+            }
+        }
+    }
+    out
+}
+
+/// One `bulk_get` request per missing rev, in (id, rev) order.
+pub fn fetch_list(missing: &RevsByDoc) -> Vec<RevRequest> {
+    let mut out: Vec<RevRequest> = missing
+        .iter()
+        .flat_map(|(id, revs)| revs.iter().map(move |rev| RevRequest { id: id.clone(), rev: rev.clone() }))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The fetched docs worth writing: errors dropped (a rev the source no longer has cannot be
+/// sent; the next change of that doc brings its new leaves), and each (id, rev) once, since
+/// `latest=true` can resolve two requested revs to the same leaf.
+pub fn docs_to_write(fetched: Vec<Fetched>) -> Vec<Value> {
+    let mut seen = HashSet::new();
+    fetched
+        .into_iter()
+        .filter_map(|f| match f {
+            Fetched::Doc(d) => Some(d),
+            Fetched::Error(_) => None,
+        })
+        .filter(|d| {
+            let key = (d["_id"].as_str().map(str::to_string), d["_rev"].as_str().map(str::to_string));
+            key.0.is_some() && key.1.is_some() && seen.insert(key)
+        })
+        .collect()
+}
+
+/// A page shorter than the limit ends a one-shot replication: asking again would only
+/// confirm that nothing is left, at the cost of a request.
+pub fn is_last_page(rows: usize, limit: usize) -> bool {
+    rows < limit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replicate::peer::{DocError, Seq};
+    use serde_json::json;
+
+    fn change(id: &str, revs: &[&str]) -> Change {
+        Change {
+            id: id.into(),
+            seq: Seq::zero(),
+            revs: revs.iter().map(|r| r.to_string()).collect(),
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn the_revs_diff_request_lists_every_leaf_once_per_id() {
+        let req =
+            revs_diff_request(&[change("a", &["2-x", "2-y"]), change("b", &["1-z"]), change("a", &["2-x"])]);
+        assert_eq!(req.len(), 2);
+        assert_eq!(req["a"], vec!["2-x", "2-y"]);
+        assert_eq!(req["b"], vec!["1-z"]);
+    }
+
+    #[test]
+    fn only_missing_revs_are_fetched_each_once() {
+        let mut missing = RevsByDoc::new();
+        missing.insert("b".into(), vec!["3-q".into(), "3-q".into()]);
+        missing.insert("a".into(), vec!["1-a".into()]);
+        let list = fetch_list(&missing);
+        let pairs: Vec<(&str, &str)> = list.iter().map(|r| (r.id.as_str(), r.rev.as_str())).collect();
+        assert_eq!(pairs, vec![("a", "1-a"), ("b", "3-q")]);
+        assert!(fetch_list(&RevsByDoc::new()).is_empty());
+    }
+
+    #[test]
+    fn fetch_errors_and_duplicate_leaves_are_not_written() {
+        let err = DocError {
+            id: "c".into(),
+            rev: None,
+            status: 404,
+            error: "not_found".into(),
+            reason: "missing".into(),
+        };
+        let docs = docs_to_write(vec![
+            Fetched::Doc(json!({"_id": "a", "_rev": "2-x"})),
+            Fetched::Error(err),
+            Fetched::Doc(json!({"_id": "a", "_rev": "2-x"})),
+            Fetched::Doc(json!({"_id": "a", "_rev": "2-y"})),
+            Fetched::Doc(json!({"no": "id"})),
+        ]);
+        assert_eq!(docs, vec![json!({"_id": "a", "_rev": "2-x"}), json!({"_id": "a", "_rev": "2-y"})]);
+    }
+
+    #[test]
+    fn a_short_page_is_the_last() {
+        assert!(is_last_page(0, 500));
+        assert!(is_last_page(499, 500));
+        assert!(!is_last_page(500, 500));
+    }
+}

@@ -1,0 +1,245 @@
+//! Helpers for the replication tests: named memory databases, a state snapshot to compare two
+//! databases by, and `Peer` wrappers that count calls, inject faults, or deny writes.
+
+#![allow(dead_code)]
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use settee::db::{Database, DatabaseOptions};
+use settee::error::{Error, Result};
+use settee::replicate::{ChangesPage, DocError, Fetched, Filter, Peer, PeerInfo, RevRequest, RevsByDoc, Seq};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+pub fn mem_db(name: &str) -> Rc<Database> {
+    let n = Rc::new(Cell::new(0u64));
+    let prefix = name.to_string();
+    Rc::new(Database::new(
+        name,
+        Rc::new(settee::kv::memory::MemoryKv::new()),
+        DatabaseOptions {
+            adapter: "memory",
+            revs_limit: 1000,
+            new_id: Box::new(move || {
+                n.set(n.get() + 1);
+                format!("{prefix}-{:06}", n.get())
+            }),
+        },
+    ))
+}
+
+pub fn parse(s: &str) -> Value {
+    serde_json::from_str(s).expect("responses are JSON")
+}
+
+pub async fn put(db: &Database, doc: Value) -> String {
+    parse(&db.put(doc, true).await.expect("put succeeds"))["rev"].as_str().unwrap().to_string()
+}
+
+/// Writes `n` docs `{prefix}{i:05}` in one bulk call.
+pub async fn put_many(db: &Database, prefix: &str, n: usize) {
+    let docs: Vec<Value> = (0..n).map(|i| json!({"_id": format!("{prefix}{i:05}"), "i": i})).collect();
+    db.bulk_docs(docs, true).await.unwrap();
+}
+
+/// Everything replication must make equal: every leaf of every doc (bodies and `_revisions`),
+/// the winners with their `_conflicts`, and the doc count. Seqs are left out: they are local.
+pub async fn snapshot(db: &Database) -> Value {
+    let changes = parse(&db.changes(&json!({"style": "all_docs"})).await.unwrap());
+    let mut docs = BTreeMap::new();
+    for row in changes["results"].as_array().unwrap() {
+        let id = row["id"].as_str().unwrap();
+        let mut leaves = parse(&db.get(id, &json!({"open_revs": "all", "revs": true})).await.unwrap());
+        leaves.as_array_mut().unwrap().sort_by_key(|l| l["ok"]["_rev"].as_str().unwrap().to_string());
+        docs.insert(id.to_string(), json!({"deleted": row["deleted"], "leaves": leaves}));
+    }
+    let all = parse(&db.all_docs(&json!({"include_docs": true, "conflicts": true})).await.unwrap());
+    let count = parse(&db.info().await.unwrap())["doc_count"].clone();
+    json!({"docs": docs, "all_docs": all["rows"], "doc_count": count})
+}
+
+/// A peer wrapper that counts calls by method and records the `since` of each changes call.
+pub struct Counting<P> {
+    pub inner: P,
+    calls: RefCell<BTreeMap<&'static str, usize>>,
+    pub sinces: RefCell<Vec<Seq>>,
+}
+
+impl<P: Peer> Counting<P> {
+    pub fn new(inner: P) -> Self {
+        Counting { inner, calls: RefCell::default(), sinces: RefCell::default() }
+    }
+    fn hit(&self, method: &'static str) {
+        *self.calls.borrow_mut().entry(method).or_default() += 1;
+    }
+    pub fn calls(&self, method: &str) -> usize {
+        self.calls.borrow().get(method).copied().unwrap_or(0)
+    }
+    pub fn total(&self) -> usize {
+        self.calls.borrow().values().sum()
+    }
+    pub fn reset(&self) {
+        self.calls.borrow_mut().clear();
+        self.sinces.borrow_mut().clear();
+    }
+}
+
+#[async_trait(?Send)]
+impl<P: Peer> Peer for Counting<P> {
+    async fn info(&self) -> Result<PeerInfo> {
+        self.hit("info");
+        self.inner.info().await
+    }
+    async fn changes(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
+        self.hit("changes");
+        self.sinces.borrow_mut().push(since.clone());
+        self.inner.changes(since, limit, filter).await
+    }
+    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsByDoc> {
+        self.hit("revs_diff");
+        self.inner.revs_diff(revs).await
+    }
+    async fn bulk_get(&self, revs: &[RevRequest]) -> Result<Vec<Fetched>> {
+        self.hit("bulk_get");
+        self.inner.bulk_get(revs).await
+    }
+    async fn bulk_docs_replicated(&self, docs: &[Value]) -> Result<Vec<DocError>> {
+        self.hit("bulk_docs");
+        self.inner.bulk_docs_replicated(docs).await
+    }
+    async fn get_local(&self, id: &str) -> Result<Option<Value>> {
+        self.hit("get_local");
+        self.inner.get_local(id).await
+    }
+    async fn put_local(&self, doc: Value) -> Result<String> {
+        self.hit("put_local");
+        self.inner.put_local(doc).await
+    }
+}
+
+/// When an injected fault strikes: before the call reaches the peer (a refused request) or
+/// after it ran (the response was lost: the write happened but the caller sees an error).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fault {
+    Before,
+    After,
+}
+
+/// Fails its `fail_at`-th call (counting from 0, all methods, or only `method`) once.
+pub struct Faulty<P> {
+    pub inner: P,
+    fail_at: Cell<Option<usize>>,
+    method: Option<&'static str>,
+    fault: Fault,
+    seen: Cell<usize>,
+}
+
+impl<P: Peer> Faulty<P> {
+    pub fn new(inner: P, fail_at: usize, method: Option<&'static str>, fault: Fault) -> Self {
+        Faulty { inner, fail_at: Cell::new(Some(fail_at)), method, fault, seen: Cell::new(0) }
+    }
+    /// Whether the fault has struck.
+    pub fn struck(&self) -> bool {
+        self.fail_at.get().is_none()
+    }
+    fn strikes(&self, method: &'static str) -> bool {
+        if self.method.is_some_and(|m| m != method) {
+            return false;
+        }
+        let n = self.seen.get();
+        self.seen.set(n + 1);
+        if self.fail_at.get() == Some(n) {
+            self.fail_at.set(None);
+            return true;
+        }
+        false
+    }
+    async fn wrap<T>(
+        &self,
+        method: &'static str,
+        call: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let strike = self.strikes(method);
+        if strike && self.fault == Fault::Before {
+            return Err(injected(method));
+        }
+        let out = call.await;
+        if strike {
+            return Err(injected(method));
+        }
+        out
+    }
+}
+
+fn injected(method: &str) -> Error {
+    Error::new(500, "unknown_error", format!("injected fault in {method}"))
+}
+
+#[async_trait(?Send)]
+impl<P: Peer> Peer for Faulty<P> {
+    async fn info(&self) -> Result<PeerInfo> {
+        self.wrap("info", self.inner.info()).await
+    }
+    async fn changes(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
+        self.wrap("changes", self.inner.changes(since, limit, filter)).await
+    }
+    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsByDoc> {
+        self.wrap("revs_diff", self.inner.revs_diff(revs)).await
+    }
+    async fn bulk_get(&self, revs: &[RevRequest]) -> Result<Vec<Fetched>> {
+        self.wrap("bulk_get", self.inner.bulk_get(revs)).await
+    }
+    async fn bulk_docs_replicated(&self, docs: &[Value]) -> Result<Vec<DocError>> {
+        self.wrap("bulk_docs", self.inner.bulk_docs_replicated(docs)).await
+    }
+    async fn get_local(&self, id: &str) -> Result<Option<Value>> {
+        self.wrap("get_local", self.inner.get_local(id)).await
+    }
+    async fn put_local(&self, doc: Value) -> Result<String> {
+        self.wrap("put_local", self.inner.put_local(doc)).await
+    }
+}
+
+/// A target whose validation refuses docs with ids starting with `secret`: they come back
+/// as per-doc `forbidden` errors, the others are written.
+pub struct Denying<P> {
+    pub inner: P,
+    pub attempts: RefCell<Vec<String>>,
+}
+
+#[async_trait(?Send)]
+impl<P: Peer> Peer for Denying<P> {
+    async fn info(&self) -> Result<PeerInfo> {
+        self.inner.info().await
+    }
+    async fn changes(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
+        self.inner.changes(since, limit, filter).await
+    }
+    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsByDoc> {
+        self.inner.revs_diff(revs).await
+    }
+    async fn bulk_get(&self, revs: &[RevRequest]) -> Result<Vec<Fetched>> {
+        self.inner.bulk_get(revs).await
+    }
+    async fn bulk_docs_replicated(&self, docs: &[Value]) -> Result<Vec<DocError>> {
+        let (denied, allowed): (Vec<Value>, Vec<Value>) =
+            docs.iter().cloned().partition(|d| d["_id"].as_str().unwrap().starts_with("secret"));
+        self.attempts.borrow_mut().extend(denied.iter().map(|d| d["_id"].as_str().unwrap().to_string()));
+        let mut errors = self.inner.bulk_docs_replicated(&allowed).await?;
+        errors.extend(denied.iter().map(|d| DocError {
+            id: d["_id"].as_str().unwrap().to_string(),
+            rev: d["_rev"].as_str().map(str::to_string),
+            status: 403,
+            error: "forbidden".into(),
+            reason: "only admins may write secrets".into(),
+        }));
+        Ok(errors)
+    }
+    async fn get_local(&self, id: &str) -> Result<Option<Value>> {
+        self.inner.get_local(id).await
+    }
+    async fn put_local(&self, doc: Value) -> Result<String> {
+        self.inner.put_local(doc).await
+    }
+}

@@ -1,0 +1,111 @@
+// Shared by the browser tests: a static server for the fixture page and the built pkg/, and
+// Debian's Chromium driven by playwright-core (no downloaded browsers).
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { serve } from '../../scripts/serve.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+if (!existsSync(join(root, 'pkg/index.js'))) throw new Error('pkg/index.js missing: run scripts/build.sh first');
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  '--disable-dev-shm-usage',
+];
+
+/** Serves tests/js/fixtures at / and pkg/ at /pkg/ on a free port. */
+export async function startServer() {
+  const { server, url } = await serve({ '/': join(root, 'tests/js/fixtures'), '/pkg/': join(root, 'pkg') });
+  return { url, close: () => new Promise((ok) => server.close(ok)) };
+}
+
+/** A fresh user-data-dir (a browser profile); removed by `removeProfile`. */
+export function newProfile() {
+  return mkdtempSync(join(tmpdir(), 'settee-chromium-'));
+}
+
+export function removeProfile(dir) {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Launches Chromium with a persistent profile (IndexedDB lives in `profile`). */
+export async function launch(profile = newProfile()) {
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+  });
+  return { context, profile };
+}
+
+/** Opens the fixture page and waits until `window.Settee` is there. Page errors fail loudly. */
+export async function openPage(context, url) {
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') console.error(`[page console] ${msg.text()}`);
+  });
+  await page.goto(url + '/');
+  await page.waitForFunction(() => window.ready === true);
+  return page;
+}
+
+let counter = 0;
+/** A database name no other test uses. */
+export function uniqueName(prefix = 'db') {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${++counter}`;
+}
+
+/**
+ * Runs `fn(arg)` in the page; resolves to `{ok: value}` or `{error: {isError, status, name,
+ * message, reason, error}}` so a test can check the rejection's fields.
+ */
+export async function settle(page, fn, arg) {
+  return page.evaluate(
+    async ([src, arg]) => {
+      const f = new Function(`return (${src})`)();
+      try {
+        return { ok: await f(arg) };
+      } catch (e) {
+        return {
+          error: {
+            isError: e instanceof Error,
+            status: e?.status,
+            name: e?.name,
+            message: e?.message,
+            reason: e?.reason,
+            error: e?.error,
+          },
+        };
+      }
+    },
+    [fn.toString(), arg],
+  );
+}
+
+/**
+ * The pid of the Chromium browser process using `profile`, found in /proc by its
+ * --user-data-dir argument (playwright does not expose it for persistent contexts).
+ */
+export function browserPid(profile) {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let args;
+    try {
+      args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (args.includes(`--user-data-dir=${profile}`) && !args.some((a) => a.startsWith('--type='))) return Number(entry);
+  }
+  return undefined;
+}

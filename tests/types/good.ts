@@ -1,0 +1,101 @@
+// Typed usage that must compile under `tsc --noEmit --strict`.
+import { Settee, isSetteeError } from 'settee';
+import type { ChangeRow, PutResponse, SetteeError, SetteeOptions } from 'settee';
+
+interface Note {
+  text: string;
+  tags?: string[];
+}
+
+export async function usage(): Promise<void> {
+  const options: SetteeOptions = { adapter: 'memory', revs_limit: 10 };
+  const db = new Settee<Note>('notes', options);
+  const name: string = db.name;
+
+  // put / get: the result carries the doc's fields and the meta fields.
+  const res: PutResponse = await db.put({ _id: 'a', text: 'hi' });
+  const d = await db.get('a');
+  d.text.toUpperCase();
+  const rev: string = d._rev;
+  const id: string = d._id;
+  await db.put({ ...d, text: 'edited' });
+  await db.put({ _id: 'a', _rev: rev, _deleted: true });
+  await db.post({ text: 'generated id' });
+
+  // Options shape the meta fields.
+  const withRevs = await db.get('a', { revs: true, revs_info: true });
+  withRevs._revisions.ids.map((h) => h.length);
+  withRevs._revs_info[0]?.status;
+  const withConflicts = await db.get('a', { conflicts: true });
+  const losers: string[] = withConflicts._conflicts ?? [];
+  const leaves = await db.get('a', { open_revs: 'all' });
+  for (const leaf of leaves) if ('ok' in leaf) leaf.ok.text.trim();
+
+  // remove, both forms
+  await db.remove(d);
+  await db.remove('a', res.rev);
+
+  // bulk operations: per-doc results are either a success or an error object.
+  const results = await db.bulkDocs([{ _id: 'b', text: 'b' }, { text: 'c' }]);
+  for (const r of results) {
+    if ('ok' in r) r.rev.startsWith('1-');
+    else r.status.toFixed();
+  }
+  await db.bulkDocs({ docs: [{ _id: 'x', _rev: '1-abc', text: 'x' }] }, { new_edits: false });
+  const got = await db.bulkGet({ docs: [{ id: 'b' }], revs: true });
+  got.results[0]?.docs[0];
+  const diff = await db.revsDiff({ b: ['1-abc'] });
+  diff['b']?.missing.length;
+
+  // allDocs: docs are typed with include_docs; `keys` rows may be errors.
+  const all = await db.allDocs({ include_docs: true, startkey: 'a', endkey: 'z', limit: 10 });
+  all.rows[0]?.doc?.text;
+  const n: number = all.total_rows + all.offset;
+  const byKeys = await db.allDocs({ keys: ['a', 'missing'] });
+  for (const row of byKeys.rows) if ('error' in row) row.error satisfies 'not_found';
+
+  // changes: one-shot promise or a live emitter / async iterator.
+  const once = await db.changes({ since: 0, include_docs: true, style: 'all_docs' });
+  once.results[0]?.doc?.text;
+  once.last_seq.toFixed();
+  const live = db
+    .changes({ live: true, since: 'now', include_docs: true })
+    .on('change', (row: ChangeRow<Note>) => row.doc?.text)
+    .on('complete', (info) => info.last_seq)
+    .on('error', (err) => err.status);
+  for await (const row of live) {
+    row.seq.toFixed();
+    row.changes[0]?.rev;
+    break;
+  }
+  live.cancel();
+
+  // _local docs take any fields.
+  await db.put({ _id: '_local/checkpoint', seq: 42 });
+  const local = await db.get('_local/checkpoint');
+  local._id;
+
+  // Errors are typed.
+  try {
+    await db.put({ _id: 'a', text: 'stale' });
+  } catch (e) {
+    if (isSetteeError(e)) {
+      const status: number = e.status;
+      const reason: string | undefined = e.reason;
+      const err: SetteeError = e;
+      err.stack;
+    }
+  }
+
+  const info = await db.info();
+  info.doc_count + info.update_seq;
+  info.db_name.length + info.adapter.length;
+  await db.compact();
+  await db.close();
+  await db.destroy();
+
+  // An untyped database accepts any object.
+  const loose = new Settee('loose');
+  await loose.put({ _id: 'z', anything: [1, 2, 3] });
+  void [name, id, losers, n];
+}
