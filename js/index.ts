@@ -15,235 +15,36 @@
  * @module
  */
 import init, { Database, type ChangesFeed } from './settee_core.js';
+import type {
+  AllDocsOptions,
+  AllDocsResponse,
+  BulkDocsError,
+  BulkDocsOptions,
+  BulkGetOptions,
+  BulkGetResponse,
+  ChangeRow,
+  ChangesOptions,
+  ChangesResponse,
+  DatabaseInfo,
+  GetOptions,
+  GetResult,
+  LocalDoc,
+  OpenRevsOptions,
+  OpenRevsResult,
+  PostDoc,
+  PutDoc,
+  PutOptions,
+  PutResponse,
+  RevsDiffResponse,
+  SetteeError,
+  SetteeOptions,
+} from './types.js';
 
-// ---------------------------------------------------------------------------------------------
-// Types
-
-/** Options of `new Settee(name, options)`. */
-export interface SetteeOptions {
-  /** `'idb'` (default) stores in IndexedDB; `'memory'` keeps everything in this page only. */
-  adapter?: 'idb' | 'memory';
-  /** How many ancestor revisions each document remembers (default 1000). */
-  revs_limit?: number;
-}
-
-/**
- * What every Settee promise rejects with: a real `Error` carrying PouchDB's fields, e.g.
- * `{status: 409, name: 'conflict'}`, `{status: 404, name: 'not_found', reason: 'deleted'}`,
- * `{status: 400, name: 'bad_request' | 'invalid_rev' | 'doc_validation'}`, `{status: 412, name: 'missing_id'}`.
- */
-export interface SetteeError extends Error {
-  status: number;
-  name: string;
-  message: string;
-  reason?: string;
-  error: true;
-  /** The document id, when the error belongs to one document of a batch. */
-  id?: string;
-}
+export type * from './types.js';
 
 /** True if `e` is an error raised by Settee (has a numeric `status` and `error: true`). */
 export function isSetteeError(e: unknown): e is SetteeError {
   return e instanceof Error && typeof (e as SetteeError).status === 'number' && (e as SetteeError).error === true;
-}
-
-/** The answer to a successful write. */
-export interface PutResponse {
-  ok: true;
-  id: string;
-  rev: string;
-}
-
-/** A per-document failure inside a `bulkDocs` answer (the other documents still succeed). */
-export interface BulkDocsError {
-  error: true;
-  status: number;
-  name: string;
-  message: string;
-  reason?: string;
-  id?: string;
-}
-
-/** The fields Settee keeps next to yours. */
-export interface DocMeta {
-  _id: string;
-  _rev: string;
-}
-
-/** A stored document as `get`/`allDocs`/`changes` return it. */
-export type ExistingDoc<Doc> = Doc & DocMeta;
-
-/** A tombstone: what `put` accepts to delete a document. */
-export interface DeletedDoc {
-  _id: string;
-  _rev: string;
-  _deleted: true;
-}
-
-/** What `put` accepts: your fields plus an `_id` (and the current `_rev` to update). */
-export type PutDoc<Doc> = (Doc & { _id: string; _rev?: string; _deleted?: boolean }) | DeletedDoc;
-
-/** What `post` accepts: your fields; Settee picks the `_id`. */
-export type PostDoc<Doc> = Doc & { _id?: never; _rev?: never };
-
-/** A `_local/` document: never replicated, no history, any fields. */
-export type LocalDoc = { _id: `_local/${string}`; _rev?: string } & Record<string, unknown>;
-
-/** The history of one revision (`get(id, {revs: true})`). */
-export interface Revisions {
-  start: number;
-  ids: string[];
-}
-
-/** One entry of `_revs_info` (`get(id, {revs_info: true})`). */
-export interface RevInfo {
-  rev: string;
-  status: 'available' | 'missing' | 'deleted';
-}
-
-/** Options of `get`. */
-export interface GetOptions {
-  /** Fetch this revision instead of the winner. */
-  rev?: string;
-  /** Include `_revisions`. */
-  revs?: boolean;
-  /** Include `_revs_info`. */
-  revs_info?: boolean;
-  /** Include `_conflicts` (the losing leaf revisions), when there are any. */
-  conflicts?: boolean;
-  /** Include `_deleted_conflicts`, when there are any. */
-  deleted_conflicts?: boolean;
-  /** With `rev`: return the latest leaf descending from it. */
-  latest?: boolean;
-}
-
-/** Options of `get` that ask for several leaves at once. */
-export interface OpenRevsOptions extends Omit<GetOptions, 'rev' | 'conflicts' | 'deleted_conflicts'> {
-  /** `'all'` leaves, or these revisions. */
-  open_revs: 'all' | string[];
-}
-
-/** What `get(id, options)` resolves to; the meta fields follow the options asked for. */
-export type GetResult<Doc, O extends GetOptions = {}> = ExistingDoc<Doc> &
-  (O extends { revs: true } ? { _revisions: Revisions } : {}) &
-  (O extends { revs_info: true } ? { _revs_info: RevInfo[] } : {}) &
-  (O extends { conflicts: true } ? { _conflicts?: string[] } : {}) &
-  (O extends { deleted_conflicts: true } ? { _deleted_conflicts?: string[] } : {});
-
-/** One element of a `get(id, {open_revs})` answer. */
-export type OpenRevsResult<Doc> =
-  | { ok: ExistingDoc<Doc> & { _deleted?: true; _revisions?: Revisions } }
-  | { missing: string };
-
-/** Options of `put`, `post`, `remove`. */
-export interface PutOptions {
-  /** `false` stores the given `_rev` as is (replication); default `true`. */
-  new_edits?: boolean;
-}
-
-/** Options of `bulkDocs`. */
-export interface BulkDocsOptions {
-  /** `false` stores revisions as given, including conflicting ones (replication). */
-  new_edits?: boolean;
-}
-
-/** Options of `bulkGet`. */
-export interface BulkGetOptions {
-  docs: { id: string; rev?: string }[];
-  revs?: boolean;
-  latest?: boolean;
-}
-
-/** What `bulkGet` resolves to. */
-export interface BulkGetResponse<Doc> {
-  results: {
-    id: string;
-    docs: (
-      | { ok: ExistingDoc<Doc> & { _deleted?: true; _revisions?: Revisions } }
-      | { error: { id: string; rev: string; error: string; reason: string } }
-    )[];
-  }[];
-}
-
-/** What `revsDiff` resolves to: for each id, the revisions this database lacks. */
-export type RevsDiffResponse = Record<string, { missing: string[]; possible_ancestors?: string[] }>;
-
-/** Options of `allDocs`. Keys are document ids; ranges follow CouchDB collation of strings. */
-export interface AllDocsOptions {
-  include_docs?: boolean;
-  /** With `include_docs`: add `_conflicts` to each doc. */
-  conflicts?: boolean;
-  startkey?: string;
-  endkey?: string;
-  /** Whether `endkey` itself is in the range (default true). */
-  inclusive_end?: boolean;
-  key?: string;
-  /** Exactly these ids, in this order; deleted and missing ids get rows too. */
-  keys?: string[];
-  descending?: boolean;
-  skip?: number;
-  limit?: number;
-}
-
-/** One `allDocs` row. `doc` is present with `include_docs` (null for a deleted id in `keys`). */
-export interface AllDocsRow<Doc> {
-  id: string;
-  key: string;
-  value: { rev: string; deleted?: true };
-  doc?: (ExistingDoc<Doc> & { _conflicts?: string[] }) | null;
-}
-
-/** The row for an id asked for in `keys` that was never in the database. */
-export interface AllDocsMissingRow {
-  key: string;
-  error: 'not_found';
-}
-
-/** What `allDocs(options)` resolves to. */
-export interface AllDocsResponse<Doc, O extends AllDocsOptions = {}> {
-  total_rows: number;
-  offset: number;
-  rows: O extends { keys: string[] } ? (AllDocsRow<Doc> | AllDocsMissingRow)[] : AllDocsRow<Doc>[];
-}
-
-/** Options of `changes`. */
-export interface ChangesOptions {
-  /** Start after this seq; `'now'` starts at the current end. */
-  since?: number | 'now';
-  limit?: number;
-  descending?: boolean;
-  include_docs?: boolean;
-  /** With `include_docs`: add `_conflicts` to each doc. */
-  conflicts?: boolean;
-  /** `'all_docs'` lists every leaf revision in `changes`, not only the winner. */
-  style?: 'main_only' | 'all_docs';
-  /** Only changes of these ids. */
-  doc_ids?: string[];
-  /** `true` keeps listening: `changes()` then returns a {@link Changes} feed. */
-  live?: boolean;
-}
-
-/** One change: the latest state of one document, at `seq`. */
-export interface ChangeRow<Doc> {
-  id: string;
-  seq: number;
-  changes: { rev: string }[];
-  deleted?: true;
-  doc?: ExistingDoc<Doc> & { _deleted?: true; _conflicts?: string[] };
-}
-
-/** What a one-shot `changes()` resolves to. */
-export interface ChangesResponse<Doc> {
-  results: ChangeRow<Doc>[];
-  last_seq: number;
-}
-
-/** What `info()` resolves to. */
-export interface DatabaseInfo {
-  db_name: string;
-  doc_count: number;
-  update_seq: number;
-  adapter: string;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -118,7 +118,14 @@ impl Database {
 
     pub async fn bulk_docs_results(&self, docs: Vec<Value>, new_edits: bool) -> Result<Vec<WriteResult>> {
         self.check_open()?;
-        let parsed: Vec<Result<ParsedDoc>> = docs.into_iter().map(|d| self.prepare(d, new_edits)).collect();
+        let parsed: Vec<(Option<String>, Result<ParsedDoc>)> = docs
+            .into_iter()
+            .map(|d| {
+                // Kept for the error row, as PouchDB names the doc even when its `_id` is bad.
+                let raw_id = d.get("_id").and_then(Value::as_str).map(str::to_string);
+                (raw_id, self.prepare(d, new_edits))
+            })
+            .collect();
         let _guard = self.write_lock.lock().await;
         for attempt in 0.. {
             let version = self.kv.version();
@@ -157,12 +164,12 @@ impl Database {
     /// Reads what the docs touch and returns the batch to commit and the per-doc results.
     async fn plan(
         &self,
-        docs: &[Result<ParsedDoc>],
+        docs: &[(Option<String>, Result<ParsedDoc>)],
         new_edits: bool,
     ) -> Result<(WriteBatch, Vec<WriteResult>)> {
         let mut ids: Vec<&str> = Vec::new();
         let mut local_ids: Vec<&str> = Vec::new();
-        for d in docs.iter().flatten() {
+        for d in docs.iter().filter_map(|(_, d)| d.as_ref().ok()) {
             let id = d.id.as_deref().expect("prepared docs have ids");
             if is_local(id) {
                 local_ids.push(id);
@@ -182,11 +189,11 @@ impl Database {
         let mut locals = LocalPlan::load(self, &local_ids).await?;
 
         let mut results = Vec::with_capacity(docs.len());
-        for d in docs {
+        for (raw_id, d) in docs {
             let d = match d {
                 Ok(d) => d,
                 Err(e) => {
-                    results.push(WriteResult::err(None, e.clone()));
+                    results.push(WriteResult::err(raw_id.as_deref(), e.clone()));
                     continue;
                 }
             };

@@ -135,6 +135,7 @@ pub async fn one_bad_doc_never_aborts_the_rest_of_a_bulk(db: Database) {
     assert_eq!(res[1]["id"], "taken");
     assert_eq!(res[2]["status"], 400);
     assert_eq!(res[3]["name"], "doc_validation");
+    assert_eq!(res[3]["id"], "y", "an error row names its doc");
     assert_eq!(all_ids(&db, json!({})).await, vec!["taken", "x"]);
     assert_eq!(get(&db, "taken", json!({})).await["_rev"], r1);
 }

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Rewrites wasm-pack's pkg/package.json so the package's entry point is the typed wrapper
+// (index.js / index.d.ts) rather than the raw wasm-bindgen glue.
+//   node scripts/pkg-json.mjs pkg/package.json
+import { readFileSync, writeFileSync } from 'node:fs';
+
+const path = process.argv[2] ?? 'pkg/package.json';
+const pkg = JSON.parse(readFileSync(path, 'utf8'));
+const files = new Set([...(pkg.files ?? []), 'index.js', 'index.d.ts', 'types.js', 'types.d.ts']);
+const out = {
+  ...pkg,
+  name: 'settee',
+  type: 'module',
+  main: 'index.js',
+  module: 'index.js',
+  types: 'index.d.ts',
+  files: [...files],
+  exports: {
+    '.': { types: './index.d.ts', default: './index.js' },
+    './settee_core.js': { types: './settee_core.d.ts', default: './settee_core.js' },
+    './settee_core_bg.wasm': './settee_core_bg.wasm',
+    './package.json': './package.json',
+  },
+  // index.js has no import-time side effects; wasm-bindgen's snippets (if any) do.
+  sideEffects: ['./snippets/*'],
+};
+writeFileSync(path, JSON.stringify(out, null, 2) + '\n');

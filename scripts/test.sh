@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Runs every check and test, in this order, stopping at the first stage that fails:
+#   setup · cargo fmt --check · clippy (host) · clippy (wasm32) · cargo test (native)
+#   · wasm-pack test --headless --chrome (Rust tests in Chromium, on IndexedDB)
+#   · build pkg/ · type tests (tsc) · JS API tests (node --test + playwright-core + Chromium)
+# The last line of output is always `N passed, N failed`: the sum of cargo test's and
+# wasm-bindgen-test's "test result:" lines and node's pass/fail counts. A stage that fails
+# without reporting any failed test (a compile error, clippy, fmt, a type test) counts as
+# one failure, so a failing run never ends in "0 failed". Exit status is non-zero on failure.
+# Logs of each stage: .cache/test-logs/.
+# For local iteration only: SKIP=fmt,clippy-host,... skips those stages (loudly; CI must not).
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+LOGS="$ROOT/.cache/test-logs"
+rm -rf "$LOGS" && mkdir -p "$LOGS"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+PASSED=0
+FAILED=0
+SKIPPED=()
+START=$SECONDS
+
+# Sums "test result: ok. N passed; M failed" lines (cargo test and wasm-bindgen-test-runner).
+count_rust() {
+  local p f
+  p=$(grep -aoE 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$1" | awk '{s+=$4} END {print s+0}')
+  f=$(grep -aoE 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$1" | awk '{s+=$6} END {print s+0}')
+  PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+  STAGE_FAILED_TESTS=$f
+}
+# Node's TAP summary: "# pass N", "# fail N", "# cancelled N" (cancelled = timed out/aborted).
+count_node() {
+  local p f c
+  p=$(awk '/^# pass /{print $3}' "$1" | tail -1); f=$(awk '/^# fail /{print $3}' "$1" | tail -1)
+  c=$(awk '/^# cancelled /{print $3}' "$1" | tail -1)
+  PASSED=$((PASSED + ${p:-0})); FAILED=$((FAILED + ${f:-0} + ${c:-0}))
+  STAGE_FAILED_TESTS=$(( ${f:-0} + ${c:-0} ))
+}
+
+summary() {
+  echo
+  [ "${#SKIPPED[@]}" = 0 ] || warn "stages skipped: ${SKIPPED[*]}"
+  echo "total time: $((SECONDS - START)) s; stage logs in .cache/test-logs/"
+  echo "$PASSED passed, $FAILED failed"
+}
+
+# stage NAME COUNTER CMD...: runs CMD, tees its output to the stage log, counts tests with
+# COUNTER (or '-'), and stops the run if CMD failed.
+stage() {
+  local name=$1 counter=$2; shift 2
+  if [[ ",${SKIP:-}," == *",$name,"* ]]; then
+    warn "[$name] SKIPPED (SKIP=$SKIP)"
+    SKIPPED+=("$name")
+    return
+  fi
+  log "[$name] $*"
+  STAGE_FAILED_TESTS=0
+  "$@" < /dev/null 2>&1 | tee "$LOGS/$name.log"
+  local rc=${PIPESTATUS[0]}
+  [ "$counter" = - ] || "$counter" "$LOGS/$name.log"
+  if [ "$rc" != 0 ]; then
+    [ "$STAGE_FAILED_TESTS" -gt 0 ] || FAILED=$((FAILED + 1))
+    printf '\n\033[31mFAILED at stage "%s" (exit %s): %s\033[0m\nlog: .cache/test-logs/%s.log\n' \
+      "$name" "$rc" "$*" "$name" >&2
+    summary
+    exit 1
+  fi
+}
+
+stage setup - bash scripts/setup.sh
+stage fmt - cargo fmt --check
+stage clippy-host - cargo clippy --all-targets -- -D warnings
+stage clippy-wasm - cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+stage cargo-test count_rust cargo test
+stage wasm-pack-test count_rust wasm-pack test --headless --chrome
+stage build - bash scripts/build.sh
+stage types - node scripts/typecheck.mjs
+# spec on the console, TAP into a file for counting.
+count_js() { count_node "$LOGS/js-tests.tap"; }
+stage js-tests count_js node --test --test-concurrency=1 --test-timeout=120000 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$LOGS/js-tests.tap" tests/js/
+
+summary
+[ "$FAILED" = 0 ]
