@@ -1,9 +1,11 @@
 //! `DocRecord`: what the `d` key of a doc holds.
 //!
 //! Encoding: a 4-byte little-endian length, the JSON of `{seq, tree}`, then the winning
-//! revision's body JSON verbatim. Keeping the winner's body inline lets `allDocs` and `changes`
-//! with `include_docs` read one record per doc; the body bytes are spliced into the output
-//! without being parsed.
+//! revision's body JSON verbatim. The winner's body is stored only here (other revisions'
+//! bodies live under `b` keys), so a new doc is written as one record plus its seq entry, and
+//! `allDocs` / `changes` with `include_docs` read one record per doc, splicing the body bytes
+//! into the output without parsing them. When the winner changes, `write` moves bodies
+//! between the two places.
 
 use crate::core::rev_tree::RevTree;
 use crate::error::{Error, Result};

@@ -303,13 +303,25 @@ impl Database {
         for (i, (id, p)) in changed.iter_mut().enumerate() {
             let winner = p.tree.winner().expect("a changed doc has leaves");
             let w = winner.rev.to_string();
-            let winner_body = match p.new_bodies.get(&w) {
-                Some(b) => Some(b.clone()),
+            let old_winner =
+                p.old.as_ref().and_then(|o| o.meta.tree.winner().map(|l| (l.rev, &o.winner_body)));
+            // The winner's body lives only inline in the doc record; others under `b` keys.
+            let winner_body = match p.new_bodies.remove(&w) {
+                Some(b) => Some(b),
                 None => match fetched_by_index.remove(&i) {
-                    Some(b) => b,
-                    None => p.old.as_ref().and_then(|o| o.winner_body.clone()),
+                    Some(b) => {
+                        // A losing rev became the winner: move its body inline.
+                        batch.delete(keys::body(id, &w));
+                        b
+                    }
+                    None => old_winner.as_ref().and_then(|(_, b)| (*b).clone()),
                 },
             };
+            if let Some((old_rev, Some(old_body))) = &old_winner {
+                if old_rev != &winner.rev && p.tree.contains(old_rev) && !p.dropped.contains(old_rev) {
+                    batch.put(keys::body(id, &old_rev.to_string()), old_body.clone());
+                }
+            }
             let was_live = p.old.as_ref().is_some_and(|o| DocPlan::is_live(&o.meta.tree));
             let is_live = !winner.deleted;
             doc_count = doc_count + is_live as u64 - was_live as u64;

@@ -171,6 +171,14 @@ pub async fn replicated_branches_make_conflicts_with_couchdbs_winner(db: Databas
     assert!(doc.get("_conflicts").is_none());
     assert!(doc["_deleted_conflicts"][0].as_str().unwrap().starts_with("3-"));
     assert_eq!(info(&db).await["update_seq"], 2);
+    // Bodies follow the winner around: the old winner's body is still readable by rev.
+    assert_eq!(get(&db, "c", json!({"rev": "2-ccc"})).await["v"], "c");
+    let all = parse(&db.get("c", &json!({"open_revs": "all"})).await.unwrap());
+    assert_eq!(all[0]["ok"]["v"], "b");
+    // And an edit of the new winner keeps the previous body under its rev.
+    let r3 = put(&db, json!({"_id": "c", "_rev": "2-bbb", "v": "b2"})).await;
+    assert_eq!(get(&db, "c", json!({})).await["_rev"], r3);
+    assert_eq!(get(&db, "c", json!({"rev": "2-bbb"})).await["v"], "b");
 }
 
 pub async fn a_longer_branch_beats_a_higher_hash(db: Database) {
