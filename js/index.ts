@@ -14,7 +14,21 @@
  * ```
  * @module
  */
-import init, { Database, type ChangesFeed } from './settee_core.js';
+import init, {
+  Database,
+  RemoteDatabase,
+  Replication as WasmReplication,
+  type ChangesFeed,
+  type Endpoint,
+} from './settee_core.js';
+import {
+  Replication,
+  type ReplicationChange,
+  type ReplicationOptions,
+  type ReplicationResult,
+  type SyncChange,
+  type SyncResult,
+} from './replication.js';
 import type {
   AllDocsOptions,
   AllDocsResponse,
@@ -39,8 +53,11 @@ import type {
   SetteeError,
   SetteeOptions,
 } from './types.js';
+import type * as Q from './query-types.js';
 
 export type * from './types.js';
+export type * from './replication.js';
+export { Replication } from './replication.js';
 
 /** True if `e` is an error raised by Settee (has a numeric `status` and `error: true`). */
 export function isSetteeError(e: unknown): e is SetteeError {
@@ -74,7 +91,7 @@ export function initSettee(moduleOrPath?: unknown): Promise<void> {
 export class Settee<Doc extends object = Record<string, unknown>> {
   readonly #name: string;
   readonly #options: SetteeOptions;
-  #db: Promise<Database> | undefined;
+  #db: Promise<Database | RemoteDatabase> | undefined;
 
   /** Names a database; nothing is opened until the first call. */
   constructor(name: string, options: SetteeOptions = {}) {
@@ -82,15 +99,15 @@ export class Settee<Doc extends object = Record<string, unknown>> {
     this.#options = { ...options };
   }
 
-  /** The database name given to the constructor. */
+  /** The database name given to the constructor (a URL without its credentials). */
   get name(): string {
-    return this.#name;
+    return this.#name.replace(/^(https?:\/\/)[^@/?#]*@/i, '$1');
   }
 
   /** Opens the database once (loading the wasm first); later calls reuse it. */
-  #open(): Promise<Database> {
+  #open(): Promise<Database | RemoteDatabase> {
     this.#db ??= initSettee()
-      .then(() => Database.open(this.#name, this.#options))
+      .then(() => (isUrl(this.#name) ? RemoteDatabase.open(this.#name, this.#options) : Database.open(this.#name, this.#options)))
       .catch((err: unknown) => {
         this.#db = undefined;
         throw err;
@@ -160,7 +177,18 @@ export class Settee<Doc extends object = Record<string, unknown>> {
   changes(options?: ChangesOptions & { live?: false }): Promise<ChangesResponse<Doc>>;
   changes(options: ChangesOptions = {}): Changes<Doc> | Promise<ChangesResponse<Doc>> {
     const { live, ...rest } = options;
-    if (live) return new Changes<Doc>(() => this.#open().then((db) => db.liveChanges(rest)));
+    if (live) {
+      return new Changes<Doc>(() =>
+        this.#open().then((db) => {
+          if (db instanceof Database) return db.liveChanges(rest);
+          throw Object.assign(new Error('live changes of a remote database: use replicate({live: true})'), {
+            status: 400,
+            name: 'bad_request',
+            error: true,
+          });
+        }),
+      );
+    }
     return this.#open().then((db) => db.changes(rest));
   }
 
@@ -174,6 +202,74 @@ export class Settee<Doc extends object = Record<string, unknown>> {
     return (await this.#open()).compact();
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Views and Mango queries (local databases)
+
+  /** View functions registered in code, by `'ddoc/view'`; see {@link Settee.registerView}. */
+  static #views = new Map<string, Q.ViewFunctions<never>>();
+
+  /**
+   * Supplies the functions of a design doc's view in code, for pages whose Content Security
+   * Policy forbids `eval`: `query('ddoc/view')` then runs these instead of compiling the
+   * design doc's source text. The index still follows the design doc: edit it to rebuild.
+   */
+  static registerView<D extends object>(view: string, fns: Q.ViewFunctions<D>): void {
+    Settee.#views.set(view.replace(/^_design\//, ''), fns as Q.ViewFunctions<never>);
+  }
+
+  /** The local database, for the query methods (remote databases don't have them yet). */
+  async #local(method: string): Promise<Database> {
+    const db = await this.#open();
+    if (db instanceof Database) return db;
+    throw Object.assign(new Error(`${method} is not supported on a remote database`), {
+      status: 400,
+      name: 'bad_request',
+      error: true,
+    });
+  }
+
+  /**
+   * Queries a view: `'ddoc/view'` (from a design doc), or a temporary view given as a map
+   * function or `{map, reduce}`. The index is persisted and updated incrementally.
+   */
+  query(fun: Q.MapFunction<Doc>, options?: Q.QueryOptions): Promise<Q.QueryResponse<Doc>>;
+  query(fun: string | Q.ViewFunctions<Doc>, options: Q.QueryOptions & { reduce: false }): Promise<Q.QueryResponse<Doc>>;
+  query<R = Q.QueryResponse<Doc> | Q.ReduceResponse>(fun: string | Q.ViewFunctions<Doc>, options?: Q.QueryOptions): Promise<R>;
+  async query(fun: string | Q.MapFunction<Doc> | Q.ViewFunctions<Doc>, options: Q.QueryOptions = {}): Promise<unknown> {
+    const registered = typeof fun === 'string' ? Settee.#views.get(fun.replace(/^_design\//, '')) : undefined;
+    return (await this.#local('query')).query(fun, options, registered);
+  }
+
+  /** Deletes index data that no design doc uses any more (old versions, temporary views). */
+  async viewCleanup(): Promise<{ ok: true }> {
+    return (await this.#local('viewCleanup')).viewCleanup();
+  }
+
+  /** Creates a Mango json index (stored as a `_design/` doc with `language: "query"`). */
+  async createIndex(options: Q.CreateIndexOptions): Promise<Q.CreateIndexResponse> {
+    return (await this.#local('createIndex')).createIndex(options);
+  }
+
+  /** Lists the Mango indexes, starting with the special `_all_docs`. */
+  async getIndexes(): Promise<Q.GetIndexesResponse> {
+    return (await this.#local('getIndexes')).getIndexes();
+  }
+
+  /** Deletes a Mango index, as `getIndexes` lists it (`{ddoc, name}`). */
+  async deleteIndex(index: { ddoc: string; name: string }): Promise<{ ok: true }> {
+    return (await this.#local('deleteIndex')).deleteIndex(index);
+  }
+
+  /** A Mango query, through the best index (or all docs, with a `warning`). */
+  async find(request: Q.FindRequest): Promise<Q.FindResponse<Doc>> {
+    return (await this.#local('find')).find(request);
+  }
+
+  /** How `find` would answer `request`: the index and the range it would read. */
+  async explain(request: Q.FindRequest): Promise<Q.ExplainResponse> {
+    return (await this.#local('explain')).explain(request);
+  }
+
   /** Deletes the database and all its data. */
   async destroy(): Promise<{ ok: true }> {
     return (await this.#open()).destroy();
@@ -183,6 +279,59 @@ export class Settee<Doc extends object = Record<string, unknown>> {
   async close(): Promise<void> {
     if (this.#db === undefined) return;
     await (await this.#db).close();
+  }
+
+  /** One-way replication from this database (`to`) or into it (`from`). */
+  readonly replicate = {
+    to: (target: Settee<Doc> | string, options: ReplicationOptions<Doc> = {}) =>
+      Settee.replicate<Doc>(this, target, options),
+    from: (source: Settee<Doc> | string, options: ReplicationOptions<Doc> = {}) =>
+      Settee.replicate<Doc>(source, this, options),
+  };
+
+  /** Replicates `source` → `target`; either may be a `Settee` or a database URL. */
+  static replicate<D extends object = Record<string, unknown>>(
+    source: Settee<D> | string,
+    target: Settee<D> | string,
+    options: ReplicationOptions<D> = {},
+  ): Replication<ReplicationChange<D>, ReplicationResult> {
+    return new Replication((emit) =>
+      Promise.all([asSettee(source)._endpoint(), asSettee(target)._endpoint()]).then(([s, t]) =>
+        withEndpoints([s, t], () => WasmReplication.start(s, t, options, emit)),
+      ),
+    );
+  }
+
+  /** Replicates both ways: this → `other` is `push`, `other` → this is `pull`. */
+  sync(other: Settee<Doc> | string, options: ReplicationOptions<Doc> = {}): Replication<SyncChange<Doc>, SyncResult> {
+    return new Replication((emit) =>
+      Promise.all([this._endpoint(), asSettee(other)._endpoint()]).then(([a, b]) =>
+        withEndpoints([a, b], () => WasmReplication.sync(a, b, options, emit)),
+      ),
+    );
+  }
+
+  /** @internal This database as one side of a replication. */
+  async _endpoint(): Promise<Endpoint> {
+    return (await this.#open()).endpoint();
+  }
+}
+
+/** A name starting with http:// or https:// is a remote CouchDB database. */
+function isUrl(name: string): boolean {
+  return /^https?:\/\//i.test(name);
+}
+
+function asSettee<D extends object>(db: Settee<D> | string): Settee<D> {
+  return typeof db === 'string' ? new Settee<D>(db) : db;
+}
+
+/** Endpoints are only borrowed by the replication: free them once it has started. */
+function withEndpoints<T>(endpoints: Endpoint[], start: () => T): T {
+  try {
+    return start();
+  } finally {
+    for (const e of endpoints) e.free();
   }
 }
 

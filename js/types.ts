@@ -9,6 +9,12 @@ export interface SetteeOptions {
   adapter?: 'idb' | 'memory';
   /** How many ancestor revisions each document remembers (default 1000). */
   revs_limit?: number;
+  /** Remote databases (the name is an http(s) URL): basic auth credentials. */
+  auth?: { username: string; password: string };
+  /** Remote databases: headers sent with every request, e.g. `{Authorization: 'Bearer …'}`. */
+  headers?: Record<string, string>;
+  /** Remote databases: don't create the database when it is missing. */
+  skip_setup?: boolean;
 }
 
 /**
@@ -224,3 +230,5 @@ export interface DatabaseInfo {
   update_seq: number;
   adapter: string;
 }
+
+export type * from './query-types.js';

@@ -6,7 +6,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 const path = process.argv[2] ?? 'pkg/package.json';
 const pkg = JSON.parse(readFileSync(path, 'utf8'));
-const files = new Set([...(pkg.files ?? []), 'index.js', 'index.d.ts', 'types.js', 'types.d.ts']);
+const files = new Set([
+  ...(pkg.files ?? []),
+  ...['index.js', 'index.d.ts', 'types.js', 'types.d.ts', 'replication.js', 'replication.d.ts'],
+]);
 const out = {
   ...pkg,
   name: 'settee',

@@ -60,6 +60,40 @@ fn prefixed(prefix: u8, rest: &[u8]) -> Vec<u8> {
     k
 }
 
+// ---- Views and Mango indexes (`db::views`) ----
+//
+// | key | value |
+// |---|---|
+// | `V` view id | `ViewMeta` JSON: last indexed seq, row count, signature, owner |
+// | `v` view id, `keycodec::with_doc_id(key, doc id)` | JSON array of the values emitted |
+// | `w` view id, doc id | the encoded keys this doc emitted, each with its value count |
+//
+// A view id is 32 hex digits, so its rows are one key range and need no delimiter.
+
+pub const VIEW_META: u8 = b'V';
+pub const VIEW_ROW: u8 = b'v';
+pub const VIEW_BACK: u8 = b'w';
+
+pub fn view_meta(view: &str) -> Vec<u8> {
+    prefixed(VIEW_META, view.as_bytes())
+}
+
+/// The prefix of every row of a view; a row key is this followed by the row's own key.
+pub fn view_rows(view: &str) -> Vec<u8> {
+    prefixed(VIEW_ROW, view.as_bytes())
+}
+
+pub fn view_back(view: &str, doc_id: &str) -> Vec<u8> {
+    let mut k = prefixed(VIEW_BACK, view.as_bytes());
+    k.extend_from_slice(doc_id.as_bytes());
+    k
+}
+
+/// The prefix of a view's back-index keys.
+pub fn view_backs(view: &str) -> Vec<u8> {
+    prefixed(VIEW_BACK, view.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

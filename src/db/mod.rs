@@ -21,6 +21,7 @@ pub mod options;
 pub mod peer_api;
 mod read;
 pub mod record;
+pub mod views;
 mod write;
 
 pub use changes::ChangesRequest;

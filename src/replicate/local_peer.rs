@@ -141,4 +141,23 @@ impl Peer for LocalPeer {
         let answer = parse(&self.db.put(doc, true).await?)?;
         Ok(answer["rev"].as_str().unwrap_or_default().to_string())
     }
+
+    /// Waits on the database's commit signal; reads the generation before looking, so a
+    /// commit in between still wakes it.
+    async fn wait_for_changes(&self, since: &Seq, filter: &Filter) -> Result<()> {
+        let notify = self.db.notifier();
+        let mut since = since.clone();
+        loop {
+            if self.db.is_closed() {
+                return Err(Error::closed());
+            }
+            let seen = notify.generation();
+            let page = self.changes(&since, 1, filter).await?;
+            if !page.results.is_empty() {
+                return Ok(());
+            }
+            since = page.last_seq;
+            notify.changed_since(seen).await;
+        }
+    }
 }

@@ -6,17 +6,24 @@
 //! - `checkpoint` (pure) and `checkpointer` (IO): `_local/<id>` docs on both sides, resume rules.
 //! - `planner` (pure): what to diff, fetch and write for one batch.
 //! - `replicator`: the one-shot loop, pipelined, with events and cancellation; `sync`.
+//! - `live`: one-shot passes repeated: live (wait for the source's next change) and retry
+//!   (back off on network errors and 5xx, resume from the checkpoint).
+//! - `remote` (pure) and `http` (wasm only): a remote CouchDB as a `Peer`, over fetch.
 //!
-//! Nothing here retries or follows a live feed yet: a failed run returns a
-//! `ReplicationFailure`, and running it again resumes from the last checkpoint.
+//! A one-shot run that fails returns a `ReplicationFailure`; running it again resumes from the
+//! last checkpoint.
 
 pub mod checkpoint;
 pub mod checkpointer;
+#[cfg(target_arch = "wasm32")]
+pub mod http;
 pub mod id;
+pub mod live;
 pub mod local_peer;
 pub mod options;
 pub mod peer;
 pub mod planner;
+pub mod remote;
 pub mod replicator;
 
 pub use local_peer::LocalPeer;

@@ -121,4 +121,10 @@ pub trait Peer {
     async fn get_local(&self, id: &str) -> Result<Option<Value>>;
     /// Writes a `_local/` doc and returns its new `_rev`.
     async fn put_local(&self, doc: Value) -> Result<String>;
+    /// Live replication: resolves once this peer has a change after `since` that `filter`
+    /// lets through (or fails, e.g. on a network error). Dropping the future stops waiting.
+    async fn wait_for_changes(&self, since: &Seq, filter: &Filter) -> Result<()> {
+        let _ = (since, filter);
+        Err(crate::error::Error::bad_request("this database cannot be followed live"))
+    }
 }

@@ -3,11 +3,13 @@
 
 use super::changes_feed::ChangesFeed;
 use super::convert::{from_js, new_id, to_js};
+use super::endpoint::Endpoint;
 use super::error::to_js as err_to_js;
 use super::promise::spawn;
 use super::storage;
 use crate::db::{self, DatabaseOptions, DEFAULT_REVS_LIMIT};
 use crate::error::{Error, Result};
+use crate::replicate::LocalPeer;
 use js_sys::Promise;
 use serde_json::Value;
 use std::future::Future;
@@ -16,7 +18,7 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 pub struct Database {
-    inner: Rc<db::Database>,
+    pub(super) inner: Rc<db::Database>,
 }
 
 /// Runs `f` as a Promise of the JSON text it produces, parsed once into JS.
@@ -44,6 +46,11 @@ impl Database {
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> String {
         self.inner.name().to_string()
+    }
+
+    /// This database as one side of a `Replication`.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::local(LocalPeer::new(self.inner.clone()))
     }
 
     pub fn put(&self, doc: JsValue, options: JsValue) -> Promise {

@@ -7,12 +7,20 @@
 mod changes_feed;
 mod convert;
 mod database;
+mod database_query;
+mod endpoint;
 mod error;
 mod promise;
+mod remote_database;
+mod replication;
 mod storage;
+mod view_fns;
 
 pub use changes_feed::ChangesFeed;
 pub use database::Database;
+pub use endpoint::Endpoint;
+pub use remote_database::RemoteDatabase;
+pub use replication::Replication;
 
 use wasm_bindgen::prelude::*;
 

@@ -116,6 +116,10 @@ impl<P: Peer> Peer for Counting<P> {
         self.hit("put_local");
         self.inner.put_local(doc).await
     }
+    async fn wait_for_changes(&self, since: &Seq, filter: &Filter) -> Result<()> {
+        self.hit("wait_for_changes");
+        self.inner.wait_for_changes(since, filter).await
+    }
 }
 
 /// When an injected fault strikes: before the call reaches the peer (a refused request) or
@@ -198,6 +202,9 @@ impl<P: Peer> Peer for Faulty<P> {
     }
     async fn put_local(&self, doc: Value) -> Result<String> {
         self.wrap("put_local", self.inner.put_local(doc)).await
+    }
+    async fn wait_for_changes(&self, since: &Seq, filter: &Filter) -> Result<()> {
+        self.wrap("wait_for_changes", self.inner.wait_for_changes(since, filter)).await
     }
 }
 

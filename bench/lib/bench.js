@@ -1,0 +1,93 @@
+// The page side of the bench: run.mjs calls `bench.runOnce(workload, impl, mode)` once per
+// timed run. Every run gets a fresh database, destroyed afterwards.
+import { IMPLS } from './impls.js';
+import { WORKLOADS } from './workloads.js';
+import { probes } from './probes.js';
+
+let counter = 0;
+
+/**
+ * Counts IndexedDB requests and transactions while enabled (for --profile; off when timing):
+ * calls per method, bytes handed to put, and the wall time from each transaction's creation to
+ * its `complete` event (by mode), which is the time the caller waits on IndexedDB.
+ */
+const idbStats = { on: false, counts: {} };
+function countIdb() {
+  const bump = (k, n = 1) => (idbStats.counts[k] = +((idbStats.counts[k] ?? 0) + n).toFixed(3));
+  const wrap = (proto, names, prefix, after) => {
+    for (const name of names) {
+      const orig = proto[name];
+      if (typeof orig !== 'function') continue;
+      proto[name] = function (...args) {
+        const result = orig.apply(this, args);
+        if (idbStats.on) {
+          bump(prefix + name);
+          after?.(name, args, result);
+        }
+        return result;
+      };
+    }
+  };
+  wrap(IDBObjectStore.prototype, ['put', 'add', 'get', 'getAll', 'getAllKeys', 'delete', 'openCursor', 'openKeyCursor', 'count'], 'store.', (name, args) => {
+    if (name !== 'put' && name !== 'add') return;
+    const v = args[0];
+    bump('bytes put', typeof v === 'string' ? v.length * 2 : (v?.byteLength ?? 0));
+  });
+  wrap(IDBIndex.prototype, ['get', 'getAll', 'getAllKeys', 'openCursor', 'openKeyCursor', 'count'], 'index.');
+  wrap(IDBCursor.prototype, ['continue', 'advance'], 'cursor.');
+  wrap(IDBDatabase.prototype, ['transaction'], 'db.', (name, args, tx) => {
+    const t0 = performance.now();
+    const mode = tx.mode;
+    bump(`tx ${mode}`);
+    tx.addEventListener('complete', () => bump(`tx ${mode} ms (creation to complete)`, performance.now() - t0));
+    tx.addEventListener('abort', () => bump(`tx ${mode} aborted`));
+  });
+}
+countIdb();
+
+export const bench = {
+  probes,
+
+  /** Workloads and implementations with their sizes, for the driver. */
+  list(mode) {
+    return {
+      impls: Object.fromEntries(Object.entries(IMPLS).map(([k, v]) => [k, v.label])),
+      extra: Object.keys(IMPLS).filter((k) => IMPLS[k].extra),
+      workloads: Object.fromEntries(
+        Object.entries(WORKLOADS).map(([k, w]) => [
+          k,
+          { size: w[mode], describe: w.describe(w[mode]), target: w.target ?? null, floorTarget: w.floorTarget ?? null },
+        ]),
+      ),
+    };
+  },
+
+  /**
+   * One timed run on a fresh database. Returns {ms} (plus {idb} request counts when
+   * `countRequests`). `hook` names a window function awaited right before and after the timed
+   * part (the driver uses it to start and stop a CPU profile).
+   */
+  async runOnce(workload, impl, mode, { countRequests = false, hooks = false } = {}) {
+    const w = WORKLOADS[workload];
+    const im = IMPLS[impl];
+    const size = w[mode];
+    const name = `bench-${workload.replace(/\W+/g, '_')}-${impl}-${Date.now().toString(36)}-${++counter}`;
+    let h = await im.open(name);
+    try {
+      const ctx = w.setup ? await w.setup(im, h, size) : undefined;
+      if (ctx?.handle) h = ctx.handle;
+      if (hooks) await window.benchHook('start');
+      idbStats.counts = {};
+      idbStats.on = countRequests;
+      const t0 = performance.now();
+      const out = await w.run(im, h, size, ctx);
+      const ms = performance.now() - t0;
+      idbStats.on = false;
+      if (hooks) await window.benchHook('stop');
+      if (w.verify) await w.verify(im, h, size, out);
+      return countRequests ? { ms, idb: idbStats.counts } : { ms };
+    } finally {
+      await im.destroy(h);
+    }
+  },
+};

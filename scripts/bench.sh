@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Benchmarks Settee against PouchDB 9 (idb and indexeddb adapters) and two raw-IndexedDB
+# floors, in Debian's headless Chromium through playwright-core. One command:
+#
+#   bash scripts/bench.sh              set up, build pkg/, warm-up + 5 timed runs per workload
+#                                      (median); writes bench/results/latest.json and the table
+#                                      between the markers in BENCHMARKS.md (~5 min)
+#   bash scripts/bench.sh --quick      CI smoke: small sizes, 1 warm-up + 1 run (< 1 min with
+#                                      pkg/ built); writes bench/results/quick.json only
+#   bash scripts/bench.sh --no-build   use the pkg/ already built
+#
+# Other options go to bench/run.mjs: --runs N, --warmup N, --workloads a,b, --impls x,y,
+# --pkg DIR, --profile (see its header). The bench has its own bench/package.json and
+# lockfile (pouchdb 9, pouchdb-find, playwright-core), installed into bench/node_modules.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+build=1
+args=()
+for a in "$@"; do
+  case "$a" in
+    --no-build) build=0 ;;
+    *) args+=("$a") ;;
+  esac
+done
+
+bash scripts/setup.sh
+if [ "$build" = 1 ]; then
+  bash scripts/build.sh
+else
+  [ -f pkg/index.js ] || die "pkg/index.js missing: run without --no-build (or scripts/build.sh)"
+fi
+
+# The bench's own dependencies: reinstall when its package.json or lockfile changed.
+stamp=bench/node_modules/.settee-bench-stamp
+want="$(cat bench/package.json bench/package-lock.json | sha256sum | cut -d' ' -f1)"
+if [ ! -d bench/node_modules ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "npm ci --prefix bench"
+  # --ignore-scripts: nothing in the bench's tree needs an install script (pouchdb's browser
+  # builds are prebuilt files; playwright-core downloads nothing on install).
+  npm ci --prefix bench --ignore-scripts --no-audit --no-fund
+  echo "$want" > "$stamp"
+fi
+
+log "bench: node bench/run.mjs ${args[*]:-}"
+exec node bench/run.mjs "${args[@]}"

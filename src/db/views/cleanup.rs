@@ -1,0 +1,52 @@
+//! `viewCleanup()`: deletes the index data of every view no live design doc defines (old
+//! signatures of edited views, deleted design docs, deleted Mango indexes, temporary views).
+//!
+//! The meta key goes first, in its own batch: it bumps the store version, so a concurrent
+//! build of that view fails its pending write and starts over from seq 0. The rows and
+//! back-index then go page by page; rows such a restarted build writes meanwhile can be lost,
+//! so run it when no temporary view is being queried.
+
+use super::design::js_views;
+use super::mango::indexes_of;
+use super::ViewMeta;
+use crate::db::{keys, Database};
+use crate::error::Result;
+use crate::kv::{Range, WriteBatch};
+use std::collections::HashSet;
+
+const PAGE: usize = 2000;
+
+impl Database {
+    pub async fn view_cleanup(&self) -> Result<String> {
+        self.check_open()?;
+        let mut used = HashSet::new();
+        for (id, body) in self.design_docs().await? {
+            used.extend(js_views(&id, &body).iter().map(|v| v.id()));
+            used.extend(indexes_of(&id, &body).iter().map(|i| i.id()));
+        }
+        let metas = self.kv.scan(Range::prefix(&[keys::VIEW_META]), false, None).await?;
+        for (key, value) in metas {
+            let vid = String::from_utf8_lossy(&key[1..]).to_string();
+            if used.contains(&vid) || serde_json::from_slice::<ViewMeta>(&value).is_err() {
+                continue;
+            }
+            let mut batch = WriteBatch::new();
+            batch.delete(key.clone());
+            self.kv.write(batch, None).await?;
+            for prefix in [keys::view_rows(&vid), keys::view_backs(&vid)] {
+                loop {
+                    let page = self.kv.scan(Range::prefix(&prefix), false, Some(PAGE)).await?;
+                    if page.is_empty() {
+                        break;
+                    }
+                    let mut batch = WriteBatch::new();
+                    for (k, _) in &page {
+                        batch.delete(k.clone());
+                    }
+                    self.kv.write(batch, None).await?;
+                }
+            }
+        }
+        Ok(r#"{"ok":true}"#.to_string())
+    }
+}

@@ -1,0 +1,205 @@
+//! Building a view's index incrementally: from its last indexed seq to the current one, one
+//! batch of changed docs per KV write.
+//!
+//! For each changed doc the back-index (`w` key) lists the keys it emitted last time, with how
+//! many values each, so its old rows are dropped without a scan and the row count stays exact.
+//! A change row whose doc record has moved on to a newer seq is skipped: that doc is indexed
+//! when the scan reaches its newer seq.
+
+use super::{Emits, ViewDef};
+use crate::core::keycodec::encode;
+use crate::db::read::{render_doc, Render};
+use crate::db::{keys, Database};
+use crate::error::{Error, Result};
+use crate::kv::{Range, WriteBatch};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+/// Docs per batch: one map call and one KV write each.
+pub(super) const BATCH: usize = 500;
+/// Consecutive stale-version retries before giving up (another tab keeps writing).
+const MAX_STALE: usize = 50;
+
+/// What the `V` key of a view holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ViewMeta {
+    /// The last seq whose change is reflected in the rows.
+    pub seq: u64,
+    /// Rows in the index (a doc emitting twice counts twice).
+    pub rows: u64,
+    pub ddoc: Option<String>,
+    pub name: String,
+    pub signature: String,
+}
+
+/// One doc's entry in the back-index: encoded key and how many values it has under it.
+type Back = Vec<(Vec<u8>, u32)>;
+
+fn encode_back(back: &Back) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (key, n) in back {
+        out.extend_from_slice(&(key.len() as u32).to_be_bytes());
+        out.extend_from_slice(key);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+    out
+}
+
+fn decode_back(mut bytes: &[u8]) -> Result<Back> {
+    let corrupt = || Error::storage("corrupt view back-index");
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let len = u32::from_be_bytes(bytes.get(..4).ok_or_else(corrupt)?.try_into().map_err(|_| corrupt())?);
+        let end = 4 + len as usize;
+        let key = bytes.get(4..end).ok_or_else(corrupt)?.to_vec();
+        let n = u32::from_be_bytes(
+            bytes.get(end..end + 4).ok_or_else(corrupt)?.try_into().map_err(|_| corrupt())?,
+        );
+        out.push((key, n));
+        bytes = &bytes[end + 4..];
+    }
+    Ok(out)
+}
+
+impl Database {
+    /// The view's stored meta, or a fresh one (seq 0) for an index not built yet.
+    pub(super) async fn view_meta(&self, view: &ViewDef) -> Result<ViewMeta> {
+        let fresh = || ViewMeta {
+            seq: 0,
+            rows: 0,
+            ddoc: view.ddoc.clone(),
+            name: view.name.clone(),
+            signature: view.signature.clone(),
+        };
+        match self.kv.get(&keys::view_meta(&view.id())).await? {
+            Some(b) => {
+                serde_json::from_slice(&b).map_err(|e| Error::storage(format!("corrupt view meta: {e}")))
+            }
+            None => Ok(fresh()),
+        }
+    }
+
+    /// Brings the view's index up to date with every committed change; returns its meta.
+    pub async fn update_view(&self, view: &ViewDef) -> Result<ViewMeta> {
+        self.check_open()?;
+        let mut stale = 0;
+        loop {
+            let version = self.kv.version();
+            let meta = self.view_meta(view).await?;
+            let range =
+                Range { start: Bound::Excluded(keys::seq(meta.seq)), end: Range::prefix(&[keys::SEQ]).end };
+            let page = self.kv.scan(range, false, Some(BATCH)).await?;
+            if page.is_empty() {
+                return Ok(meta);
+            }
+            let (batch, next) = self.plan_view_batch(view, meta, &page).await?;
+            match self.kv.write(batch, Some(version)).await {
+                Ok(_) if page.len() < BATCH => return Ok(next),
+                Ok(_) => stale = 0,
+                Err(e) if e.is_stale() && stale < MAX_STALE => {
+                    stale += 1;
+                    self.kv.refresh().await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The KV batch that indexes one page of the `s` (seq → id) range.
+    async fn plan_view_batch(
+        &self,
+        view: &ViewDef,
+        mut meta: ViewMeta,
+        page: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<(WriteBatch, ViewMeta)> {
+        let vid = view.id();
+        let ids: Vec<&str> = page.iter().map(|(_, v)| std::str::from_utf8(v).unwrap_or_default()).collect();
+        let records = self.records(&ids).await?;
+        let back_keys: Vec<Vec<u8>> = ids.iter().map(|id| keys::view_back(&vid, id)).collect();
+        let backs = self.kv.get_many(&back_keys).await?;
+
+        // The docs to map (live, not design docs), and for each changed id its slot in `docs`.
+        let mut docs: Vec<Value> = Vec::new();
+        let mut changed: Vec<(usize, Option<usize>)> = Vec::new();
+        for (i, ((key, _), record)) in page.iter().zip(&records).enumerate() {
+            let seq = keys::seq_of(key).unwrap_or_default();
+            let Some(record) = record.as_ref().filter(|r| r.meta.seq == seq) else { continue };
+            let live = record.meta.tree.winner().filter(|w| !w.deleted);
+            let slot = match (live, &record.winner_body) {
+                (Some(w), Some(body)) if !ids[i].starts_with("_design/") => {
+                    let text = render_doc(ids[i], record, &w.rev, body, Render::default());
+                    docs.push(serde_json::from_str(&text).map_err(|e| Error::storage(e.to_string()))?);
+                    Some(docs.len() - 1)
+                }
+                _ => None,
+            };
+            changed.push((i, slot));
+        }
+        let mut emitted = if docs.is_empty() { Vec::new() } else { view.map.map_batch(&docs).await };
+        emitted.resize_with(docs.len(), || Err(Error::storage("map returned too few results")));
+
+        let rows_prefix = keys::view_rows(&vid);
+        let row_key = |enc: &[u8], id: &str| {
+            let mut k = Vec::with_capacity(rows_prefix.len() + enc.len() + id.len());
+            k.extend_from_slice(&rows_prefix);
+            k.extend_from_slice(enc);
+            k.extend_from_slice(id.as_bytes());
+            k
+        };
+        let mut batch = WriteBatch::new();
+        for (i, slot) in changed {
+            let id = ids[i];
+            let old = backs[i].as_deref().map(decode_back).transpose()?.unwrap_or_default();
+            let new_rows = match slot.map(|s| std::mem::replace(&mut emitted[s], Ok(Vec::new()))) {
+                Some(Ok(emits)) => group_emits(emits),
+                // No live doc, or its map threw: it has no rows.
+                Some(Err(_)) | None => BTreeMap::new(),
+            };
+            for (enc, n) in &old {
+                meta.rows -= u64::from(*n).min(meta.rows);
+                if !new_rows.contains_key(enc) {
+                    batch.delete(row_key(enc, id));
+                }
+            }
+            let mut back: Back = Vec::with_capacity(new_rows.len());
+            for (enc, values) in new_rows {
+                meta.rows += values.len() as u64;
+                back.push((enc.clone(), values.len() as u32));
+                batch.put(row_key(&enc, id), serde_json::to_vec(&values).expect("values serialise"));
+            }
+            if back.is_empty() {
+                if !old.is_empty() {
+                    batch.delete(keys::view_back(&vid, id));
+                }
+            } else {
+                batch.put(keys::view_back(&vid, id), encode_back(&back));
+            }
+        }
+        meta.seq = page.last().and_then(|(k, _)| keys::seq_of(k)).unwrap_or(meta.seq);
+        batch.put(keys::view_meta(&vid), serde_json::to_vec(&meta).expect("meta serialises"));
+        Ok((batch, meta))
+    }
+}
+
+/// A doc's emits by encoded key; one key emitted twice keeps both values, in emit order.
+fn group_emits(emits: Emits) -> BTreeMap<Vec<u8>, Vec<Value>> {
+    let mut rows: BTreeMap<Vec<u8>, Vec<Value>> = BTreeMap::new();
+    for (key, value) in emits {
+        rows.entry(encode(&key)).or_default().push(value);
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_index_entries_round_trip() {
+        let back = vec![(vec![0x40, b'a', 0, 1], 2), (vec![], 1)];
+        assert_eq!(decode_back(&encode_back(&back)).unwrap(), back);
+        assert!(decode_back(&[0, 0, 0, 9, 1]).is_err());
+    }
+}

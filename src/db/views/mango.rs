@@ -1,0 +1,220 @@
+//! Mango json indexes: `createIndex`, `getIndexes`, `deleteIndex`, and the built-in map that
+//! indexes them through the same machinery as views.
+//!
+//! - An index is stored as CouchDB and PouchDB store it: a view of a design doc with
+//!   `language: "query"`, `map: {fields: {f: "asc"}}`, `reduce: "_count"` and
+//!   `options.def.fields`. So indexes replicate, and `getIndexes` lists what is in the docs.
+//! - Its rows are keyed by the array of the indexed fields' values, only for docs that have
+//!   every field (`$exists`-style: a `null` value counts), value `null`.
+//! - Without a name, an index is named `idx-<hash of its fields>`, and its design doc is
+//!   `_design/<name>`; creating the same definition again answers `result: "exists"`.
+
+use super::{signature, Emits, MapFn, ViewDef};
+use crate::core::mango::{FieldPath, IndexDef, Lookup};
+use crate::db::{json, Database};
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use serde_json::{json, Map, Value};
+use std::rc::Rc;
+
+/// One json index, as its design doc defines it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MangoIndex {
+    pub ddoc: String,
+    pub name: String,
+    pub fields: Vec<String>,
+}
+
+impl MangoIndex {
+    pub fn signature(&self) -> String {
+        signature(&format!("mango:{}", json::to_json(&self.fields)), None)
+    }
+
+    pub fn id(&self) -> String {
+        super::view_id(Some(&self.ddoc), &self.name, &self.signature())
+    }
+
+    pub fn view_def(&self) -> Result<ViewDef> {
+        let fields = self.fields.iter().map(|f| FieldPath::parse(f)).collect::<Result<Vec<_>>>()?;
+        Ok(ViewDef {
+            ddoc: Some(self.ddoc.clone()),
+            name: self.name.clone(),
+            signature: self.signature(),
+            map: Rc::new(MangoMap { fields }),
+            reduce: None,
+        })
+    }
+
+    pub fn planner_def(&self) -> Result<IndexDef> {
+        let fields: Vec<&str> = self.fields.iter().map(String::as_str).collect();
+        IndexDef::new(self.name.clone(), &fields)
+    }
+
+    /// As `getIndexes` and `explain` show it.
+    pub fn to_json(&self) -> Value {
+        let fields: Vec<Value> = self.fields.iter().map(|f| json!({ f: "asc" })).collect();
+        json!({"ddoc": self.ddoc, "name": self.name, "type": "json", "def": {"fields": fields}})
+    }
+}
+
+pub fn all_docs_index_json() -> Value {
+    json!({"ddoc": null, "name": "_all_docs", "type": "special", "def": {"fields": [{"_id": "asc"}]}})
+}
+
+struct MangoMap {
+    fields: Vec<FieldPath>,
+}
+
+#[async_trait(?Send)]
+impl MapFn for MangoMap {
+    async fn map_batch(&self, docs: &[Value]) -> Vec<Result<Emits>> {
+        docs.iter()
+            .map(|doc| {
+                let values: Option<Vec<Value>> = self
+                    .fields
+                    .iter()
+                    .map(|f| match f.lookup(doc) {
+                        Lookup::Found(v) => Some(v.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                Ok(values.map(|v| vec![(Value::Array(v), Value::Null)]).unwrap_or_default())
+            })
+            .collect()
+    }
+}
+
+/// `fields: ["a", {"b": "asc"}]` → field names.
+fn field_names(fields: &Value) -> Result<Vec<String>> {
+    let bad = || Error::bad_request("index.fields must be a non-empty array of field names");
+    let items = fields.as_array().filter(|a| !a.is_empty()).ok_or_else(bad)?;
+    items
+        .iter()
+        .map(|f| match f {
+            Value::String(s) => Ok(s.clone()),
+            Value::Object(m) if m.len() == 1 => Ok(m.keys().next().cloned().unwrap_or_default()),
+            _ => Err(bad()),
+        })
+        .map(|name| {
+            let name = name?;
+            FieldPath::parse(&name)?;
+            Ok(name)
+        })
+        .collect()
+}
+
+/// The json indexes one design doc defines.
+pub fn indexes_of(ddoc: &str, body: &Value) -> Vec<MangoIndex> {
+    if body.get("language").and_then(Value::as_str) != Some("query") {
+        return Vec::new();
+    }
+    let Some(Value::Object(views)) = body.get("views") else { return Vec::new() };
+    views
+        .iter()
+        .filter_map(|(name, v)| {
+            let fields = v.pointer("/options/def/fields").cloned().or_else(|| {
+                let map = v.pointer("/map/fields")?.as_object()?;
+                Some(Value::Array(map.keys().map(|k| Value::String(k.clone())).collect()))
+            })?;
+            Some(MangoIndex {
+                ddoc: ddoc.to_string(),
+                name: name.clone(),
+                fields: field_names(&fields).ok()?,
+            })
+        })
+        .collect()
+}
+
+impl Database {
+    pub(super) async fn mango_indexes(&self) -> Result<Vec<MangoIndex>> {
+        let mut out: Vec<MangoIndex> =
+            self.design_docs().await?.iter().flat_map(|(id, body)| indexes_of(id, body)).collect();
+        out.sort_by(|a, b| (&a.ddoc, &a.name).cmp(&(&b.ddoc, &b.name)));
+        Ok(out)
+    }
+
+    /// `createIndex({index: {fields, name?, ddoc?}})`.
+    pub async fn create_index(&self, request: &Value) -> Result<String> {
+        self.check_open()?;
+        let index =
+            request.get("index").ok_or_else(|| Error::bad_request("createIndex needs {index: {fields}}"))?;
+        if index.get("type").and_then(Value::as_str).is_some_and(|t| t != "json") {
+            return Err(Error::bad_request("only json indexes are supported"));
+        }
+        let fields = field_names(index.get("fields").unwrap_or(&Value::Null))?;
+        let hash = &signature(&json::to_json(&fields), None)[..16];
+        let name = match index.get("name") {
+            None | Some(Value::Null) => format!("idx-{hash}"),
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(_) => return Err(Error::bad_request("index.name must be a string")),
+        };
+        let ddoc = match index.get("ddoc").or_else(|| request.get("ddoc")) {
+            None | Some(Value::Null) => format!("_design/idx-{hash}"),
+            Some(Value::String(s)) if s.starts_with("_design/") => s.clone(),
+            Some(Value::String(s)) if !s.is_empty() => format!("_design/{s}"),
+            Some(_) => return Err(Error::bad_request("index.ddoc must be a string")),
+        };
+        let wanted = MangoIndex { ddoc: ddoc.clone(), name: name.clone(), fields: fields.clone() };
+        let existing: Option<Value> = match self.get(&ddoc, &Value::Null).await {
+            Ok(text) => Some(serde_json::from_str(&text).map_err(|e| Error::storage(e.to_string()))?),
+            Err(e) if e.status == 404 => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(body) = &existing {
+            if indexes_of(&ddoc, body).contains(&wanted) {
+                return Ok(json::to_json(&json!({"result": "exists", "id": ddoc, "name": name})));
+            }
+            if body.get("language").and_then(Value::as_str) != Some("query") {
+                return Err(Error::bad_request(format!("{ddoc} is not a Mango design doc")));
+            }
+        }
+        let mut doc = existing.unwrap_or_else(|| json!({"_id": ddoc, "language": "query", "views": {}}));
+        let map_fields: Map<String, Value> = fields.iter().map(|f| (f.clone(), json!("asc"))).collect();
+        let view = json!({
+            "map": {"fields": map_fields, "partial_filter_selector": {}},
+            "reduce": "_count",
+            "options": {"def": {"fields": fields}},
+        });
+        match doc.get_mut("views") {
+            Some(Value::Object(views)) => {
+                views.insert(name.clone(), view);
+            }
+            _ => doc["views"] = json!({ name.clone(): view }),
+        }
+        self.put(doc, true).await?;
+        Ok(json::to_json(&json!({"result": "created", "id": ddoc, "name": name})))
+    }
+
+    /// `getIndexes()`: the special `_all_docs` index, then every json index.
+    pub async fn get_indexes(&self) -> Result<String> {
+        self.check_open()?;
+        let mut indexes = vec![all_docs_index_json()];
+        indexes.extend(self.mango_indexes().await?.iter().map(MangoIndex::to_json));
+        Ok(json::to_json(&json!({"total_rows": indexes.len(), "indexes": indexes})))
+    }
+
+    /// `deleteIndex({ddoc, name})`: removes the view, and the design doc with its last one.
+    pub async fn delete_index(&self, request: &Value) -> Result<String> {
+        self.check_open()?;
+        let field = |k: &str| request.get(k).and_then(Value::as_str);
+        let (Some(ddoc), Some(name)) = (field("ddoc"), field("name")) else {
+            return Err(Error::bad_request("deleteIndex needs {ddoc, name}"));
+        };
+        let ddoc = if ddoc.starts_with("_design/") { ddoc.to_string() } else { format!("_design/{ddoc}") };
+        let not_found = || Error::not_found("index not found");
+        let text = self.get(&ddoc, &Value::Null).await.map_err(|_| not_found())?;
+        let mut doc: Value = serde_json::from_str(&text).map_err(|e| Error::storage(e.to_string()))?;
+        if !indexes_of(&ddoc, &doc).iter().any(|i| i.name == name) {
+            return Err(not_found());
+        }
+        let views = doc.get_mut("views").and_then(Value::as_object_mut).ok_or_else(not_found)?;
+        views.remove(name);
+        if views.is_empty() {
+            let rev = doc["_rev"].as_str().unwrap_or_default().to_string();
+            self.remove(&ddoc, &rev).await?;
+        } else {
+            self.put(doc, true).await?;
+        }
+        Ok(r#"{"ok":true}"#.to_string())
+    }
+}

@@ -1,0 +1,132 @@
+//! One HTTP request to a remote database, answered as JSON.
+//!
+//! - Every request carries the `DbUrl`'s headers (auth) and `Accept: application/json`, and
+//!   `credentials: 'include'` so a cookie session (`_session`) works too.
+//! - An in-flight request is aborted when its future is dropped (`AbortOnDrop`), so a
+//!   cancelled live replication does not leave a longpoll holding one of the browser's few
+//!   connections per host.
+//! - `timeout_ms` aborts the request client-side; servers such as pouchdb-server ignore the
+//!   longpoll `timeout` parameter. A timed-out request answers `Ok(None)`.
+
+use super::timer::sleep;
+use crate::error::Result;
+use crate::replicate::remote::protocol::Call;
+use crate::replicate::remote::url::DbUrl;
+use crate::replicate::remote::{http_error, network_error};
+use futures::future::{select, Either};
+use gloo_net::http::{Method, RequestBuilder};
+use serde_json::Value;
+use web_sys::{AbortController, RequestCredentials};
+
+pub struct HttpClient {
+    url: DbUrl,
+}
+
+struct AbortOnDrop(Option<AbortController>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = &self.0 {
+            c.abort();
+        }
+    }
+}
+
+fn method(m: &str) -> Method {
+    match m {
+        "POST" => Method::POST,
+        "PUT" => Method::PUT,
+        "DELETE" => Method::DELETE,
+        "HEAD" => Method::HEAD,
+        _ => Method::GET,
+    }
+}
+
+impl HttpClient {
+    pub fn new(url: DbUrl) -> HttpClient {
+        HttpClient { url }
+    }
+
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
+    /// Sends `call`; a non-2xx answer is an `Err`.
+    pub async fn call(&self, call: &Call) -> Result<Value> {
+        let query: Vec<(&str, String)> = call.query.iter().map(|(k, v)| (*k, v.clone())).collect();
+        let url = self.url.url(&call.path, &query);
+        let answer = self.send(call.method, &url, &call.path, call.body.as_ref(), None).await?;
+        Ok(answer.expect("no timeout, no None"))
+    }
+
+    /// Sends `call`, aborting it after `timeout_ms` (then `Ok(None)`).
+    pub async fn call_with_timeout(&self, call: &Call, timeout_ms: u64) -> Result<Option<Value>> {
+        let query: Vec<(&str, String)> = call.query.iter().map(|(k, v)| (*k, v.clone())).collect();
+        let url = self.url.url(&call.path, &query);
+        self.send(call.method, &url, &call.path, call.body.as_ref(), Some(timeout_ms)).await
+    }
+
+    /// A request to `path_and_query` below the database (already encoded).
+    pub async fn raw(&self, http_method: &str, path_and_query: &str, body: Option<&Value>) -> Result<Value> {
+        let url = self.url.url(path_and_query, &[]);
+        let label = path_and_query.split('?').next().unwrap_or_default();
+        Ok(self.send(http_method, &url, label, body, None).await?.expect("no timeout, no None"))
+    }
+
+    async fn send(
+        &self,
+        http_method: &str,
+        url: &str,
+        label: &str,
+        body: Option<&Value>,
+        timeout_ms: Option<u64>,
+    ) -> Result<Option<Value>> {
+        let controller = AbortController::new().ok();
+        let guard = AbortOnDrop(controller);
+        let signal = guard.0.as_ref().map(|c| c.signal());
+        let mut builder = RequestBuilder::new(url)
+            .method(method(http_method))
+            .credentials(RequestCredentials::Include)
+            .header("Accept", "application/json")
+            .abort_signal(signal.as_ref());
+        for (k, v) in self.url.headers() {
+            builder = builder.header(k, v);
+        }
+        let request = match body {
+            Some(b) => builder
+                .header("Content-Type", "application/json")
+                .body(serde_json::to_string(b).expect("JSON serialises")),
+            None => builder.build(),
+        }
+        .map_err(|e| network_error(&e.to_string(), http_method, label))?;
+        let exchange = async {
+            let response =
+                request.send().await.map_err(|e| network_error(&e.to_string(), http_method, label))?;
+            let status = response.status();
+            let text =
+                response.text().await.map_err(|e| network_error(&e.to_string(), http_method, label))?;
+            if !(200..300).contains(&status) {
+                return Err(http_error(status, &text, http_method, label));
+            }
+            if text.trim().is_empty() {
+                return Ok(Value::Null);
+            }
+            serde_json::from_str(&text).map_err(|e| {
+                crate::error::Error::new(
+                    502,
+                    "bad_gateway",
+                    format!("{http_method} /{label}: unparsable answer: {e}"),
+                )
+            })
+        };
+        let out = match timeout_ms {
+            None => exchange.await.map(Some),
+            Some(ms) => match select(Box::pin(exchange), Box::pin(sleep(ms))).await {
+                Either::Left((answer, _)) => answer.map(Some),
+                Either::Right(_) => Ok(None),
+            },
+        };
+        drop(guard);
+        out
+    }
+}

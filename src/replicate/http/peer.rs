@@ -1,0 +1,194 @@
+//! `HttpPeer`: a remote CouchDB database as a replication peer.
+//!
+//! - Its id is the URL without credentials, so replication ids and checkpoints survive a
+//!   password change and never contain one.
+//! - `info` creates the database on a 404 when allowed (`create`); a 412 `file_exists` from a
+//!   concurrent creator is success.
+//! - `_bulk_get` is tried first; a 404/405/501 switches this peer to `open_revs` GETs for
+//!   good, a few at a time (browsers allow ~6 connections per host).
+//! - `wait_for_changes` is a longpoll `_changes?limit=1` held at most `longpoll.timeout_ms`
+//!   plus a grace period, then re-asked: servers that ignore `timeout` cannot hang it forever.
+
+use super::client::HttpClient;
+use crate::error::{Error, Result};
+use crate::replicate::peer::{
+    ChangesPage, DocError, Fetched, Filter, Peer, PeerInfo, RevRequest, RevsByDoc, Seq,
+};
+use crate::replicate::remote::protocol::{self as p, Call, Longpoll};
+use crate::replicate::remote::url::doc_path;
+use crate::replicate::remote::url::DbUrl;
+use async_trait::async_trait;
+use serde_json::Value;
+use std::cell::Cell;
+use std::collections::BTreeMap;
+
+/// How many `open_revs` GETs run at once in the fallback.
+const OPEN_REVS_PARALLEL: usize = 4;
+/// Added to the longpoll timeout before the client gives up on the request itself.
+const LONGPOLL_GRACE_MS: u64 = 5_000;
+
+pub const DEFAULT_LONGPOLL: Longpoll = Longpoll { timeout_ms: 25_000, heartbeat_ms: 10_000 };
+
+pub struct HttpPeer {
+    client: HttpClient,
+    create: Cell<bool>,
+    exists: Cell<bool>,
+    bulk_get: Cell<bool>,
+    longpoll: Cell<Longpoll>,
+}
+
+impl HttpPeer {
+    /// `create`: whether `info` may create a missing database.
+    pub fn new(url: DbUrl, create: bool) -> HttpPeer {
+        HttpPeer {
+            client: HttpClient::new(url),
+            create: Cell::new(create),
+            exists: Cell::new(false),
+            bulk_get: Cell::new(true),
+            longpoll: Cell::new(DEFAULT_LONGPOLL),
+        }
+    }
+
+    pub fn client(&self) -> &HttpClient {
+        &self.client
+    }
+
+    pub fn set_longpoll(&self, longpoll: Longpoll) {
+        self.longpoll.set(longpoll);
+    }
+
+    /// Lets the next `info` create the database if it is missing (`create_target`).
+    pub fn allow_create(&self) {
+        self.create.set(true);
+    }
+
+    /// `GET /db`, creating the database first when it is missing and creation is allowed.
+    pub async fn db_info(&self) -> Result<Value> {
+        let get = Call { method: "GET", path: String::new(), query: vec![], body: None };
+        match self.client.call(&get).await {
+            Err(e) if e.status == 404 && self.create.get() && !self.exists.get() => {
+                let put = Call { method: "PUT", ..get.clone() };
+                match self.client.call(&put).await {
+                    Ok(_) => {}
+                    Err(e) if e.status == 412 => {}
+                    Err(e) => return Err(e),
+                }
+                self.exists.set(true);
+                self.client.call(&get).await
+            }
+            other => {
+                if other.is_ok() {
+                    self.exists.set(true);
+                }
+                other
+            }
+        }
+    }
+
+    async fn open_revs(&self, id: &str, revs: &[&str]) -> Result<Vec<Fetched>> {
+        match self.client.call(&p::open_revs_call(id, revs)).await {
+            Ok(body) => Ok(p::parse_open_revs(id, &body)),
+            Err(e) if e.status == 404 => Ok(revs
+                .iter()
+                .map(|rev| {
+                    Fetched::Error(DocError {
+                        id: id.into(),
+                        rev: Some(rev.to_string()),
+                        status: 404,
+                        error: "not_found".into(),
+                        reason: "missing".into(),
+                    })
+                })
+                .collect()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn bulk_get_by_open_revs(&self, revs: &[RevRequest]) -> Result<Vec<Fetched>> {
+        let mut by_id: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for r in revs {
+            by_id.entry(&r.id).or_default().push(&r.rev);
+        }
+        let groups: Vec<(&str, Vec<&str>)> = by_id.into_iter().collect();
+        let mut out = Vec::new();
+        for chunk in groups.chunks(OPEN_REVS_PARALLEL) {
+            let answers =
+                futures::future::join_all(chunk.iter().map(|(id, revs)| self.open_revs(id, revs))).await;
+            for a in answers {
+                out.extend(a?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait(?Send)]
+impl Peer for HttpPeer {
+    async fn info(&self) -> Result<PeerInfo> {
+        let info = self.db_info().await?;
+        Ok(PeerInfo { id: self.client.url().id().to_string(), update_seq: Seq(info["update_seq"].clone()) })
+    }
+
+    async fn changes(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
+        let body = self.client.call(&p::changes_call(since, limit, filter, None)).await?;
+        Ok(p::parse_changes(&body, since, limit))
+    }
+
+    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsByDoc> {
+        if revs.is_empty() {
+            return Ok(RevsByDoc::new());
+        }
+        Ok(p::parse_revs_diff(&self.client.call(&p::revs_diff_call(revs)).await?))
+    }
+
+    async fn bulk_get(&self, revs: &[RevRequest]) -> Result<Vec<Fetched>> {
+        if revs.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.bulk_get.get() {
+            match self.client.call(&p::bulk_get_call(revs)).await {
+                Ok(body) => return Ok(p::parse_bulk_get(&body)),
+                Err(e) if p::bulk_get_unsupported(e.status) => self.bulk_get.set(false),
+                Err(e) => return Err(e),
+            }
+        }
+        self.bulk_get_by_open_revs(revs).await
+    }
+
+    async fn bulk_docs_replicated(&self, docs: &[Value]) -> Result<Vec<DocError>> {
+        let body = self.client.call(&p::bulk_docs_call(docs, false)).await?;
+        Ok(p::parse_bulk_docs_failures(docs, &body))
+    }
+
+    async fn get_local(&self, id: &str) -> Result<Option<Value>> {
+        let call = Call { method: "GET", path: doc_path(id), query: vec![], body: None };
+        match self.client.call(&call).await {
+            Ok(doc) => Ok(Some(doc)),
+            Err(e) if e.status == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn put_local(&self, doc: Value) -> Result<String> {
+        let id = doc["_id"].as_str().ok_or_else(Error::missing_id)?.to_string();
+        let call = Call { method: "PUT", path: doc_path(&id), query: vec![], body: Some(doc) };
+        let answer = self.client.call(&call).await?;
+        Ok(answer["rev"].as_str().unwrap_or_default().to_string())
+    }
+
+    async fn wait_for_changes(&self, since: &Seq, filter: &Filter) -> Result<()> {
+        let mut since = since.clone();
+        loop {
+            let longpoll = self.longpoll.get();
+            let call = p::changes_call(&since, 1, filter, Some(longpoll));
+            let waited = longpoll.timeout_ms + LONGPOLL_GRACE_MS;
+            if let Some(body) = self.client.call_with_timeout(&call, waited).await? {
+                let page = p::parse_changes(&body, &since, 1);
+                if !page.results.is_empty() {
+                    return Ok(());
+                }
+                since = page.last_seq;
+            }
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! `Replication`: the JS class behind `db.replicate.to/from`, `db.sync` and
+//! `Settee.replicate`. It starts at once; `result()` is the promise of the outcome and events go
+//! to the `emit(name, payload)` callback the TS wrapper gives: `change`, `denied`, `active`,
+//! `paused` (with the error, when waiting to retry). The wrapper fires `complete` / `error`
+//! from `result()`. A rejected result is an error carrying the partial result as `.result`.
+//!
+//! Options (PouchDB's): `live`, `retry`, `batch_size`, `doc_ids`, `selector`, `filter` (a JS
+//! function, applied to each fetched revision, or `'ddoc/name'` with `query_params` for a
+//! remote source), `since`, `create_target`, `heartbeat`, `timeout` (longpoll ms), and
+//! `back_off_base` (the retry backoff's base ms, default 2000; small in tests).
+//!
+//! For a sync, `change` payloads are `{direction: 'push' | 'pull', change}`; `active` fires when
+//! either direction becomes active, `paused` once both are paused.
+
+use super::convert::{from_js, new_id, to_js};
+use super::endpoint::Endpoint;
+use super::error::to_js as err_to_js;
+use super::promise::spawn;
+use crate::db::notify::Notify;
+use crate::db::options::{bad, Opts};
+use crate::error::Result;
+use crate::replicate::http::timer::sleep;
+use crate::replicate::live::{self, Backoff, LiveEvent, LiveOptions, DEFAULT_BACKOFF_BASE_MS};
+use crate::replicate::remote::protocol::Longpoll;
+use crate::replicate::{
+    Filter, Peer, ReplicateOptions, ReplicationEvent, ReplicationFailure, ReplicationResult, Seq,
+    DEFAULT_BATCH_SIZE,
+};
+use js_sys::{Function, Promise, Reflect};
+use serde_json::{json, Value};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+pub struct Replication {
+    cancel: Rc<Cell<bool>>,
+    signal: Rc<Notify>,
+    result: Promise,
+}
+
+/// Options parsed once; `js_filter` is kept apart since JSON drops functions.
+struct Parsed {
+    live: bool,
+    retry: bool,
+    batch_size: usize,
+    filter: Filter,
+    js_filter: Option<Function>,
+    since: Option<Seq>,
+    create_target: bool,
+    back_off_base: u64,
+    longpoll: Option<Longpoll>,
+}
+
+fn parse(options: &JsValue) -> Result<Parsed> {
+    let json = from_js(options)?;
+    let o = Opts::new(&json)?;
+    let js_filter = if options.is_object() {
+        Reflect::get(options, &JsValue::from_str("filter")).ok().and_then(|f| f.dyn_into::<Function>().ok())
+    } else {
+        None
+    };
+    let filter = if let Some(ids) = o.string_list("doc_ids")? {
+        Filter::DocIds(ids.into_iter().map(str::to_string).collect())
+    } else if let Some(selector) = o.get("selector").filter(|s| !s.is_null()) {
+        Filter::Selector(selector.clone())
+    } else if let Some(name) = o.str("filter")? {
+        if !name.contains('/') {
+            return Err(bad("filter", "a function or 'ddoc/name'"));
+        }
+        Filter::Named {
+            name: name.to_string(),
+            query_params: o.get("query_params").cloned().unwrap_or(json!({})),
+        }
+    } else {
+        Filter::None
+    };
+    let longpoll = match (o.u64("heartbeat")?, o.u64("timeout")?) {
+        (None, None) => None,
+        (h, t) => Some(Longpoll { heartbeat_ms: h.unwrap_or(10_000), timeout_ms: t.unwrap_or(25_000) }),
+    };
+    Ok(Parsed {
+        live: o.bool("live")?,
+        retry: o.bool("retry")?,
+        batch_size: o.u64("batch_size")?.map(|n| n.max(1) as usize).unwrap_or(DEFAULT_BATCH_SIZE),
+        filter,
+        js_filter,
+        since: o.get("since").filter(|s| !s.is_null()).map(|s| Seq(s.clone())),
+        create_target: o.bool("create_target")?,
+        back_off_base: o.u64("back_off_base")?.unwrap_or(DEFAULT_BACKOFF_BASE_MS),
+        longpoll,
+    })
+}
+
+fn emit(f: &Function, name: &str, payload: &JsValue) {
+    if let Err(e) = f.call2(&JsValue::UNDEFINED, &JsValue::from_str(name), payload) {
+        web_sys::console::error_2(&JsValue::from_str("Settee: a replication listener threw"), &e);
+    }
+}
+
+fn json_to_js(v: &Value) -> JsValue {
+    to_js(&v.to_string()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Tracks both directions of a sync (or the one of a replication) for `active` / `paused`.
+struct States {
+    paused: RefCell<Vec<bool>>,
+    emit: Function,
+}
+
+impl States {
+    fn on(&self, direction: usize, event: LiveEvent) {
+        let mut paused = self.paused.borrow_mut();
+        let all_paused_before = paused.iter().all(|p| *p);
+        match event {
+            LiveEvent::Active => {
+                paused[direction] = false;
+                if all_paused_before {
+                    drop(paused);
+                    emit(&self.emit, "active", &JsValue::UNDEFINED);
+                }
+            }
+            LiveEvent::Paused(err) => {
+                paused[direction] = true;
+                if paused.iter().all(|p| *p) {
+                    drop(paused);
+                    let payload = err.map(|e| err_to_js(e.clone())).unwrap_or(JsValue::UNDEFINED);
+                    emit(&self.emit, "paused", &payload);
+                }
+            }
+        }
+    }
+}
+
+/// One direction's options; `direction` is `Some("push" | "pull")` in a sync.
+fn direction(
+    p: &Parsed,
+    index: usize,
+    direction: Option<&'static str>,
+    states: &Rc<States>,
+    cancel: &Rc<Cell<bool>>,
+    signal: &Rc<Notify>,
+    session: String,
+) -> (ReplicateOptions, LiveOptions) {
+    let emit_fn = states.emit.clone();
+    let on_event = move |event: &ReplicationEvent| match event {
+        ReplicationEvent::Change { progress, docs } => {
+            let mut info = serde_json::to_value(progress).unwrap_or_default();
+            info["docs"] = json!(docs);
+            info["ok"] = json!(true);
+            let payload = match direction {
+                Some(d) => json!({"direction": d, "change": info}),
+                None => info,
+            };
+            emit(&emit_fn, "change", &json_to_js(&payload));
+        }
+        ReplicationEvent::Denied(e) => {
+            let mut payload = serde_json::to_value(e).unwrap_or_default();
+            if let Some(d) = direction {
+                payload["direction"] = json!(d);
+            }
+            emit(&emit_fn, "denied", &json_to_js(&payload));
+        }
+    };
+    let doc_filter = p.js_filter.clone().map(|f| {
+        Box::new(move |doc: &Value| {
+            let arg = json_to_js(doc);
+            match f.call1(&JsValue::UNDEFINED, &arg) {
+                Ok(v) => v.is_truthy(),
+                Err(e) => {
+                    web_sys::console::error_2(&JsValue::from_str("Settee: a replication filter threw"), &e);
+                    false
+                }
+            }
+        }) as Box<dyn Fn(&Value) -> bool>
+    });
+    let opts = ReplicateOptions {
+        batch_size: p.batch_size,
+        filter: p.filter.clone(),
+        since: p.since.clone(),
+        doc_filter,
+        doc_filter_key: p.js_filter.as_ref().map(|f| String::from(f.to_string())),
+        on_event: Some(Box::new(on_event)),
+        cancel: cancel.clone(),
+        clock: Some(Box::new(|| String::from(js_sys::Date::new_0().to_iso_string()))),
+        session_id: Some(session),
+    };
+    let states = states.clone();
+    let live = LiveOptions {
+        live: p.live,
+        retry: p.retry,
+        backoff: Backoff::new(p.back_off_base),
+        sleep: Rc::new(|ms| Box::pin(sleep(ms))),
+        random: Box::new(js_sys::Math::random),
+        on_state: Some(Box::new(move |e| states.on(index, e))),
+        cancel_signal: signal.clone(),
+    };
+    (opts, live)
+}
+
+fn prepare(p: &Parsed, source: &Endpoint, target: &Endpoint) {
+    if let (Some(lp), Some(http)) = (p.longpoll, source.http()) {
+        http.set_longpoll(lp);
+    }
+    if let (true, Some(http)) = (p.create_target, target.http()) {
+        http.allow_create();
+    }
+}
+
+fn result_json(r: &ReplicationResult) -> Value {
+    serde_json::to_value(r).unwrap_or_default()
+}
+
+fn failure_to_js(f: ReplicationFailure, partial: Value) -> JsValue {
+    let err = err_to_js(f.error);
+    let _ = Reflect::set(&err, &JsValue::from_str("result"), &json_to_js(&partial));
+    err
+}
+
+#[wasm_bindgen]
+impl Replication {
+    /// Replicates `source` → `target` with PouchDB's options; events go to `emit(name, payload)`.
+    pub fn start(source: &Endpoint, target: &Endpoint, options: JsValue, emit: Function) -> Replication {
+        let cancel = Rc::new(Cell::new(false));
+        let signal = Rc::new(Notify::default());
+        let parsed = parse(&options);
+        let (src, tgt): (Rc<dyn Peer>, Rc<dyn Peer>) = (source.peer(), target.peer());
+        let run = parsed.map(|p| {
+            prepare(&p, source, target);
+            let states = Rc::new(States { paused: RefCell::new(vec![true]), emit });
+            direction(&p, 0, None, &states, &cancel, &signal, new_id())
+        });
+        let result = spawn(async move {
+            let (opts, live) = run.map_err(err_to_js)?;
+            match live::run(&*src, &*tgt, opts, live).await {
+                Ok(r) => Ok(json_to_js(&result_json(&r))),
+                Err(f) => {
+                    let partial = result_json(&f.result);
+                    Err(failure_to_js(f, partial))
+                }
+            }
+        });
+        Replication { cancel, signal, result }
+    }
+
+    /// Replicates both ways (`a` → `b` is `push`, `b` → `a` is `pull`); resolves to
+    /// `{ok, status, push, pull}`.
+    pub fn sync(a: &Endpoint, b: &Endpoint, options: JsValue, emit: Function) -> Replication {
+        let cancel = Rc::new(Cell::new(false));
+        let signal = Rc::new(Notify::default());
+        let parsed = parse(&options);
+        let (pa, pb): (Rc<dyn Peer>, Rc<dyn Peer>) = (a.peer(), b.peer());
+        let run = parsed.map(|p| {
+            prepare(&p, a, b);
+            prepare(&p, b, a);
+            let states = Rc::new(States { paused: RefCell::new(vec![true, true]), emit });
+            let push = direction(&p, 0, Some("push"), &states, &cancel, &signal, new_id());
+            let pull = direction(&p, 1, Some("pull"), &states, &cancel, &signal, new_id());
+            (push, pull)
+        });
+        let result = spawn(async move {
+            let (push, pull) = run.map_err(err_to_js)?;
+            match live::sync(&*pa, &*pb, push, pull).await {
+                Ok(r) => {
+                    let status = if r.push.status == r.pull.status {
+                        json!(r.push.status)
+                    } else {
+                        json!("cancelled")
+                    };
+                    let out = json!({"ok": r.push.ok && r.pull.ok, "status": status,
+                                     "push": result_json(&r.push), "pull": result_json(&r.pull)});
+                    Ok(json_to_js(&out))
+                }
+                Err(f) => {
+                    let partial = json!({"ok": false, "status": "aborted", "failed": result_json(&f.result)});
+                    Err(failure_to_js(f, partial))
+                }
+            }
+        });
+        Replication { cancel, signal, result }
+    }
+
+    /// The promise of the outcome (the same promise on every call).
+    pub fn result(&self) -> Promise {
+        self.result.clone()
+    }
+
+    /// Stops after the current batch; waits and retries end at once. The result then has
+    /// `status: 'cancelled'`.
+    pub fn cancel(&self) {
+        self.cancel.set(true);
+        self.signal.notify();
+    }
+}

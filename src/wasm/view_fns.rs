@@ -1,0 +1,128 @@
+//! JS map and reduce functions behind the db layer's `MapFn` / `ReduceFn`.
+//!
+//! - A map runs over a whole batch in one call into JS (`runMap`): the docs go in as one JSON
+//!   string, parsed once there; the emits come back as one JSON string. A doc whose map throws
+//!   (or emits something JSON cannot hold) gets `null`, which the db layer skips.
+//! - Before each batch the map awaits a `setTimeout(0)`, so a long build yields to the event
+//!   loop between batches and the page stays responsive.
+//! - `emit` is passed as the second argument and also set as `globalThis.emit` during the call,
+//!   so `(doc, emit) => …` and `function (doc) { emit(…) }` objects both work without `eval`.
+//!   Only source strings (from design docs) go through `new Function`.
+
+use crate::db::views::{Emits, MapFn, ReduceFn};
+use crate::error::{Error, Result};
+use async_trait::async_trait;
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen(inline_js = r#"
+export function makeMapper(fn) {
+  let out = null;
+  const emit = (key, value) => {
+    if (out === null) throw new Error('emit() called outside a map function');
+    out.push([key === undefined ? null : key, value === undefined ? null : value]);
+  };
+  const f = typeof fn === 'function' ? fn : new Function('emit', 'return (' + fn + ');')(emit);
+  if (typeof f !== 'function') throw new TypeError('a map function must be a function');
+  return { f, emit, set(o) { out = o; } };
+}
+export function runMap(m, docsJson) {
+  const docs = JSON.parse(docsJson);
+  const parts = new Array(docs.length);
+  const g = globalThis, had = Object.prototype.hasOwnProperty.call(g, 'emit'), prev = g.emit;
+  g.emit = m.emit;
+  try {
+    for (let i = 0; i < docs.length; i++) {
+      const rows = [];
+      m.set(rows);
+      try { m.f(docs[i], m.emit); parts[i] = JSON.stringify(rows); } catch (e) { parts[i] = 'null'; }
+    }
+  } finally {
+    m.set(null);
+    if (had) g.emit = prev; else delete g.emit;
+  }
+  return '[' + parts.join(',') + ']';
+}
+export function makeReducer(fn) {
+  if (typeof fn === 'function') return fn;
+  const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+  const f = new Function('sum', 'log', 'return (' + fn + ');')(sum, () => {});
+  if (typeof f !== 'function') throw new TypeError('a reduce function must be a function');
+  return f;
+}
+export function runReduce(f, json) {
+  const a = JSON.parse(json);
+  const r = f(a.keys, a.values, a.rereduce);
+  return JSON.stringify(r === undefined ? null : r);
+}
+export function nextTick() { return new Promise((ok) => setTimeout(ok, 0)); }
+export function sourceOf(fn) { return typeof fn === 'function' ? fn.toString() : String(fn); }
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = makeMapper)]
+    fn make_mapper(f: &JsValue) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = runMap)]
+    fn run_map(m: &JsValue, docs: &str) -> std::result::Result<String, JsValue>;
+    #[wasm_bindgen(catch, js_name = makeReducer)]
+    fn make_reducer(f: &JsValue) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = runReduce)]
+    fn run_reduce(f: &JsValue, json: &str) -> std::result::Result<String, JsValue>;
+    #[wasm_bindgen(js_name = nextTick)]
+    fn next_tick() -> js_sys::Promise;
+    #[wasm_bindgen(js_name = sourceOf)]
+    pub fn source_of(f: &JsValue) -> String;
+}
+
+fn js_error(what: &str, e: JsValue) -> Error {
+    let message = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string());
+    Error::bad_request(format!("{what}: {}", message.unwrap_or_else(|| format!("{e:?}"))))
+}
+
+/// A JS map function (a function, or source text compiled on creation).
+pub struct JsMap {
+    mapper: JsValue,
+}
+
+impl JsMap {
+    pub fn new(f: &JsValue) -> Result<JsMap> {
+        Ok(JsMap { mapper: make_mapper(f).map_err(|e| js_error("invalid map function", e))? })
+    }
+}
+
+#[async_trait(?Send)]
+impl MapFn for JsMap {
+    async fn map_batch(&self, docs: &[Value]) -> Vec<Result<Emits>> {
+        let _ = JsFuture::from(next_tick()).await;
+        let fail = |e: Error| docs.iter().map(|_| Err(e.clone())).collect();
+        let text = match run_map(&self.mapper, &serde_json::to_string(docs).expect("docs serialise")) {
+            Ok(t) => t,
+            Err(e) => return fail(js_error("map failed", e)),
+        };
+        let parsed: Vec<Option<Vec<(Value, Value)>>> = match serde_json::from_str(&text) {
+            Ok(p) => p,
+            Err(e) => return fail(Error::storage(format!("map output: {e}"))),
+        };
+        parsed.into_iter().map(|r| r.ok_or_else(|| Error::bad_request("map threw"))).collect()
+    }
+}
+
+/// A JS reduce function, called as `reduce(keys, values, rereduce)`.
+pub struct JsReduce {
+    f: JsValue,
+}
+
+impl JsReduce {
+    pub fn new(f: &JsValue) -> Result<JsReduce> {
+        Ok(JsReduce { f: make_reducer(f).map_err(|e| js_error("invalid reduce function", e))? })
+    }
+}
+
+impl ReduceFn for JsReduce {
+    fn reduce(&self, keys: Option<&[(Value, String)]>, values: &[Value], rereduce: bool) -> Result<Value> {
+        let keys = keys.map(|k| k.iter().map(|(key, id)| serde_json::json!([key, id])).collect::<Vec<_>>());
+        let input = serde_json::json!({"keys": keys, "values": values, "rereduce": rereduce});
+        let out = run_reduce(&self.f, &input.to_string()).map_err(|e| js_error("reduce failed", e))?;
+        serde_json::from_str(&out).map_err(|e| Error::storage(format!("reduce output: {e}")))
+    }
+}
