@@ -45,8 +45,11 @@ export interface QueryOptions {
   include_docs?: boolean;
   /** With `include_docs`: add `_conflicts`. */
   conflicts?: boolean;
-  /** `false` returns map rows of a view that has a reduce (default: reduce when it has one). */
-  reduce?: boolean;
+  /**
+   * `false` returns map rows of a view that has a reduce (default: reduce when it has one).
+   * For a temporary view given as a map function, a reduce to run (`'_stats'`, a function…).
+   */
+  reduce?: boolean | Reducer;
   /** Group the reduce by exact key. */
   group?: boolean;
   /** Group the reduce by the first N elements of array keys. */

@@ -8,7 +8,7 @@ const path = process.argv[2] ?? 'pkg/package.json';
 const pkg = JSON.parse(readFileSync(path, 'utf8'));
 const files = new Set([
   ...(pkg.files ?? []),
-  ...['index.js', 'index.d.ts', 'types.js', 'types.d.ts', 'replication.js', 'replication.d.ts'],
+  ...['index.js', 'index.d.ts', 'types.js', 'types.d.ts', 'replication.js', 'replication.d.ts', 'query-types.js', 'query-types.d.ts'],
 ]);
 const out = {
   ...pkg,

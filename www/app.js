@@ -148,4 +148,33 @@ db.changes({ live: true, since: 'now' })
   .on('change', () => render().catch(fail))
   .on('error', fail);
 
+// Live two-way sync with the CouchDB-compatible server that scripts/demo.sh starts.
+let sync;
+const syncForm = $('#sync');
+syncForm.url.value = `${location.protocol}//${location.hostname}:5984/settee-demo`;
+const syncState = (text) => ($('#sync-state').textContent = text);
+syncForm.onsubmit = (e) => {
+  e.preventDefault();
+  if (sync) {
+    sync.cancel();
+    return;
+  }
+  syncForm.toggle.textContent = 'Stop sync';
+  sync = db
+    .sync(syncForm.url.value.trim(), { live: true, retry: true })
+    .on('change', (info) => syncState(`${info.direction}: ${info.change.docs_written} docs written`))
+    .on('paused', (err) => syncState(err ? `paused (${err.message}), retrying` : 'up to date'))
+    .on('active', () => syncState('syncing…'))
+    .on('denied', (err) => status(`denied: ${err.message}`, true))
+    .on('error', (err) => {
+      syncState('stopped');
+      fail(err);
+    })
+    .on('complete', () => {
+      sync = undefined;
+      syncForm.toggle.textContent = 'Start live sync';
+      syncState('not syncing');
+    });
+};
+
 render().then(() => status('Ready. Data lives in IndexedDB: reload to see it persist.'), fail);

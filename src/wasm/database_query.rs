@@ -53,12 +53,13 @@ impl ViewCompiler for JsCompiler {
     }
 }
 
-/// A temporary view from a map function or `{map, reduce}`.
-fn temp_view(fun: &JsValue) -> Result<ViewDef> {
+/// A temporary view from a map function or `{map, reduce}`. `reduce` is the `reduce` option
+/// when that names a reduce (`query(fn, {reduce: '_stats'})`) rather than a boolean.
+fn temp_view(fun: &JsValue, reduce_option: Option<JsValue>) -> Result<ViewDef> {
     let (map, reduce) = if fun.is_function() {
-        (fun.clone(), None)
+        (fun.clone(), reduce_option)
     } else {
-        (member(fun, "map").unwrap_or(JsValue::UNDEFINED), member(fun, "reduce"))
+        (member(fun, "map").unwrap_or(JsValue::UNDEFINED), member(fun, "reduce").or(reduce_option))
     };
     if !(map.is_function() || map.is_string()) {
         return Err(Error::bad_request("query expects 'ddoc/view', a map function or {map, reduce}"));
@@ -78,13 +79,20 @@ fn temp_view(fun: &JsValue) -> Result<ViewDef> {
     })
 }
 
-async fn run_query(db: Rc<Db>, fun: JsValue, options: Value, registered: JsValue) -> Result<String> {
+async fn run_query(db: Rc<Db>, fun: JsValue, options_js: JsValue, registered: JsValue) -> Result<String> {
+    let mut options = from_js(&options_js)?;
+    let reduce_option = member(&options_js, "reduce").filter(|r| r.is_string() || r.is_function());
+    if reduce_option.is_some() {
+        if let Value::Object(m) = &mut options {
+            m.remove("reduce");
+        }
+    }
     let view = match fun.as_string() {
         Some(name) => {
             let registered = (!registered.is_undefined() && !registered.is_null()).then_some(registered);
             view_def(&db.design_view(&name).await?, &JsCompiler { registered })?
         }
-        None => temp_view(&fun)?,
+        None => temp_view(&fun, reduce_option)?,
     };
     let (answer, update_after) = db.query_then_update(&view, &options).await?;
     if update_after {
@@ -104,7 +112,7 @@ impl Database {
     /// `query('ddoc/view' | mapFn | {map, reduce}, options, registered?)`.
     pub fn query(&self, fun: JsValue, options: JsValue, registered: JsValue) -> Promise {
         let db = self.inner.clone();
-        promise(async move { run_query(db, fun, from_js(&options)?, registered).await })
+        promise(async move { run_query(db, fun, options, registered).await })
     }
 
     #[wasm_bindgen(js_name = viewCleanup)]
