@@ -33,6 +33,30 @@ fn sizes(m: &Manifest) -> Vec<u64> {
 impl<R: RecordStore + 'static> Lsm<R> {
     /// Runs the merges the policy asks for. Returns whether anything was merged; false also when
     /// another handle holds the compaction lock.
+    /// Runs `maybe_compact` in the background unless one is already scheduled, so that a
+    /// write's caller does not wait for a merge (and a burst of small writes shares one).
+    /// Natively `spawn` runs it to its end right here, which keeps tests deterministic. The
+    /// batch is committed whatever happens to the merge; a failed one is retried after the
+    /// next write.
+    pub(super) fn schedule_compaction(&self) {
+        if self.inner.compacting.get() || plan(&sizes(&self.manifest()), self.inner.opts.fanout).is_none() {
+            return;
+        }
+        self.inner.compacting.set(true);
+        let lsm = self.clone();
+        super::spawn::spawn(async move {
+            // Clears the flag however the task ends, even if it is dropped unfinished.
+            struct Done<R: RecordStore>(Lsm<R>);
+            impl<R: RecordStore> Drop for Done<R> {
+                fn drop(&mut self) {
+                    self.0.inner.compacting.set(false);
+                }
+            }
+            let done = Done(lsm);
+            let _ = done.0.maybe_compact().await;
+        });
+    }
+
     pub async fn maybe_compact(&self) -> Result<bool> {
         let fanout = self.inner.opts.fanout;
         if plan(&sizes(&self.manifest()), fanout).is_none() {
@@ -52,6 +76,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
 
     async fn compact_where(&self, select: impl Fn(&Manifest) -> Option<Span<usize>>) -> Result<bool> {
         self.check_open()?;
+        let _merging = self.inner.merging.lock().await;
         let Some(_lock) = self.inner.store.try_lock().await? else { return Ok(false) };
         // Whoever held the lock before may have compacted: plan on what is there now.
         self.refresh_inner().await?;

@@ -16,7 +16,8 @@
 //!   A chunk that is missing when read was deleted by another handle's compaction: the read
 //!   refreshes the manifest and starts again.
 //! - Compaction (`compact` module) merges runs in one handle at a time (`RecordStore::try_lock`)
-//!   and, after a write, runs when the policy (`policy`) asks for it.
+//!   and, after a write, is scheduled in the background when the policy (`policy`) asks for
+//!   it: a write returns as soon as its own batch is committed.
 //! - Another handle's announced commit makes this one refresh and, if the data changed, call
 //!   the `on_external_change` callbacks. They are also called when a refresh for any other
 //!   reason (a stale retry, an explicit `refresh`) loads another handle's writes.
@@ -93,6 +94,11 @@ struct Inner<R> {
     cache: RefCell<ChunkCache>,
     listeners: RefCell<Vec<Rc<dyn Fn()>>>,
     closed: Cell<bool>,
+    /// A background merge is scheduled or running (see `compact::schedule_compaction`).
+    compacting: Cell<bool>,
+    /// Serialises this handle's merges, so an explicit `compact` waits for a background one
+    /// instead of finding the Web Lock taken by its own handle and skipping.
+    merging: futures::lock::Mutex<()>,
     /// Kept alive here; the store only holds a weak reference.
     _subscription: RefCell<Option<Rc<dyn Fn()>>>,
 }
@@ -127,6 +133,8 @@ impl<R: RecordStore + 'static> Lsm<R> {
             state: RefCell::new(state),
             listeners: RefCell::new(Vec::new()),
             closed: Cell::new(false),
+            compacting: Cell::new(false),
+            merging: futures::lock::Mutex::new(()),
             _subscription: RefCell::new(None),
         });
         let weak = Rc::downgrade(&inner);

@@ -99,9 +99,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
         }
         self.inner.store.announce();
         if self.inner.opts.auto_compact {
-            // The batch is committed whatever happens here; a failed merge is retried after
-            // the next write.
-            let _ = self.maybe_compact().await;
+            self.schedule_compaction();
         }
         Ok(version)
     }
