@@ -16,5 +16,8 @@ out=bench/.pkg-profiling
 rm -rf "$out" && mkdir -p "$out"
 wasm-bindgen --target web --out-dir "$out" --out-name settee_core "$wasm"
 wasm-opt -O3 -g "$out/settee_core_bg.wasm" -o "$out/settee_core_bg.wasm"
-cp pkg/index.js pkg/types.js "$out/"
+# The typed wrapper and its modules (everything in pkg/ that wasm-bindgen did not write).
+for f in pkg/*.js; do
+  case "$(basename "$f")" in settee_core*) ;; *) cp "$f" "$out/" ;; esac
+done
 log "built $out: $(ls -l "$out/settee_core_bg.wasm" | awk '{print $5}') bytes of wasm (pkg/: $(stat -c %s pkg/settee_core_bg.wasm))"

@@ -21,6 +21,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync, brotliCompressSync, constants as zc } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { serve } from '../scripts/serve.mjs';
 import { renderMarkdown, writeBenchmarksMd } from './lib/report.mjs';
@@ -92,9 +93,18 @@ try {
   page.on('console', (msg) => {
     if (msg.type() === 'error' || msg.type() === 'warning') console.error(`[page ${msg.type()}] ${msg.text()}`);
   });
+  // What the page fetches from /pkg/ to load Settee is what a user downloads (bundle size).
+  const pkgFiles = new Set();
+  page.on('request', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.startsWith('/pkg/')) pkgFiles.add(decodeURIComponent(path.slice('/pkg/'.length)));
+  });
   await page.goto(url + '/');
   await page.waitForFunction(() => window.ready === true, null, { timeout: 60_000 });
   const list = await page.evaluate((m) => window.bench.list(m), mode);
+  // Sizes and a fingerprint of the package as loaded: another build may replace pkg/ mid-run.
+  const bundleAtStart = bundleSizes([...pkgFiles].sort((a, b) => b.endsWith('.wasm') - a.endsWith('.wasm') || a.localeCompare(b)));
+  const wasmHashAtStart = wasmHash();
   const workloads = pick(Object.keys(list.workloads), value('--workloads'));
   // Extra implementations (diagnostics) run only when asked for by name.
   const impls = value('--impls')
@@ -127,8 +137,13 @@ try {
       },
       impls: Object.fromEntries(impls.map((i) => [i, list.impls[i]])),
       workloads: results,
-      bundle: bundleSizes(),
+      bundle: bundleAtStart,
+      pkg: { dir: pkgDir, wasmSha256: wasmHashAtStart },
     };
+    if (wasmHash() !== wasmHashAtStart) {
+      report.pkg.changedDuringRun = true;
+      console.error(`warning: ${pkgDir}/settee_core_bg.wasm changed during the run (another build?): the numbers are for the one loaded at the start`);
+    }
     // Only a complete default run replaces latest.json and the table in BENCHMARKS.md.
     const complete = !quick && !value('--workloads') && !value('--impls') && runs >= 5;
     const out = join(here, 'results', quick ? 'quick.json' : complete ? 'latest.json' : 'partial.json');
@@ -191,6 +206,10 @@ async function timeAll(page, workloads, impls, list) {
   return results;
 }
 
+function wasmHash() {
+  return createHash('sha256').update(readFileSync(join(pkgDir, 'settee_core_bg.wasm'))).digest('hex');
+}
+
 // --- bundle size ----------------------------------------------------------------------------
 function sizeOf(dir, files) {
   let raw = 0;
@@ -205,10 +224,10 @@ function sizeOf(dir, files) {
   return { files, raw, gzip, brotli };
 }
 
-function bundleSizes() {
-  // What a user's page downloads: the wasm module, wasm-bindgen's glue, and the typed wrapper
-  // (types.js is an empty module; it is imported, so count it).
-  const settee = sizeOf(pkgDir, ['settee_core_bg.wasm', 'settee_core.js', 'index.js', 'types.js']);
+function bundleSizes(files) {
+  // What the bench page fetched from /pkg/ to load Settee: the wasm module, wasm-bindgen's glue
+  // (and its snippets), and the typed wrapper with the modules it imports.
+  const settee = sizeOf(pkgDir, files);
   const dist = join(here, 'node_modules/pouchdb/dist');
   return {
     targetGzip: 250_000,

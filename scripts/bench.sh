@@ -4,28 +4,46 @@
 #
 #   bash scripts/bench.sh              set up, build pkg/, warm-up + 5 timed runs per workload
 #                                      (median); writes bench/results/latest.json and the table
-#                                      between the markers in BENCHMARKS.md (~5 min)
+#                                      between the markers in BENCHMARKS.md (~8 min on a busy
+#                                      2-core machine)
 #   bash scripts/bench.sh --quick      CI smoke: small sizes, 1 warm-up + 1 run (< 1 min with
 #                                      pkg/ built); writes bench/results/quick.json only
 #   bash scripts/bench.sh --no-build   use the pkg/ already built
+#   bash scripts/bench.sh --build      rebuild pkg/ even if it looks up to date
+#
+# pkg/ is rebuilt (scripts/build.sh) unless it is newer than every source it is built from
+# (src/, js/, Cargo.toml, Cargo.lock, scripts/build.sh, scripts/pkg-json.mjs): a no-op rebuild
+# still reruns wasm-bindgen, wasm-opt and tsc (~30-60 s here), which would double --quick.
 #
 # Other options go to bench/run.mjs: --runs N, --warmup N, --workloads a,b, --impls x,y,
-# --pkg DIR, --profile (see its header). The bench has its own bench/package.json and
-# lockfile (pouchdb 9, pouchdb-find, playwright-core), installed into bench/node_modules.
+# --pkg DIR, --profile, --probe (see its header). The bench has its own bench/package.json and
+# lockfile (pouchdb 9, whose dist/ has the indexeddb adapter and pouchdb-find browser builds,
+# and playwright-core), installed into bench/node_modules.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-build=1
+build=auto
 args=()
 for a in "$@"; do
   case "$a" in
     --no-build) build=0 ;;
+    --build) build=1 ;;
     *) args+=("$a") ;;
   esac
 done
 
 bash scripts/setup.sh
+if [ "$build" = auto ]; then
+  build=1
+  if [ -f pkg/package.json ] && [ -f pkg/settee_core_bg.wasm ] && [ -f pkg/index.js ] &&
+    [ -z "$(find src js Cargo.toml Cargo.lock scripts/build.sh scripts/pkg-json.mjs \
+      -newer pkg/package.json -print -quit 2>/dev/null)" ] &&
+    [ -z "$(find src js Cargo.toml Cargo.lock -newer pkg/settee_core_bg.wasm -print -quit 2>/dev/null)" ]; then
+    log "pkg/ is newer than its sources: not rebuilding (--build forces it)"
+    build=0
+  fi
+fi
 if [ "$build" = 1 ]; then
   bash scripts/build.sh
 else

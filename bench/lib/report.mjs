@@ -19,6 +19,7 @@ export function renderMarkdown(r) {
     `Median of ${r.runs} timed runs after ${r.warmup} warm-up, each on a fresh database, ${r.date.slice(0, 10)}. ` +
       `**Absolute times are milliseconds on this machine** (${m.cores} × ${m.cpu}, shared with other work: ` +
       `load average ${m.loadavgAtStart[0]} at start, ${m.loadavgAtEnd[0]} at end), headless Chromium ${m.chromium}. ` +
+      (r.pkg?.changedDuringRun ? '**pkg/ was rebuilt during this run; the numbers are for the build loaded at its start.** ' : '') +
       `Raw data, every run: \`bench/results/${r.mode === 'quick' ? 'quick' : 'latest'}.json\`.`,
     '',
   );
