@@ -18,7 +18,7 @@ export interface ReplicationOptions<Doc = Record<string, unknown>> {
   batch_size?: number;
   /** Only these documents. */
   doc_ids?: string[];
-  /** A Mango selector, applied by a remote source. */
+  /** A Mango selector on each changed doc's winning revision (a local or remote source). */
   selector?: Record<string, unknown>;
   /**
    * A function deciding which fetched revisions to write, or `'ddoc/name'`: a filter

@@ -9,8 +9,12 @@ export interface SetteeOptions {
   adapter?: 'idb' | 'memory';
   /** How many ancestor revisions each document remembers (default 1000). */
   revs_limit?: number;
-  /** Remote databases (the name is an http(s) URL): basic auth credentials. */
-  auth?: { username: string; password: string };
+  /**
+   * Remote databases (the name is an http(s) URL): credentials, sent as basic auth, or with
+   * `session: true` used once for a cookie session (`POST /_session`), logging in again when
+   * the session expires.
+   */
+  auth?: { username: string; password: string; session?: boolean };
   /** Remote databases: headers sent with every request, e.g. `{Authorization: 'Bearer …'}`. */
   headers?: Record<string, string>;
   /** Remote databases: don't create the database when it is missing. */

@@ -2,7 +2,7 @@
 # Sets up, builds, and serves the www/ demo:
 #   http://127.0.0.1:8080/       the demo page (www/), with the package at /pkg/
 #   http://127.0.0.1:5984/       pouchdb-server, a local CouchDB-compatible server
-#                                 (for replication, coming in a later issue), data in .cache/
+#                                 (the README's replication example syncs with it), data in .cache/
 # Ctrl-C stops both. Ports: DEMO_PORT (8080), COUCH_PORT (5984).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

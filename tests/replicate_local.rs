@@ -289,6 +289,68 @@ fn a_doc_ids_filter_replicates_only_those_docs_and_has_its_own_checkpoint() {
     });
 }
 
+fn ids_of(all_docs: &str) -> Vec<String> {
+    parse(all_docs)["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_selector_filter_replicates_docs_whose_winner_matches_across_batches_and_resumes() {
+    block_on(async {
+        let (a, b) = (mem_db("a"), mem_db("b"));
+        for i in 0..30 {
+            put(
+                &a,
+                json!({"_id": format!("d{i:02}"), "kind": if i % 3 == 0 { "keep" } else { "skip" }, "i": i}),
+            )
+            .await;
+        }
+        // An update turning a skipped doc into a match, and a match turned into a non-match.
+        let rev = parse(&a.get("d01", &Value::Null).await.unwrap())["_rev"].as_str().unwrap().to_string();
+        put(&a, json!({"_id": "d01", "_rev": rev, "kind": "keep"})).await;
+        let rev = parse(&a.get("d03", &Value::Null).await.unwrap())["_rev"].as_str().unwrap().to_string();
+        put(&a, json!({"_id": "d03", "_rev": rev, "kind": "skip"})).await;
+        let (src, tgt) = (LocalPeer::new(a.clone()), LocalPeer::new(b.clone()));
+        let o = ReplicateOptions { filter: Filter::Selector(json!({"kind": "keep"})), ..opts(4) };
+        let r = run(&src, &tgt, &o).await;
+        let want: Vec<String> =
+            [0, 1, 6, 9, 12, 15, 18, 21, 24, 27].iter().map(|i| format!("d{i:02}")).collect();
+        assert_eq!(ids_of(&b.all_docs(&Value::Null).await.unwrap()), want);
+        assert_eq!((r.docs_read, r.docs_written), (10, 10));
+        assert_eq!(get(&b, "d01").await, get(&a, "d01").await, "the matching winner with its history");
+        // A rerun resumes from the checkpoint: only a new match is read.
+        put(&a, json!({"_id": "late", "kind": "keep"})).await;
+        put(&a, json!({"_id": "late-skip", "kind": "skip"})).await;
+        let again = run(&src, &tgt, &o).await;
+        assert_eq!((again.docs_read, again.docs_written), (1, 1));
+        assert_eq!(again.last_seq, Seq(json!(a.update_seq().await.unwrap())));
+        assert!(b.get("late-skip", &Value::Null).await.is_err());
+    });
+}
+
+#[test]
+fn a_selector_sees_a_deleted_winner_as_a_tombstone() {
+    block_on(async {
+        let (a, b) = (mem_db("a"), mem_db("b"));
+        let rev = put(&a, json!({"_id": "gone", "kind": "keep"})).await;
+        a.remove("gone", &rev).await.unwrap();
+        put(&a, json!({"_id": "here", "kind": "keep"})).await;
+        let (src, tgt) = (LocalPeer::new(a.clone()), LocalPeer::new(b.clone()));
+        let keep = ReplicateOptions { filter: Filter::Selector(json!({"kind": "keep"})), ..opts(10) };
+        assert_eq!(run(&src, &tgt, &keep).await.docs_written, 1);
+        assert_eq!(b.get("gone", &Value::Null).await.unwrap_err().status, 404);
+        let deleted = ReplicateOptions { filter: Filter::Selector(json!({"_deleted": true})), ..opts(10) };
+        assert_eq!(run(&src, &tgt, &deleted).await.docs_written, 1);
+        assert_eq!(b.get("gone", &Value::Null).await.unwrap_err().reason.as_deref(), Some("deleted"));
+        let bad = ReplicateOptions { filter: Filter::Selector(json!({"a": {"$nope": 1}})), ..opts(10) };
+        assert_eq!(replicate(&src, &tgt, &bad).await.unwrap_err().error.status, 400);
+    });
+}
+
 #[test]
 fn a_doc_filter_hook_keeps_rejected_docs_off_the_target() {
     block_on(async {

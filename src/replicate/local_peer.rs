@@ -3,14 +3,19 @@
 //! - Its id is the database name unless given one. Two peers with the same id would share
 //!   replication ids (and checkpoints) in both directions, so callers must keep ids distinct.
 //! - Seqs are the database's integers, sent as JSON numbers.
-//! - Selector and named filters need Mango / design-doc filters, which the local database
-//!   does not have yet: they are a 400 here (a remote source applies them itself).
+//! - A selector filter is matched (`core::mango`) against each changed doc's winning body,
+//!   as CouchDB's `_selector` does: a deleted winner is `{_id, _rev, _deleted: true}` plus
+//!   whatever its tombstone kept, so deletions pass only selectors that match tombstones.
+//!   `limit` counts matching rows; pages are read until that many match or the feed ends.
+//! - Named (design-doc) filters need JS filter functions, which the local database does not
+//!   run: they are a 400 here (a remote source applies them itself).
 //! - `pending` is `update_seq - last_seq`: an upper bound, since a doc changed twice leaves a
 //!   gap in the seq index.
 
 use super::peer::{
     Change, ChangesPage, DocError, Fetched, Filter, Peer, PeerInfo, RevRequest, RevsByDoc, Seq,
 };
+use crate::core::mango::Selector;
 use crate::db::peer_api::{LatestRev, WriteResult};
 use crate::db::Database;
 use crate::error::{Error, Result};
@@ -62,6 +67,55 @@ fn parse_change(row: &Value) -> Option<Change> {
     })
 }
 
+/// Rows read per page when filtering by selector, so a live wait (`limit` 1) that skips many
+/// non-matching changes does not read them one page each.
+const SELECTOR_PAGE: usize = 200;
+
+/// The doc a selector sees for a change row: its winning body, or a bare tombstone.
+fn winning_doc(row: &Value) -> Value {
+    match row.get("doc") {
+        Some(doc) if doc.is_object() => doc.clone(),
+        _ => json!({"_id": row["id"], "_rev": row["changes"][0]["rev"], "_deleted": true}),
+    }
+}
+
+impl LocalPeer {
+    async fn page(&self, results: Vec<Change>, last_seq: u64, limit: usize) -> Result<ChangesPage> {
+        let pending =
+            if results.len() < limit { 0 } else { self.db.update_seq().await?.saturating_sub(last_seq) };
+        Ok(ChangesPage { results, last_seq: Seq(Value::from(last_seq)), pending: Some(pending) })
+    }
+
+    /// Changes whose winning doc matches `selector`, at most `limit`; `last_seq` is the last
+    /// row looked at, so the next page starts after it.
+    async fn selector_changes(&self, since: &Seq, limit: usize, selector: &Value) -> Result<ChangesPage> {
+        let selector = Selector::parse(selector)?;
+        let page_size = limit.max(SELECTOR_PAGE);
+        let mut since = since.0.clone();
+        let mut results = Vec::new();
+        loop {
+            let options =
+                json!({"since": since, "limit": page_size, "style": "all_docs", "include_docs": true});
+            let page = parse(&self.db.changes(&options).await?)?;
+            let rows = page["results"].as_array().cloned().unwrap_or_default();
+            for row in &rows {
+                since = row["seq"].clone();
+                if selector.matches(&winning_doc(row)) {
+                    results.extend(parse_change(row));
+                    if results.len() == limit {
+                        return self.page(results, since.as_u64().unwrap_or(0), limit).await;
+                    }
+                }
+            }
+            let last_seq = page["last_seq"].as_u64().unwrap_or(0);
+            if rows.len() < page_size {
+                return self.page(results, last_seq, limit).await;
+            }
+            since = Value::from(last_seq);
+        }
+    }
+}
+
 #[async_trait(?Send)]
 impl Peer for LocalPeer {
     async fn info(&self) -> Result<PeerInfo> {
@@ -74,10 +128,9 @@ impl Peer for LocalPeer {
         match filter {
             Filter::None => {}
             Filter::DocIds(ids) => options["doc_ids"] = json!(ids),
-            Filter::Selector(_) | Filter::Named { .. } => {
-                return Err(Error::bad_request(
-                    "selector and named filters are not supported by local databases",
-                ))
+            Filter::Selector(selector) => return self.selector_changes(since, limit, selector).await,
+            Filter::Named { .. } => {
+                return Err(Error::bad_request("named filters are not supported by local databases"))
             }
         }
         let page = parse(&self.db.changes(&options).await?)?;
@@ -86,9 +139,7 @@ impl Peer for LocalPeer {
             .map(|rows| rows.iter().filter_map(parse_change).collect())
             .unwrap_or_default();
         let last_seq = page["last_seq"].as_u64().unwrap_or(0);
-        let pending =
-            if results.len() < limit { 0 } else { self.db.update_seq().await?.saturating_sub(last_seq) };
-        Ok(ChangesPage { results, last_seq: Seq(Value::from(last_seq)), pending: Some(pending) })
+        self.page(results, last_seq, limit).await
     }
 
     async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsByDoc> {

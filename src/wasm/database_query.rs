@@ -7,15 +7,18 @@
 //!   (`{map, reduce?}`, from `Settee.registerView`) replaces them with functions given in
 //!   code, for pages whose CSP forbids `eval`; the index still follows the design doc's
 //!   signature, so editing the design doc rebuilds it.
-//! - Temporary views are indexed under a signature of their source text, so querying the same
-//!   function again is incremental too; `viewCleanup` removes them.
+//! - Temporary views are indexed too, so querying the same one again is incremental. Given as
+//!   source text, one is indexed under a signature of that text (reused after a reload);
+//!   given as a function object, under that object's identity as well, since closures with one
+//!   source can capture different values (the same function object is incremental, a new
+//!   closure builds a new index). `viewCleanup` removes temporary indexes.
 //! - `stale: 'update_after'` resolves first, then updates the index in the background.
 
 use super::convert::{from_js, to_js};
 use super::database::Database;
 use super::error::to_js as err_to_js;
 use super::promise::spawn;
-use super::view_fns::{source_of, JsMap, JsReduce};
+use super::view_fns::{identity_of, source_of, JsMap, JsReduce};
 use crate::core::reduce::BuiltinReduce;
 use crate::db::views::{self, view_def, DesignView, MapFn, Reduce, ReduceFn, ViewCompiler, ViewDef};
 use crate::db::Database as Db;
@@ -70,10 +73,11 @@ fn temp_view(fun: &JsValue, reduce_option: Option<JsValue>) -> Result<ViewDef> {
         (Some(_), Some(b)) => Some(Reduce::Builtin(b)),
         (Some(f), None) => Some(Reduce::Custom(Rc::new(JsReduce::new(f)?))),
     };
+    let map_key = format!("{}\n{}", source_of(&map), identity_of(&map));
     Ok(ViewDef {
         ddoc: None,
         name: "temp".into(),
-        signature: views::signature(&source_of(&map), reduce_src.as_deref()),
+        signature: views::signature(&map_key, reduce_src.as_deref()),
         map: Rc::new(JsMap::new(&map)?),
         reduce,
     })

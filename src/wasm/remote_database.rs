@@ -30,6 +30,7 @@ fn remote_options(options: &Value) -> Result<(RemoteOptions, bool)> {
         let field = |k: &str| auth.get(k).and_then(Value::as_str).map(str::to_string);
         out.username = field("username");
         out.password = field("password");
+        out.session = auth.get("session").and_then(Value::as_bool).unwrap_or(false);
         if out.username.is_none() {
             return Err(Error::bad_request("auth needs a username (and a password)"));
         }
@@ -57,7 +58,7 @@ fn id_of(doc: &Value) -> Result<String> {
 
 #[wasm_bindgen]
 impl RemoteDatabase {
-    /// `open(url, {auth?: {username, password}, headers?, skip_setup?})`; nothing is sent yet.
+    /// `open(url, {auth?: {username, password, session?}, headers?, skip_setup?})`; nothing is sent yet.
     pub fn open(url: String, options: JsValue) -> std::result::Result<RemoteDatabase, JsValue> {
         let (opts, create) = from_js(&options).and_then(|o| remote_options(&o)).map_err(err_to_js)?;
         let url = DbUrl::parse(&url, &opts).map_err(err_to_js)?;

@@ -8,6 +8,10 @@
 //! - `emit` is passed as the second argument and also set as `globalThis.emit` during the call,
 //!   so `(doc, emit) => …` and `function (doc) { emit(…) }` objects both work without `eval`.
 //!   Only source strings (from design docs) go through `new Function`.
+//! - `identity_of` names a function object: a token unique to it (random, so also unique
+//!   across page loads), `""` for source text. Two closures can share their source text and
+//!   still map differently (`(doc, emit) => doc.type === type && emit(…)`), so a temporary
+//!   view made from a function object is indexed under its identity, not its source alone.
 
 use crate::db::views::{Emits, MapFn, ReduceFn};
 use crate::error::{Error, Result};
@@ -58,6 +62,17 @@ export function runReduce(f, json) {
 }
 export function nextTick() { return new Promise((ok) => setTimeout(ok, 0)); }
 export function sourceOf(fn) { return typeof fn === 'function' ? fn.toString() : String(fn); }
+const identities = new WeakMap();
+let nextIdentity = 0;
+export function identityOf(fn) {
+  if (typeof fn !== 'function') return '';
+  let id = identities.get(fn);
+  if (id === undefined) {
+    id = `${Date.now().toString(36)}.${Math.random().toString(36).slice(2)}.${++nextIdentity}`;
+    identities.set(fn, id);
+  }
+  return id;
+}
 "#)]
 extern "C" {
     #[wasm_bindgen(catch, js_name = makeMapper)]
@@ -72,6 +87,8 @@ extern "C" {
     fn next_tick() -> js_sys::Promise;
     #[wasm_bindgen(js_name = sourceOf)]
     pub fn source_of(f: &JsValue) -> String;
+    #[wasm_bindgen(js_name = identityOf)]
+    pub fn identity_of(f: &JsValue) -> String;
 }
 
 fn js_error(what: &str, e: JsValue) -> Error {

@@ -1,3 +1,5 @@
 #![allow(dead_code, unused_macros, unused_imports)]
 #[macro_use]
 pub mod db_suite;
+#[macro_use]
+pub mod views_suite;

@@ -22,9 +22,13 @@ const ARGS = [
   '--disable-dev-shm-usage',
 ];
 
-/** Serves tests/js/fixtures at / and pkg/ at /pkg/ on a free port. */
+/** Serves tests/js/fixtures at /, pkg/ at /pkg/ and PouchDB's browser build at /pouchdb/ on a free port. */
 export async function startServer() {
-  const { server, url } = await serve({ '/': join(root, 'tests/js/fixtures'), '/pkg/': join(root, 'pkg') });
+  const { server, url } = await serve({
+    '/': join(root, 'tests/js/fixtures'),
+    '/pkg/': join(root, 'pkg'),
+    '/pouchdb/': join(root, 'node_modules/pouchdb/dist'),
+  });
   return { url, close: () => new Promise((ok) => server.close(ok)) };
 }
 

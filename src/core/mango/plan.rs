@@ -12,8 +12,10 @@
 //!   empty) run of leading index fields that the selector fixes with `$eq`; a descending sort
 //!   reads the index backwards. A sort no usable index fits is an error (`no_usable_index`),
 //!   except a sort on `_id` alone, which all-docs order serves.
-//! - **Range**: leading index fields fixed by `$eq` (or a one-value `$in`) form a prefix; the
-//!   next field takes the tightest `$gt/$gte/$lt/$lte` bounds; later fields are unbounded.
+//! - **Range**: leading index fields fixed by `$eq` form a prefix (a one-value `$in` too, but
+//!   only on `_id`: elsewhere `$in` also matches an element of an array field, and the index
+//!   key holds the whole array); the next field takes the tightest `$gt/$gte/$lt/$lte`
+//!   bounds; later fields are unbounded.
 //!   Only top-level conjuncts count (never `$or`, `$nor`, `$not` branches).
 //! - **Choice** (Settee's rule, close to CouchDB's): `use_index` if it names a usable index
 //!   (else a warning); otherwise the usable index with the most range-constrained leading
@@ -220,7 +222,11 @@ fn bounds(field: &FieldPath, conjuncts: &[(&FieldPath, &Cond)]) -> Bounds {
     for (_, cond) in conjuncts.iter().filter(|(p, _)| *p == field) {
         match cond {
             Cond::Eq(v) => b.eq = b.eq.take().or_else(|| Some(v.clone())),
-            Cond::In(vs) if vs.len() == 1 => b.eq = b.eq.take().or_else(|| Some(vs[0].clone())),
+            // Only for `_id`, which is never an array: `$in` on an array field matches any
+            // element, while the index key holds the whole array.
+            Cond::In(vs) if vs.len() == 1 && is_id(field) => {
+                b.eq = b.eq.take().or_else(|| Some(vs[0].clone()))
+            }
             Cond::Gt(v) => tighten(&mut b.lower, v, false, Ordering::Greater),
             Cond::Gte(v) => tighten(&mut b.lower, v, true, Ordering::Greater),
             Cond::Lt(v) => tighten(&mut b.upper, v, false, Ordering::Less),
@@ -229,6 +235,10 @@ fn bounds(field: &FieldPath, conjuncts: &[(&FieldPath, &Cond)]) -> Bounds {
         }
     }
     b
+}
+
+fn is_id(field: &FieldPath) -> bool {
+    matches!(field.segments(), [only] if only == "_id")
 }
 
 /// Keeps the tighter of two bounds: further in direction `tighter`, or exclusive on a tie.
@@ -329,6 +339,14 @@ mod tests {
         let p = plan_query(&indexes, &Selector::parse(&json!({"a": 1})).unwrap(), &[], Some("b")).unwrap();
         assert_eq!(p.index, Some(0));
         assert!(p.warning.unwrap().contains("b was not used"));
+    }
+
+    #[test]
+    fn a_one_value_in_fixes_only_id_since_other_fields_may_hold_arrays() {
+        let p = plan(&[idx("tags", &["tags"])], json!({"tags": {"$in": ["z"]}}), json!([])).unwrap();
+        assert_eq!((p.index, p.range), (Some(0), IndexRange::default()));
+        let p = plan(&[], json!({"_id": {"$in": ["a"]}}), json!([])).unwrap();
+        assert_eq!(p.range.eq_prefix, vec![json!("a")]);
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! - An in-flight request is aborted when its future is dropped (`AbortOnDrop`), so a
 //!   cancelled live replication does not leave a longpoll holding one of the browser's few
 //!   connections per host.
+//! - With a cookie session (`DbUrl::session`), the first request logs in with
+//!   `POST /_session` (one login at a time, shared by concurrent requests); a later 401 logs in
+//!   again once and repeats the request, since sessions expire (CouchDB's after 600 s). The
+//!   password goes only into that request's body, never into an error.
 //! - `timeout_ms` aborts the request client-side; servers such as pouchdb-server ignore the
 //!   longpoll `timeout` parameter. A timed-out request answers `Ok(None)`.
 
@@ -14,12 +18,15 @@ use crate::replicate::remote::protocol::Call;
 use crate::replicate::remote::url::DbUrl;
 use crate::replicate::remote::{http_error, network_error};
 use futures::future::{select, Either};
+use futures::lock::Mutex;
 use gloo_net::http::{Method, RequestBuilder};
 use serde_json::Value;
 use web_sys::{AbortController, RequestCredentials};
 
 pub struct HttpClient {
     url: DbUrl,
+    /// Whether the cookie session is believed valid; the lock serialises logins.
+    logged_in: Mutex<bool>,
 }
 
 struct AbortOnDrop(Option<AbortController>);
@@ -44,7 +51,7 @@ fn method(m: &str) -> Method {
 
 impl HttpClient {
     pub fn new(url: DbUrl) -> HttpClient {
-        HttpClient { url }
+        HttpClient { url, logged_in: Mutex::new(false) }
     }
 
     pub fn url(&self) -> &DbUrl {
@@ -73,7 +80,39 @@ impl HttpClient {
         Ok(self.send(http_method, &url, label, body, None).await?.expect("no timeout, no None"))
     }
 
+    /// Logs in unless a session is already believed valid (no-op without a session login).
+    async fn ensure_session(&self) -> Result<()> {
+        let Some(login) = self.url.session() else { return Ok(()) };
+        let mut logged_in = self.logged_in.lock().await;
+        if !*logged_in {
+            let body = serde_json::json!({"name": login.username, "password": login.password});
+            let url = self.url.server_url("_session");
+            self.send_once("POST", &url, "_session", Some(&body), None).await?;
+            *logged_in = true;
+        }
+        Ok(())
+    }
+
     async fn send(
+        &self,
+        http_method: &str,
+        url: &str,
+        label: &str,
+        body: Option<&Value>,
+        timeout_ms: Option<u64>,
+    ) -> Result<Option<Value>> {
+        self.ensure_session().await?;
+        match self.send_once(http_method, url, label, body, timeout_ms).await {
+            Err(e) if e.status == 401 && self.url.session().is_some() => {
+                *self.logged_in.lock().await = false;
+                self.ensure_session().await?;
+                self.send_once(http_method, url, label, body, timeout_ms).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send_once(
         &self,
         http_method: &str,
         url: &str,

@@ -7,6 +7,8 @@
 //!   fetch refuses URLs with credentials anyway).
 //! - `auth: {username, password}` wins over URL credentials; explicit `headers` win over both
 //!   (so `headers: {Authorization: 'Bearer …'}` works).
+//! - `auth: {…, session: true}` sends no `Authorization` header: the credentials are kept as a
+//!   `SessionLogin` for `POST /_session`, and requests rely on the cookie it sets.
 //! - The database name is the last path segment, kept as written (a `/` in a name must arrive
 //!   encoded as `%2F`); a trailing `/` is dropped.
 
@@ -19,6 +21,21 @@ pub struct RemoteOptions {
     pub password: Option<String>,
     /// Extra headers sent on every request, e.g. `("Authorization", "Bearer …")`.
     pub headers: Vec<(String, String)>,
+    /// Log in with a cookie session (`POST /_session`) instead of sending basic auth.
+    pub session: bool,
+}
+
+/// The credentials of a cookie session login; never printed.
+#[derive(Clone, PartialEq)]
+pub struct SessionLogin {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for SessionLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SessionLogin({})", self.username)
+    }
 }
 
 #[derive(Clone, PartialEq)]
@@ -26,6 +43,7 @@ pub struct DbUrl {
     /// `scheme://host[:port]/path/db`, no credentials, no query, no trailing slash.
     base: String,
     headers: Vec<(String, String)>,
+    session: Option<SessionLogin>,
 }
 
 /// Never prints the headers: they may carry credentials.
@@ -62,6 +80,11 @@ impl DbUrl {
             user = Some((u.clone(), options.password.clone().unwrap_or_default()));
         }
         let mut headers = Vec::new();
+        let mut session = None;
+        if let (true, Some((username, password))) = (options.session, &user) {
+            session = Some(SessionLogin { username: username.clone(), password: password.clone() });
+            user = None;
+        }
         if let Some((u, p)) = user {
             let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
             headers.push(("Authorization".to_string(), format!("Basic {token}")));
@@ -70,7 +93,7 @@ impl DbUrl {
             headers.retain(|(h, _)| !h.eq_ignore_ascii_case(k));
             headers.push((k.clone(), v.clone()));
         }
-        Ok(DbUrl { base: format!("{}://{host}{path}", scheme.to_ascii_lowercase()), headers })
+        Ok(DbUrl { base: format!("{}://{host}{path}", scheme.to_ascii_lowercase()), headers, session })
     }
 
     /// The URL without credentials: the peer id and what errors may show.
@@ -85,6 +108,18 @@ impl DbUrl {
 
     pub fn headers(&self) -> &[(String, String)] {
         &self.headers
+    }
+
+    /// The cookie session login, when `session: true` was asked with credentials.
+    pub fn session(&self) -> Option<&SessionLogin> {
+        self.session.as_ref()
+    }
+
+    /// `scheme://host[:port]/<path>` at the server root (the database's parent), e.g.
+    /// for `_session`.
+    pub fn server_url(&self, path: &str) -> String {
+        let parent = self.base.rsplit_once('/').map(|(p, _)| p).unwrap_or(&self.base);
+        format!("{parent}/{path}")
     }
 
     /// `base/<path>?<query>`; `path` is already encoded (see `doc_path`), may be empty.
@@ -168,12 +203,31 @@ mod tests {
 
     #[test]
     fn the_auth_option_wins_over_url_credentials_and_headers_win_over_both() {
-        let o = RemoteOptions { username: Some("a".into()), password: Some("b".into()), headers: vec![] };
+        let o =
+            RemoteOptions { username: Some("a".into()), password: Some("b".into()), ..Default::default() };
         let u = DbUrl::parse("https://x:y@h/db", &o).unwrap();
         assert_eq!(auth(&u), Some("Basic YTpi"));
         let o = RemoteOptions { headers: vec![("authorization".into(), "Bearer t".into())], ..o };
         let u = DbUrl::parse("https://x:y@h/db", &o).unwrap();
         assert_eq!(u.headers(), &[("authorization".to_string(), "Bearer t".to_string())]);
+    }
+
+    #[test]
+    fn a_session_login_replaces_the_basic_header_and_is_never_printed() {
+        let o = RemoteOptions {
+            username: Some("a".into()),
+            password: Some("pw-9".into()),
+            session: true,
+            ..Default::default()
+        };
+        let u = DbUrl::parse("http://h:1/couch/db", &o).unwrap();
+        assert_eq!(auth(&u), None);
+        assert_eq!(u.session().map(|s| s.username.as_str()), Some("a"));
+        assert_eq!(u.server_url("_session"), "http://h:1/couch/_session");
+        assert!(!format!("{u:?} {:?}", u.session()).contains("pw-9"));
+        let from_url =
+            DbUrl::parse("http://b:c@h/db", &RemoteOptions { session: true, ..Default::default() }).unwrap();
+        assert_eq!((auth(&from_url), from_url.session().map(|s| s.password.as_str())), (None, Some("c")));
     }
 
     #[test]
