@@ -171,15 +171,8 @@ impl Database {
                     break;
                 }
             }
-            match page.last() {
-                Some((last, _)) if page.len() == PAGE => {
-                    if descending {
-                        range.end = Bound::Excluded(last.clone());
-                    } else {
-                        range.start = Bound::Excluded(last.clone());
-                    }
-                }
-                _ => break,
+            if !range.continue_after(&page, PAGE, descending) {
+                break;
             }
         }
         Ok(out)

@@ -121,15 +121,8 @@ impl Database {
                     break;
                 }
             }
-            match page.last() {
-                Some((last, _)) if page.len() == PAGE => {
-                    if req.descending {
-                        range.end = Bound::Excluded(last.clone());
-                    } else {
-                        range.start = Bound::Excluded(last.clone());
-                    }
-                }
-                _ => break,
+            if !range.continue_after(&page, PAGE, req.descending) {
+                break;
             }
         }
         Ok((rows, last_seq))

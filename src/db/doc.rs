@@ -4,10 +4,11 @@
 //!   `_local/`.
 //! - `_rev` must parse as `N-hash`; `_deleted` must be a boolean.
 //! - `_revisions` (`{start, ids}`) is only meaningful with `new_edits: false`.
-//! - `_attachments` stays in the body; `_conflicts`, `_deleted_conflicts`, `_revs_info` and
+//! - `_attachments` stays in the body (`attachments::extract` turns inline data into stubs); `_conflicts`, `_deleted_conflicts`, `_revs_info` and
 //!   `_local_seq` are read-only metadata and dropped on write, as CouchDB does.
 //! - Any other top-level `_` member is a 400 `doc_validation` error.
 
+use super::attachments::NewAttachment;
 use crate::core::rev::Rev;
 use crate::error::{Error, Result};
 use serde_json::{Map, Value};
@@ -23,14 +24,23 @@ pub struct ParsedDoc {
     pub revisions: Option<Vec<Rev>>,
     /// Everything that is stored as the revision's body.
     pub body: Map<String, Value>,
+    /// Attachment bytes given inline, moved out of `body` by `attachments::extract`.
+    pub new_attachments: Vec<NewAttachment>,
 }
 
 const READ_ONLY: [&str; 4] = ["_conflicts", "_deleted_conflicts", "_revs_info", "_local_seq"];
 
 pub fn parse_doc(doc: Value) -> Result<ParsedDoc> {
     let Value::Object(map) = doc else { return Err(Error::not_an_object()) };
-    let mut parsed =
-        ParsedDoc { id: None, rev: None, local_rev: None, deleted: false, revisions: None, body: Map::new() };
+    let mut parsed = ParsedDoc {
+        id: None,
+        rev: None,
+        local_rev: None,
+        deleted: false,
+        revisions: None,
+        body: Map::new(),
+        new_attachments: Vec::new(),
+    };
     let mut rev_text = None;
     for (key, value) in map {
         match key.as_str() {

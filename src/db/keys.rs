@@ -94,6 +94,25 @@ pub fn view_backs(view: &str) -> Vec<u8> {
     prefixed(VIEW_BACK, view.as_bytes())
 }
 
+// ---- Attachment data (`db::attachments`) ----
+//
+// | key | value |
+// |---|---|
+// | `A` digest (`md5-<base64>`) | the attachment's raw bytes, once per digest per database |
+//
+// Rev bodies hold stubs naming the digest; `compact` sweeps digests no body names.
+
+pub const ATTACHMENT: u8 = b'A';
+
+pub fn attachment(digest: &str) -> Vec<u8> {
+    prefixed(ATTACHMENT, digest.as_bytes())
+}
+
+/// The digest in an `attachment` key.
+pub fn digest_of(key: &[u8]) -> Option<&str> {
+    std::str::from_utf8(key.get(1..)?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

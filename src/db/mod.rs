@@ -10,6 +10,7 @@
 //!   per call, with one `JSON.parse`.
 
 mod all_docs;
+pub mod attachments;
 pub mod changes;
 pub mod doc;
 pub mod json;
@@ -127,10 +128,12 @@ impl Database {
         Ok(self.meta().await?.update_seq)
     }
 
-    /// Drops the bodies of non-leaf revisions, then lets the store merge its files.
+    /// Drops the bodies of non-leaf revisions and the attachment data nothing refers to any
+    /// more, then lets the store merge its files.
     pub async fn compact(&self) -> Result<String> {
         self.check_open()?;
         write::compact_bodies(self).await?;
+        self.sweep_attachments().await?;
         self.kv.compact().await?;
         Ok(r#"{"ok":true}"#.to_string())
     }

@@ -8,13 +8,13 @@
 use super::doc::{is_local, parse_doc, ParsedDoc};
 use super::local::LocalPlan;
 use super::record::{DocMeta, DocRecord};
-use super::{json, keys, Database, Meta};
+use super::{attachments, json, keys, Database, Meta};
 use crate::core::rev::{new_rev_hash_of_json, Rev};
 use crate::core::rev_tree::{MergeOutcome, RevTree};
 use crate::error::{Error, Result};
 use crate::kv::{Range, WriteBatch};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 /// How many stale-version retries before giving up (another tab keeps winning).
@@ -126,6 +126,28 @@ impl Database {
                 (raw_id, self.prepare(d, new_edits))
             })
             .collect();
+        self.write_parsed(parsed, new_edits).await
+    }
+
+    /// One already prepared doc (`putAttachment` builds its own): its error rejects the call.
+    pub(super) async fn single_parsed(&self, doc: ParsedDoc) -> Result<String> {
+        self.check_open()?;
+        let id = doc.id.clone();
+        let mut results = self.write_parsed(vec![(id, Ok(doc))], true).await?;
+        match results.pop() {
+            Some(WriteResult::Err { status, name, message, reason, .. }) => {
+                Err(Error { status, name, message, reason })
+            }
+            Some(ok) => Ok(json::to_json(&ok)),
+            None => Err(Error::storage("no result")),
+        }
+    }
+
+    async fn write_parsed(
+        &self,
+        parsed: Vec<(Option<String>, Result<ParsedDoc>)>,
+        new_edits: bool,
+    ) -> Result<Vec<WriteResult>> {
         let _guard = self.write_lock.lock().await;
         for attempt in 0.. {
             let version = self.kv.version();
@@ -147,7 +169,7 @@ impl Database {
         unreachable!("the loop returns")
     }
 
-    fn prepare(&self, doc: Value, new_edits: bool) -> Result<ParsedDoc> {
+    pub(super) fn prepare(&self, doc: Value, new_edits: bool) -> Result<ParsedDoc> {
         let mut p = parse_doc(doc)?;
         if p.id.is_none() {
             if !new_edits {
@@ -157,6 +179,9 @@ impl Database {
         }
         if !new_edits && p.rev.is_none() && !is_local(p.id.as_deref().unwrap_or("")) {
             return Err(Error::bad_request("new_edits: false needs a _rev on every doc"));
+        }
+        if !is_local(p.id.as_deref().unwrap_or("")) {
+            attachments::extract(&mut p)?;
         }
         Ok(p)
     }
@@ -187,6 +212,8 @@ impl Database {
             plans.insert(id, DocPlan::new(old));
         }
         let mut locals = LocalPlan::load(self, &local_ids).await?;
+        let parent_bodies = self.stub_parent_bodies(docs, &plans, new_edits).await?;
+        let mut new_data = Vec::new();
 
         let mut results = Vec::with_capacity(docs.len());
         for (raw_id, d) in docs {
@@ -203,11 +230,15 @@ impl Database {
             } else {
                 let plan = plans.get_mut(id).expect("planned");
                 if new_edits {
-                    self.apply_edit(plan, d)
+                    let parent = d.rev.as_ref().and_then(|r| parent_body(plan, id, r, &parent_bodies));
+                    self.apply_edit(plan, d, parent.as_ref())
                 } else {
                     self.apply_replicated(plan, d)
                 }
             };
+            if outcome.is_ok() {
+                new_data.extend(d.new_attachments.iter());
+            }
             results.push(match outcome {
                 Ok(rev) => WriteResult::ok(id, rev),
                 Err(e) => WriteResult::err(Some(id), e),
@@ -215,13 +246,19 @@ impl Database {
         }
 
         let mut batch = WriteBatch::new();
+        self.store_new_data(new_data, &mut batch).await?;
         locals.write_into(&mut batch);
         self.commit_docs(&mut plans, &mut batch).await?;
         Ok((batch, results))
     }
 
     /// A normal edit (`new_edits: true`): must name a current leaf, or create.
-    fn apply_edit(&self, plan: &mut DocPlan, d: &ParsedDoc) -> Result<String> {
+    fn apply_edit(
+        &self,
+        plan: &mut DocPlan,
+        d: &ParsedDoc,
+        parent_body: Option<&Map<String, Value>>,
+    ) -> Result<String> {
         let parent = match (&d.rev, plan.tree.winner()) {
             (Some(rev), _) if plan.tree.is_leaf(rev) => Some(rev.clone()),
             (Some(_), _) => return Err(Error::conflict()),
@@ -230,9 +267,10 @@ impl Database {
             (None, Some(w)) if w.deleted => Some(w.rev),
             (None, Some(_)) => return Err(Error::conflict()),
         };
-        let body = serde_json::to_vec(&d.body).expect("bodies serialise");
+        let pos = parent.as_ref().map_or(1, |p| p.pos + 1);
+        let body = serde_json::to_vec(&attachments::resolve(d, parent_body, pos)?).expect("bodies serialise");
         let hash = new_rev_hash_of_json(parent.as_ref(), d.deleted, &body);
-        let rev = Rev { pos: parent.as_ref().map_or(1, |p| p.pos + 1), hash };
+        let rev = Rev { pos, hash };
         // The parent is in the tree, so [rev, parent] joins its branch; no need for the whole path.
         let mut path = vec![rev.clone()];
         path.extend(parent);
@@ -244,7 +282,8 @@ impl Database {
     fn apply_replicated(&self, plan: &mut DocPlan, d: &ParsedDoc) -> Result<String> {
         let rev = d.rev.clone().expect("prepared");
         let path = d.revisions.clone().unwrap_or_else(|| vec![rev.clone()]);
-        self.merge(plan, &path, d.deleted, serde_json::to_vec(&d.body).expect("bodies serialise"));
+        let body = attachments::fill_revpos(d, rev.pos);
+        self.merge(plan, &path, d.deleted, serde_json::to_vec(&body).expect("bodies serialise"));
         Ok(rev.to_string())
     }
 
@@ -269,6 +308,31 @@ impl Database {
             }
         }
         plan.changed = true;
+    }
+
+    /// The bodies of losing leaves that edits with attachment stubs name as parents (the
+    /// winner's body is in its record already), by `(id, rev)`.
+    async fn stub_parent_bodies(
+        &self,
+        docs: &[(Option<String>, Result<ParsedDoc>)],
+        plans: &HashMap<&str, DocPlan>,
+        new_edits: bool,
+    ) -> Result<HashMap<(String, String), Vec<u8>>> {
+        let mut wanted = Vec::new();
+        for d in docs.iter().filter_map(|(_, d)| d.as_ref().ok()) {
+            let (Some(id), Some(rev)) = (d.id.as_deref(), &d.rev) else { continue };
+            let Some(plan) = plans.get(id) else { continue };
+            let is_old_winner = plan.tree.winner().is_some_and(|w| &w.rev == rev);
+            if new_edits && attachments::has_stubs(d) && !is_old_winner {
+                wanted.push((id.to_string(), rev.to_string()));
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ks: Vec<Vec<u8>> = wanted.iter().map(|(id, rev)| keys::body(id, rev)).collect();
+        let found = self.kv.get_many(&ks).await?;
+        Ok(wanted.into_iter().zip(found).filter_map(|(k, v)| Some((k, v?))).collect())
     }
 
     /// Turns changed doc plans into KV ops: record, bodies, seq index, counters.
@@ -343,6 +407,24 @@ impl Database {
         batch.put(keys::meta("count"), doc_count.to_be_bytes().to_vec());
         Ok(())
     }
+}
+
+/// The body of `rev`, the parent of an edit: written earlier in this batch, the stored winner,
+/// or a losing leaf read by `stub_parent_bodies`.
+fn parent_body(
+    plan: &DocPlan,
+    id: &str,
+    rev: &Rev,
+    fetched: &HashMap<(String, String), Vec<u8>>,
+) -> Option<Map<String, Value>> {
+    let key = rev.to_string();
+    let old_winner = plan.old.as_ref().filter(|o| o.meta.tree.winner().is_some_and(|w| &w.rev == rev));
+    let bytes = plan
+        .new_bodies
+        .get(&key)
+        .or_else(|| old_winner.and_then(|o| o.winner_body.as_ref()))
+        .or_else(|| fetched.get(&(id.to_string(), key)))?;
+    serde_json::from_slice(bytes).ok()
 }
 
 /// Drops the bodies of non-leaf revisions, one batch per page of docs.

@@ -71,6 +71,23 @@ impl Range {
             },
         }
     }
+    /// For paged scans: after a page of `page_size` rows read in this range (descending when
+    /// `reverse`), narrows the range to the keys after the page's last one, in scan order.
+    /// Returns false when the page was short, so the scan has reached the end.
+    pub fn continue_after(&mut self, page: &[(Vec<u8>, Vec<u8>)], page_size: usize, reverse: bool) -> bool {
+        match page.last() {
+            Some((last, _)) if page.len() == page_size => {
+                if reverse {
+                    self.end = Bound::Excluded(last.clone());
+                } else {
+                    self.start = Bound::Excluded(last.clone());
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// True when no key can be in the range (start above end), which `BTreeMap::range` would
     /// panic on.
     pub fn is_backwards(&self) -> bool {

@@ -20,7 +20,6 @@ use crate::kv::Range;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::ops::Bound;
 
 /// One view row.
 #[derive(Debug, Clone)]
@@ -185,15 +184,8 @@ impl Database {
                     out.push(Row { key: key.clone(), id: id.to_string(), value });
                 }
             }
-            match page.last() {
-                Some((last, _)) if page.len() == PAGE => {
-                    if descending {
-                        range.end = Bound::Excluded(last.clone());
-                    } else {
-                        range.start = Bound::Excluded(last.clone());
-                    }
-                }
-                _ => return Ok(()),
+            if !range.continue_after(&page, PAGE, descending) {
+                return Ok(());
             }
         }
         Ok(())

@@ -1,0 +1,282 @@
+//! Attachments: `_attachments` entries turned into stubs plus content-addressed data.
+//!
+//! - A rev body never holds attachment data, only stubs:
+//!   `{content_type, digest: "md5-<base64>", length, revpos, stub: true}`.
+//! - The bytes live once per database under `keys::attachment(digest)`, whichever docs and revs
+//!   refer to them, so an edit that keeps an attachment as a stub stores nothing again, and two
+//!   docs with the same bytes share one copy.
+//! - Nothing counts references: `compact` sweeps data that no stored rev body names (`sweep`).
+//!   Deleting a doc keeps its old rev bodies until compaction, so its data goes then too.
+//!
+//! The pure half (`extract`, `resolve`) runs before the write lock and while planning; the rest
+//! reads the KV store.
+
+use super::doc::ParsedDoc;
+use super::{keys, Database};
+use crate::error::{Error, Result};
+use crate::kv::{Range, WriteBatch};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use md5::{Digest, Md5};
+use serde_json::{json, Map, Value};
+use std::collections::HashSet;
+
+pub const FIELD: &str = "_attachments";
+
+/// Attachment bytes a doc brings inline (base64 in `put`, or raw from `putAttachment`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAttachment {
+    pub name: String,
+    pub digest: String,
+    pub data: Vec<u8>,
+}
+
+/// CouchDB's digest form: `md5-` and the base64 of the md5 of the bytes.
+pub fn digest_of(data: &[u8]) -> String {
+    format!("md5-{}", STANDARD.encode(Md5::digest(data)))
+}
+
+pub fn missing_stub(name: &str) -> Error {
+    Error::new(412, "missing_stub", format!("Missing attachment stub: {name}"))
+        .with_reason("Missing attachment stub")
+}
+
+fn bad(what: &str) -> Error {
+    Error::bad_request(format!("Bad _attachments: {what}"))
+}
+
+/// Replaces inline `data` with a stub and records the bytes in `doc.new_attachments`. Stubs
+/// given by the caller stay for `resolve`. Any malformed entry fails the whole doc.
+pub fn extract(doc: &mut ParsedDoc) -> Result<()> {
+    let Some(atts) = doc.body.get_mut(FIELD) else { return Ok(()) };
+    let Value::Object(atts) = atts else { return Err(bad("must be an object")) };
+    for (name, entry) in atts.iter_mut() {
+        let Value::Object(e) = entry else { return Err(bad("each attachment must be an object")) };
+        if e.get("stub") == Some(&Value::Bool(true)) {
+            continue;
+        }
+        let data = match e.get("data") {
+            Some(Value::String(s)) => STANDARD
+                .decode(s.as_bytes())
+                .map_err(|_| Error::bad_request("Attachment is not a valid base64 string"))?,
+            _ => return Err(bad("an attachment needs base64 `data` or `stub: true`")),
+        };
+        let content_type = match e.get("content_type") {
+            None | Some(Value::Null) => "application/octet-stream".to_string(),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err(bad("content_type must be a string")),
+        };
+        let revpos = e.get("revpos").cloned().unwrap_or(Value::Null);
+        let new = NewAttachment { name: name.clone(), digest: digest_of(&data), data };
+        *entry = stub(&content_type, &new.digest, new.data.len(), revpos);
+        doc.new_attachments.push(new);
+    }
+    Ok(())
+}
+
+fn stub(content_type: &str, digest: &str, length: usize, revpos: Value) -> Value {
+    json!({"content_type": content_type, "digest": digest, "length": length, "revpos": revpos, "stub": true})
+}
+
+/// Whether the doc keeps attachments as stubs that must be found in its parent revision.
+pub fn has_stubs(doc: &ParsedDoc) -> bool {
+    let Some(Value::Object(atts)) = doc.body.get(FIELD) else { return false };
+    atts.keys().any(|n| !doc.new_attachments.iter().any(|a| &a.name == n))
+}
+
+/// The body to store for an edit creating revision `pos`: new attachments get `revpos = pos`,
+/// and stubs take their entry from `parent` (matched by name, and by digest when given).
+pub fn resolve(doc: &ParsedDoc, parent: Option<&Map<String, Value>>, pos: u64) -> Result<Map<String, Value>> {
+    let mut body = doc.body.clone();
+    let Some(Value::Object(atts)) = body.get_mut(FIELD) else { return Ok(body) };
+    let parent_atts = parent.and_then(|p| p.get(FIELD)).and_then(Value::as_object);
+    for (name, entry) in atts.iter_mut() {
+        if doc.new_attachments.iter().any(|a| &a.name == name) {
+            entry["revpos"] = pos.into();
+            continue;
+        }
+        let from_parent = parent_atts.and_then(|p| p.get(name)).filter(|p| {
+            entry.get("digest").is_none_or(|d| p.get("digest") == Some(d)) && p.get("digest").is_some()
+        });
+        *entry = from_parent.cloned().ok_or_else(|| missing_stub(name))?;
+    }
+    Ok(body)
+}
+
+/// For a replicated revision: stubs are kept as the source sent them (replication of data is
+/// not done here yet); new attachments without a `revpos` get the revision's own.
+pub fn fill_revpos(doc: &ParsedDoc, pos: u64) -> Map<String, Value> {
+    let mut body = doc.body.clone();
+    if let Some(Value::Object(atts)) = body.get_mut(FIELD) {
+        for a in &doc.new_attachments {
+            if let Some(e) = atts.get_mut(&a.name) {
+                if e.get("revpos").is_none_or(|r| !r.is_u64()) {
+                    e["revpos"] = pos.into();
+                }
+            }
+        }
+    }
+    body
+}
+
+/// The digests a stored body (JSON object bytes) refers to.
+pub fn digests_in(body: &[u8]) -> Vec<String> {
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else { return Vec::new() };
+    let Some(Value::Object(atts)) = map.get(FIELD) else { return Vec::new() };
+    atts.values().filter_map(|a| a.get("digest")?.as_str().map(str::to_string)).collect()
+}
+
+impl Database {
+    /// Adds puts for the attachment data this batch brings and the store lacks.
+    pub(super) async fn store_new_data(
+        &self,
+        new: Vec<&NewAttachment>,
+        batch: &mut WriteBatch,
+    ) -> Result<()> {
+        let mut seen = HashSet::new();
+        let unique: Vec<&NewAttachment> = new.into_iter().filter(|a| seen.insert(a.digest.clone())).collect();
+        if unique.is_empty() {
+            return Ok(());
+        }
+        let ks: Vec<Vec<u8>> = unique.iter().map(|a| keys::attachment(&a.digest)).collect();
+        let present = self.kv.get_many(&ks).await?;
+        for ((a, k), p) in unique.into_iter().zip(ks).zip(present) {
+            if p.is_none() {
+                batch.put(k, a.data.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the stubs in a body with inline base64 `data`.
+    pub(super) async fn inline_data(&self, body: &[u8]) -> Result<Vec<u8>> {
+        let digests = digests_in(body);
+        if digests.is_empty() {
+            return Ok(body.to_vec());
+        }
+        let mut map: Map<String, Value> =
+            serde_json::from_slice(body).map_err(|e| Error::storage(format!("corrupt body: {e}")))?;
+        let ks: Vec<Vec<u8>> = digests.iter().map(|d| keys::attachment(d)).collect();
+        let data = self.kv.get_many(&ks).await?;
+        if let Some(Value::Object(atts)) = map.get_mut(FIELD) {
+            for entry in atts.values_mut() {
+                let Some(i) = entry
+                    .get("digest")
+                    .and_then(Value::as_str)
+                    .and_then(|d| digests.iter().position(|x| x == d))
+                else {
+                    continue;
+                };
+                let bytes = data[i].as_deref().ok_or_else(|| Error::storage("attachment data missing"))?;
+                if let Value::Object(e) = entry {
+                    e.remove("stub");
+                    e.insert("data".into(), STANDARD.encode(bytes).into());
+                }
+            }
+        }
+        Ok(serde_json::to_vec(&map).expect("bodies serialise"))
+    }
+
+    /// Deletes attachment data that no stored revision body refers to.
+    pub(super) async fn sweep_attachments(&self) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        loop {
+            let version = self.kv.version();
+            let mut referenced = HashSet::new();
+            for (_, v) in self.kv.scan(Range::prefix(&[keys::DOC]), false, None).await? {
+                let record = super::record::DocRecord::decode(&v)?;
+                referenced.extend(record.winner_body.as_deref().map(digests_in).unwrap_or_default());
+            }
+            for (_, v) in self.kv.scan(Range::prefix(&[keys::BODY]), false, None).await? {
+                referenced.extend(digests_in(&v));
+            }
+            let mut batch = WriteBatch::new();
+            for (k, _) in self.kv.scan(Range::prefix(&[keys::ATTACHMENT]), false, None).await? {
+                if keys::digest_of(&k).is_none_or(|d| !referenced.contains(d)) {
+                    batch.delete(k);
+                }
+            }
+            if batch.is_empty() {
+                return Ok(());
+            }
+            match self.kv.write(batch, Some(version)).await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.is_stale() => {
+                    self.kv.refresh().await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::doc::parse_doc;
+
+    fn parsed(v: Value) -> ParsedDoc {
+        let mut d = parse_doc(v).unwrap();
+        extract(&mut d).unwrap();
+        d
+    }
+
+    #[test]
+    fn digests_are_md5_in_base64_like_couchdb() {
+        // md5("hello") = 5d41402abc4b2a76b9719d911017c592
+        assert_eq!(digest_of(b"hello"), "md5-XUFAKrxLKna5cZ2REBfFkg==");
+    }
+
+    #[test]
+    fn inline_data_becomes_a_stub_and_bytes_on_the_side() {
+        let d = parsed(
+            json!({"_id": "a", "_attachments": {"t.txt": {"content_type": "text/plain", "data": "aGVsbG8="}}}),
+        );
+        assert_eq!(d.new_attachments.len(), 1);
+        assert_eq!(d.new_attachments[0].data, b"hello");
+        let e = &d.body[FIELD]["t.txt"];
+        assert_eq!(e["stub"], true);
+        assert_eq!(e["length"], 5);
+        assert!(e.get("data").is_none());
+    }
+
+    #[test]
+    fn malformed_base64_and_shapes_are_bad_requests() {
+        for v in [
+            json!({"_attachments": {"x": {"content_type": "a/b", "data": "%%%"}}}),
+            json!({"_attachments": []}),
+            json!({"_attachments": {"x": 1}}),
+            json!({"_attachments": {"x": {"content_type": "a/b"}}}),
+            json!({"_attachments": {"x": {"content_type": 5, "data": ""}}}),
+        ] {
+            let mut d = parse_doc(v.clone()).unwrap();
+            assert_eq!(extract(&mut d).unwrap_err().status, 400, "{v}");
+        }
+    }
+
+    #[test]
+    fn a_stub_takes_its_entry_from_the_parent_and_new_data_gets_the_new_revpos() {
+        let parent = json!({"_attachments": {"old": {"content_type": "a/b", "digest": "md5-x", "length": 1, "revpos": 1, "stub": true}}});
+        let d = parsed(
+            json!({"_attachments": {"old": {"stub": true}, "new": {"content_type": "c/d", "data": "AA=="}}}),
+        );
+        assert!(has_stubs(&d));
+        let body = resolve(&d, parent.as_object(), 2).unwrap();
+        assert_eq!(body[FIELD]["old"], parent[FIELD]["old"]);
+        assert_eq!(body[FIELD]["new"]["revpos"], 2);
+    }
+
+    #[test]
+    fn a_stub_without_a_matching_parent_attachment_is_missing_stub() {
+        let parent = json!({"_attachments": {"old": {"digest": "md5-x", "stub": true}}});
+        for v in [
+            json!({"_attachments": {"other": {"stub": true}}}),
+            json!({"_attachments": {"old": {"stub": true, "digest": "md5-y"}}}),
+        ] {
+            let e = resolve(&parsed(v), parent.as_object(), 2).unwrap_err();
+            assert_eq!((e.status, e.name), (412, "missing_stub"));
+        }
+        let e = resolve(&parsed(json!({"_attachments": {"a": {"stub": true}}})), None, 1).unwrap_err();
+        assert_eq!(e.status, 412);
+    }
+}
