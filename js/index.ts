@@ -39,7 +39,9 @@ import type {
   ChangeRow,
   ChangesOptions,
   ChangesResponse,
+  AttachmentInput,
   DatabaseInfo,
+  GetAttachmentOptions,
   GetOptions,
   GetResult,
   LocalDoc,
@@ -197,9 +199,38 @@ export class Settee<Doc extends object = Record<string, unknown>> {
     return (await this.#open()).info();
   }
 
-  /** Drops the bodies of non-leaf revisions. */
+  /** Drops the bodies of non-leaf revisions and attachment data no revision refers to. */
   async compact(): Promise<{ ok: true }> {
     return (await this.#open()).compact();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Attachments (local databases)
+
+  /**
+   * Adds or replaces attachment `name` of the document at `rev` (pass `null` to create the
+   * document). Resolves with the new revision, like `put`.
+   */
+  async putAttachment(
+    id: string,
+    name: string,
+    rev: string | null | undefined,
+    data: AttachmentInput,
+    type: string,
+  ): Promise<PutResponse> {
+    // Reading a Blob is asynchronous JS work, done before the call into wasm.
+    const bytes = typeof Blob !== 'undefined' && data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : data;
+    return (await this.#local('putAttachment')).putAttachment(id, name, rev ?? undefined, bytes, type);
+  }
+
+  /** Attachment `name` of the winning revision (or of `rev`), as a `Blob` of its content type. */
+  async getAttachment(id: string, name: string, options: GetAttachmentOptions = {}): Promise<Blob> {
+    return (await this.#local('getAttachment')).getAttachment(id, name, options);
+  }
+
+  /** Removes attachment `name` from the document at `rev`. Resolves with the new revision. */
+  async removeAttachment(id: string, name: string, rev: string): Promise<PutResponse> {
+    return (await this.#local('removeAttachment')).removeAttachment(id, name, rev);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -69,8 +69,42 @@ export interface DeletedDoc {
   _deleted: true;
 }
 
+/**
+ * A stored attachment as `get` and `allDocs` return it by default: its metadata, no data.
+ * `digest` is `md5-<base64>`, as in CouchDB; `revpos` is the generation that last changed it.
+ */
+export interface AttachmentStub {
+  content_type: string;
+  digest: string;
+  length: number;
+  revpos: number;
+  stub: true;
+}
+
+/** A stored attachment with its data: base64 with `{attachments: true}`, a `Blob` with `binary: true` too. */
+export interface AttachmentWithData<Data extends string | Blob = string> {
+  content_type: string;
+  digest: string;
+  length: number;
+  revpos: number;
+  data: Data;
+}
+
+/**
+ * An `_attachments` entry `put`/`bulkDocs` accept: new data as base64, or a stub that keeps the
+ * parent revision's attachment of that name (matched by `digest` too when given).
+ */
+export type PutAttachmentEntry =
+  | { content_type?: string; data: string }
+  | { stub: true; digest?: string; content_type?: string; length?: number; revpos?: number };
+
+/** What `putAttachment` takes as data. A `Blob` is read with `arrayBuffer()`. */
+export type AttachmentInput = Blob | Uint8Array | ArrayBuffer | string;
+
 /** What `put` accepts: your fields plus an `_id` (and the current `_rev` to update). */
-export type PutDoc<Doc> = (Doc & { _id: string; _rev?: string; _deleted?: boolean }) | DeletedDoc;
+export type PutDoc<Doc> =
+  | (Doc & { _id: string; _rev?: string; _deleted?: boolean; _attachments?: Record<string, PutAttachmentEntry> })
+  | DeletedDoc;
 
 /** What `post` accepts: your fields; Settee picks the `_id`. */
 export type PostDoc<Doc> = Doc & { _id?: never; _rev?: never };
@@ -104,6 +138,16 @@ export interface GetOptions {
   deleted_conflicts?: boolean;
   /** With `rev`: return the latest leaf descending from it. */
   latest?: boolean;
+  /** Return each attachment's data (base64) instead of a stub. */
+  attachments?: boolean;
+  /** With `attachments`: the data as `Blob`s instead of base64. */
+  binary?: boolean;
+}
+
+/** Options of `getAttachment`. */
+export interface GetAttachmentOptions {
+  /** Read the attachment of this revision instead of the winner's. */
+  rev?: string;
 }
 
 /** Options of `get` that ask for several leaves at once. */
@@ -117,7 +161,16 @@ export type GetResult<Doc, O extends GetOptions = {}> = ExistingDoc<Doc> &
   (O extends { revs: true } ? { _revisions: Revisions } : {}) &
   (O extends { revs_info: true } ? { _revs_info: RevInfo[] } : {}) &
   (O extends { conflicts: true } ? { _conflicts?: string[] } : {}) &
-  (O extends { deleted_conflicts: true } ? { _deleted_conflicts?: string[] } : {});
+  (O extends { deleted_conflicts: true } ? { _deleted_conflicts?: string[] } : {}) & {
+    _attachments?: Record<
+      string,
+      O extends { attachments: true; binary: true }
+        ? AttachmentWithData<Blob>
+        : O extends { attachments: true }
+          ? AttachmentWithData
+          : AttachmentStub
+    >;
+  };
 
 /** One element of a `get(id, {open_revs})` answer. */
 export type OpenRevsResult<Doc> =
@@ -162,6 +215,8 @@ export interface AllDocsOptions {
   include_docs?: boolean;
   /** With `include_docs`: add `_conflicts` to each doc. */
   conflicts?: boolean;
+  /** With `include_docs`: attachments with their data (base64) instead of stubs. */
+  attachments?: boolean;
   startkey?: string;
   endkey?: string;
   /** Whether `endkey` itself is in the range (default true). */
@@ -179,7 +234,9 @@ export interface AllDocsRow<Doc> {
   id: string;
   key: string;
   value: { rev: string; deleted?: true };
-  doc?: (ExistingDoc<Doc> & { _conflicts?: string[] }) | null;
+  doc?:
+    | (ExistingDoc<Doc> & { _conflicts?: string[]; _attachments?: Record<string, AttachmentStub | AttachmentWithData> })
+    | null;
 }
 
 /** The row for an id asked for in `keys` that was never in the database. */

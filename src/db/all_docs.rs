@@ -59,6 +59,7 @@ impl Database {
         let skip = o.u64("skip")?.unwrap_or(0);
         let limit = o.u64("limit")?;
         let want_seq = o.bool("update_seq")?;
+        let with_data = include_docs && o.bool("attachments")?;
         let meta = self.meta().await?;
 
         let doc_of = |id: &str, r: &DocRecord| -> Option<Box<RawValue>> {
@@ -73,7 +74,12 @@ impl Database {
             if descending {
                 list.reverse();
             }
-            let records = self.records(&list).await?;
+            let mut records = self.records(&list).await?;
+            if with_data {
+                for r in records.iter_mut().flatten() {
+                    self.inline_record(r).await?;
+                }
+            }
             for (id, record) in list.iter().zip(records.iter()) {
                 let row = match record.as_ref().and_then(|r| r.meta.tree.winner().map(|w| (r, w))) {
                     None => Row::Missing { key: id, error: "not_found" },
@@ -98,7 +104,12 @@ impl Database {
         }
 
         let range = self.id_range(&o, descending, inclusive_end)?;
-        let ids_and_records = self.scan_live(range, descending, skip, limit).await?;
+        let mut ids_and_records = self.scan_live(range, descending, skip, limit).await?;
+        if with_data {
+            for (_, r) in ids_and_records.iter_mut() {
+                self.inline_record(r).await?;
+            }
+        }
         for (id, r) in &ids_and_records {
             let w = r.meta.tree.winner().expect("live docs have a winner");
             rows.push(Row::Doc {
@@ -114,6 +125,14 @@ impl Database {
             rows,
             update_seq: want_seq.then_some(meta.update_seq),
         }))
+    }
+
+    /// Puts attachment data into a record's (in-memory) winner body, for `attachments: true`.
+    async fn inline_record(&self, r: &mut DocRecord) -> Result<()> {
+        if let Some(body) = &r.winner_body {
+            r.winner_body = Some(self.inline_data(body).await?);
+        }
+        Ok(())
     }
 
     /// The `d` key range for `startkey`/`endkey`/`key`, in ascending bounds.

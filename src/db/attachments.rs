@@ -19,6 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use md5::{Digest, Md5};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 pub const FIELD: &str = "_attachments";
@@ -74,7 +75,7 @@ pub fn extract(doc: &mut ParsedDoc) -> Result<()> {
     Ok(())
 }
 
-fn stub(content_type: &str, digest: &str, length: usize, revpos: Value) -> Value {
+pub(super) fn stub(content_type: &str, digest: &str, length: usize, revpos: Value) -> Value {
     json!({"content_type": content_type, "digest": digest, "length": length, "revpos": revpos, "stub": true})
 }
 
@@ -86,13 +87,24 @@ pub fn has_stubs(doc: &ParsedDoc) -> bool {
 
 /// The body to store for an edit creating revision `pos`: new attachments get `revpos = pos`,
 /// and stubs take their entry from `parent` (matched by name, and by digest when given).
-pub fn resolve(doc: &ParsedDoc, parent: Option<&Map<String, Value>>, pos: u64) -> Result<Map<String, Value>> {
+/// Borrows the body unchanged when it has no attachments (the common case: no copy).
+pub fn resolve<'a>(
+    doc: &'a ParsedDoc,
+    parent: Option<&Map<String, Value>>,
+    pos: u64,
+) -> Result<Cow<'a, Map<String, Value>>> {
+    if !doc.body.contains_key(FIELD) {
+        return Ok(Cow::Borrowed(&doc.body));
+    }
     let mut body = doc.body.clone();
-    let Some(Value::Object(atts)) = body.get_mut(FIELD) else { return Ok(body) };
+    let Some(Value::Object(atts)) = body.get_mut(FIELD) else { return Ok(Cow::Owned(body)) };
     let parent_atts = parent.and_then(|p| p.get(FIELD)).and_then(Value::as_object);
     for (name, entry) in atts.iter_mut() {
         if doc.new_attachments.iter().any(|a| &a.name == name) {
-            entry["revpos"] = pos.into();
+            // Data sent again unchanged (a doc read with `attachments: true`) keeps its revpos.
+            let same =
+                parent_atts.and_then(|p| p.get(name)).filter(|p| p.get("digest") == entry.get("digest"));
+            entry["revpos"] = same.and_then(|p| p.get("revpos")).cloned().unwrap_or(pos.into());
             continue;
         }
         let from_parent = parent_atts.and_then(|p| p.get(name)).filter(|p| {
@@ -100,12 +112,15 @@ pub fn resolve(doc: &ParsedDoc, parent: Option<&Map<String, Value>>, pos: u64) -
         });
         *entry = from_parent.cloned().ok_or_else(|| missing_stub(name))?;
     }
-    Ok(body)
+    Ok(Cow::Owned(body))
 }
 
 /// For a replicated revision: stubs are kept as the source sent them (replication of data is
 /// not done here yet); new attachments without a `revpos` get the revision's own.
-pub fn fill_revpos(doc: &ParsedDoc, pos: u64) -> Map<String, Value> {
+pub fn fill_revpos(doc: &ParsedDoc, pos: u64) -> Cow<'_, Map<String, Value>> {
+    if doc.new_attachments.is_empty() {
+        return Cow::Borrowed(&doc.body);
+    }
     let mut body = doc.body.clone();
     if let Some(Value::Object(atts)) = body.get_mut(FIELD) {
         for a in &doc.new_attachments {
@@ -116,7 +131,7 @@ pub fn fill_revpos(doc: &ParsedDoc, pos: u64) -> Map<String, Value> {
             }
         }
     }
-    body
+    Cow::Owned(body)
 }
 
 /// The digests a stored body (JSON object bytes) refers to.
@@ -264,6 +279,16 @@ mod tests {
         let body = resolve(&d, parent.as_object(), 2).unwrap();
         assert_eq!(body[FIELD]["old"], parent[FIELD]["old"]);
         assert_eq!(body[FIELD]["new"]["revpos"], 2);
+    }
+
+    #[test]
+    fn data_sent_again_unchanged_keeps_the_parents_revpos() {
+        let first = parsed(json!({"_attachments": {"a": {"content_type": "c/d", "data": "AA=="}}}));
+        let parent = resolve(&first, None, 1).unwrap();
+        let again = parsed(json!({"_attachments": {"a": {"content_type": "c/d", "data": "AA=="}}}));
+        assert_eq!(resolve(&again, Some(&parent), 4).unwrap()[FIELD]["a"]["revpos"], 1);
+        let changed = parsed(json!({"_attachments": {"a": {"content_type": "c/d", "data": "AQ=="}}}));
+        assert_eq!(resolve(&changed, Some(&parent), 4).unwrap()[FIELD]["a"]["revpos"], 4);
     }
 
     #[test]

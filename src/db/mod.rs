@@ -6,10 +6,13 @@
 //!   version (another tab wrote) means refresh, re-read and re-plan: the loop in `write`.
 //! - Writers on one handle queue on an async lock, so concurrent puts from JS don't keep
 //!   invalidating each other's plans.
+//! - Attachment bytes never sit in a rev body: bodies hold stubs and the bytes are stored once
+//!   per digest (see `attachments`); `compact` sweeps bytes no body names.
 //! - Responses are built as JSON text (see `json`) so that the wasm layer crosses to JS once
 //!   per call, with one `JSON.parse`.
 
 mod all_docs;
+mod attachment_api;
 pub mod attachments;
 pub mod changes;
 pub mod doc;

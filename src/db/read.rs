@@ -1,4 +1,5 @@
-//! Reading docs: `get` (with `rev`, `revs`, `revs_info`, `open_revs`, `conflicts`, `latest`),
+//! Reading docs: `get` (with `rev`, `revs`, `revs_info`, `open_revs`, `conflicts`, `latest`,
+//! `attachments`),
 //! `bulk_get` and `revs_diff`.
 //!
 //! Each call reads its doc records in one `get_many`, works out which revision bodies it needs,
@@ -135,6 +136,10 @@ impl Database {
         };
         let bodies = self.bodies(id, &record, std::slice::from_ref(&rev)).await?;
         let body = bodies.get(&rev).ok_or_else(Error::missing)?;
+        if o.bool("attachments")? {
+            let body = self.inline_data(body).await?;
+            return Ok(render_doc(id, &record, &rev, &body, render));
+        }
         Ok(render_doc(id, &record, &rev, body, render))
     }
 

@@ -66,11 +66,21 @@ impl Database {
         promise(async move { db.post(from_js(&doc)?).await })
     }
 
+    /// With `{attachments: true, binary: true}`, attachment data comes back as `Blob`s.
     pub fn get(&self, id: JsValue, options: JsValue) -> Promise {
         let db = self.inner.clone();
-        promise(async move {
-            let id = id.as_string().ok_or_else(|| Error::bad_request("id must be a string"))?;
-            db.get(&id, &from_js(&options)?).await
+        spawn(async move {
+            let run = async {
+                let id = id.as_string().ok_or_else(|| Error::bad_request("id must be a string"))?;
+                let options = from_js(&options)?;
+                let binary = db::options::Opts::new(&options)?.bool("binary")?;
+                let doc = to_js(&db.get(&id, &options).await?)?;
+                if binary {
+                    super::attachments::with_blobs(&doc)?;
+                }
+                Ok(doc)
+            };
+            run.await.map_err(err_to_js)
         })
     }
 

@@ -4,6 +4,7 @@
 //! output with one `JSON.parse`, never a property at a time. Errors become real JS `Error`
 //! objects carrying PouchDB's `status`, `name`, `message`, `error` and `reason`.
 
+mod attachments;
 mod changes_feed;
 mod convert;
 mod database;

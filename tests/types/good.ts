@@ -94,6 +94,21 @@ export async function usage(): Promise<void> {
   await db.close();
   await db.destroy();
 
+  // Attachments: inline base64 on put, stubs by default, data with `attachments`, Blobs with `binary`.
+  await db.put({ _id: 'att', text: 't', _attachments: { 'a.txt': { content_type: 'text/plain', data: 'aGk=' } } });
+  const stubbed = await db.get('att');
+  const digest: string | undefined = stubbed._attachments?.['a.txt']?.digest;
+  const inline = await db.get('att', { attachments: true });
+  const b64: string | undefined = inline._attachments?.['a.txt']?.data;
+  const binary = await db.get('att', { attachments: true, binary: true });
+  const blobData: Blob | undefined = binary._attachments?.['a.txt']?.data;
+  const put1 = await db.putAttachment('att', 'b.bin', stubbed._rev, new Uint8Array([1, 2]), 'application/octet-stream');
+  await db.putAttachment('att', 'c.bin', put1.rev, new Blob(['x']), 'text/plain');
+  await db.putAttachment('new', 'd.txt', null, 'aGk=', 'text/plain');
+  const blob: Blob = await db.getAttachment('att', 'b.bin', { rev: put1.rev });
+  await db.removeAttachment('att', 'b.bin', put1.rev);
+  void [digest, b64, blobData, blob];
+
   // An untyped database accepts any object.
   const loose = new Settee('loose');
   await loose.put({ _id: 'z', anything: [1, 2, 3] });
