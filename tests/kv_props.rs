@@ -193,8 +193,9 @@ proptest! {
         cache_bytes in prop_oneof![Just(0usize), 512..8192usize, Just(1 << 20)],
         auto_compact in any::<bool>(),
         fanout in 2..5usize,
+        small_runs in 0..8usize,
     ) {
-        let opts = LsmOptions { chunk_bytes, cache_bytes, auto_compact, fanout };
+        let opts = LsmOptions { chunk_bytes, cache_bytes, auto_compact, fanout, small_runs };
         block_on(run(actions, opts));
     }
 }
@@ -208,7 +209,7 @@ fn docs(from: usize, to: usize, tag: &str) -> WriteBatch {
 }
 
 fn manual() -> LsmOptions {
-    LsmOptions { chunk_bytes: 256, cache_bytes: 4096, auto_compact: false, fanout: 2 }
+    LsmOptions { chunk_bytes: 256, cache_bytes: 4096, auto_compact: false, fanout: 2, small_runs: 0 }
 }
 
 async fn everything(s: &dyn KvStore) -> Vec<(Vec<u8>, Vec<u8>)> {

@@ -237,15 +237,16 @@ async fn many_databases_open_at_once_in_one_page_stay_separate() {
 #[wasm_bindgen_test]
 async fn a_write_returns_before_the_merge_it_triggers_which_then_runs_in_the_background() {
     let lsm = open_idb(&unique("background-merge")).await.unwrap();
-    // The default policy merges once four similar runs stand side by side.
-    for i in 0..4u8 {
+    // The default policy merges tiny runs once `small_runs` (16) of them stand side by side.
+    let n = LsmOptions::default().small_runs as u8;
+    for i in 0..n {
         let mut batch = WriteBatch::new();
         batch.put(vec![b'k', i], vec![i; 100]);
         lsm.write(batch, None).await.unwrap();
     }
-    assert_eq!(lsm.stats().runs, 4, "the fourth write did not wait for the merge");
+    assert_eq!(lsm.stats().runs, n as usize, "the last write did not wait for the merge");
     assert!(eventually(|| lsm.stats().runs == 1).await, "the merge ran on its own");
-    assert_eq!(lsm.scan(Range::all(), false, None).await.unwrap().len(), 4);
+    assert_eq!(lsm.scan(Range::all(), false, None).await.unwrap().len(), n as usize);
     no_orphans(&lsm).await;
     lsm.close();
 }

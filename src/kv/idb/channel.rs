@@ -4,12 +4,32 @@
 //! truth. A channel never receives its own messages, but another `BroadcastChannel` object with
 //! the same name in the same page does, so two handles in one page hear each other like tabs.
 
-use js_sys::JsString;
-use std::cell::RefCell;
+use js_sys::{Function, JsString, Reflect};
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BroadcastChannel, MessageEvent};
+
+/// The shortest interval between two posts, in milliseconds.
+const THROTTLE_MS: f64 = 16.0;
+
+/// When the last post went out, and the timer of the trailing one if it is pending.
+#[derive(Default)]
+struct Throttle {
+    last: Cell<f64>,
+    timer: Cell<Option<i32>>,
+}
+
+fn send(channel: &BroadcastChannel, throttle: &Throttle) {
+    throttle.last.set(js_sys::Date::now());
+    // Delivery is best effort by design; a closed channel just stays quiet.
+    let _ = channel.post_message(&JsString::from("commit"));
+}
+
+fn global_fn(name: &str) -> Option<Function> {
+    Reflect::get(&js_sys::global(), &name.into()).ok()?.dyn_into().ok()
+}
 
 type Subscribers = Rc<RefCell<Vec<Weak<dyn Fn()>>>>;
 
@@ -17,6 +37,9 @@ pub struct Channel {
     channel: BroadcastChannel,
     subscribers: Subscribers,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
+    throttle: Rc<Throttle>,
+    /// Sends the trailing post; called by `setTimeout`.
+    on_timer: Closure<dyn FnMut()>,
 }
 
 impl Channel {
@@ -38,12 +61,40 @@ impl Channel {
             }
         });
         channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        Some(Channel { channel, subscribers, _on_message: on_message })
+        let throttle: Rc<Throttle> = Rc::default();
+        let (ch, th) = (channel.clone(), throttle.clone());
+        let on_timer = Closure::<dyn FnMut()>::new(move || {
+            th.timer.set(None);
+            send(&ch, &th);
+        });
+        Some(Channel { channel, subscribers, _on_message: on_message, throttle, on_timer })
     }
 
     pub fn post(&self) {
-        // Delivery is best effort by design; a closed channel just stays quiet.
-        let _ = self.channel.post_message(&JsString::from("commit"));
+        let t = &self.throttle;
+        if t.timer.get().is_some() {
+            return;
+        }
+        let wait = t.last.get() + THROTTLE_MS - js_sys::Date::now();
+        if wait <= 0.0 {
+            return send(&self.channel, t);
+        }
+        let timer = global_fn("setTimeout").and_then(|f| {
+            f.call2(&JsValue::UNDEFINED, self.on_timer.as_ref(), &JsValue::from_f64(wait.ceil())).ok()
+        });
+        match timer.and_then(|id| id.as_f64()) {
+            Some(id) => t.timer.set(Some(id as i32)),
+            None => send(&self.channel, t),
+        }
+    }
+
+    /// Cancels a pending trailing post; true if there was one.
+    fn cancel(&self) -> bool {
+        let Some(id) = self.throttle.timer.take() else { return false };
+        if let Some(f) = global_fn("clearTimeout") {
+            let _ = f.call1(&JsValue::UNDEFINED, &JsValue::from(id));
+        }
+        true
     }
 
     pub fn subscribe(&self, f: Weak<dyn Fn()>) {
@@ -51,7 +102,19 @@ impl Channel {
     }
 
     pub fn close(&self) {
+        if self.cancel() {
+            send(&self.channel, &self.throttle);
+        }
         self.channel.set_onmessage(None);
         self.channel.close();
+    }
+}
+
+impl Drop for Channel {
+    /// The timer must not fire into a dropped closure; its post goes out now instead.
+    fn drop(&mut self) {
+        if self.cancel() {
+            send(&self.channel, &self.throttle);
+        }
     }
 }

@@ -5,10 +5,13 @@
 //!
 //! Rules this file keeps:
 //! - Each `commit` is one readwrite transaction whose body only awaits IndexedDB requests:
-//!   get the manifest, compare its version, put the chunks and the manifest, delete the dropped
-//!   chunks, commit. Any other await inside would let the transaction auto-commit half done.
-//!   indexed_db_futures rolls a transaction back when it is dropped without `commit()`, so an
-//!   early return (stale version, error) leaves nothing behind, and so does a killed tab.
+//!   get the manifest, put the chunks and the manifest, delete the dropped chunks, all issued
+//!   back to back (one round trip, not two), then compare the version the get saw and commit
+//!   or drop. Requests of a transaction run in order, so the get sees the manifest from before
+//!   this commit's puts. Any other await inside would let the transaction auto-commit half
+//!   done. indexed_db_futures rolls a transaction back when it is dropped without `commit()`,
+//!   so an early return (stale version, error) undoes the queued writes, and so does a killed
+//!   tab.
 //! - Requests go out when built, so puts and deletes are built back to back and their errors
 //!   surface from `commit()`.
 //! - One crossing into JS per record: a chunk is copied once into a `Uint8Array` when written
@@ -203,22 +206,26 @@ impl RecordStore for IdbRecordStore {
         let tx =
             db.transaction(schema::STORE).with_mode(TransactionMode::Readwrite).build().map_err(idb_err)?;
         let store = tx.object_store(schema::STORE).map_err(idb_err)?;
-        let current: Option<JsValue> =
-            store.get(MANIFEST_KEY).primitive().map_err(idb_err)?.await.map_err(idb_err)?;
-        let header = current.map(|v| Uint8Array::new(&v).subarray(0, 16).to_vec());
-        if manifest_version(header.as_deref())? != commit.expect {
-            return Err(Error::stale());
-        }
+        // Pipelined: the manifest read goes out first and the writes right behind it, without
+        // waiting for its answer. Requests of a transaction run in order, so the read sees the
+        // manifest as it was before this commit; if its version is not the expected one we
+        // return, which drops `tx` uncommitted and so rolls the queued writes back.
+        let check = store.get(MANIFEST_KEY).primitive().map_err(idb_err)?;
         for (key, bytes) in &commit.puts {
             let value: JsValue = Uint8Array::from(*bytes).into();
             store.put(value).with_key(key.as_str()).without_key_type().primitive().map_err(idb_err)?;
         }
+        for key in &commit.deletes {
+            store.delete(key.as_str()).primitive().map_err(idb_err)?;
+        }
+        let current: Option<JsValue> = check.await.map_err(idb_err)?;
+        let header = current.map(|v| Uint8Array::new(&v).subarray(0, 16).to_vec());
+        if manifest_version(header.as_deref())? != commit.expect {
+            return Err(Error::stale());
+        }
         if self.injected_fault() {
             tx.abort().await.map_err(idb_err)?;
             return Err(Error::storage("injected fault: transaction aborted before commit"));
-        }
-        for key in &commit.deletes {
-            store.delete(key.as_str()).primitive().map_err(idb_err)?;
         }
         tx.commit().await.map_err(idb_err)
     }

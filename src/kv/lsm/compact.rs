@@ -3,6 +3,9 @@
 //!
 //! Rules that keep tabs safe:
 //! - One handle compacts at a time (`RecordStore::try_lock`); the others skip.
+//! - A merge plans on the manifest this handle already has, without re-reading it: the checks
+//!   below catch a stale one (missing chunk: refresh and plan again; stale commit: refresh and
+//!   commit on the fresh manifest if the merged runs are intact).
 //! - The merge reads a snapshot; the commit is built on the manifest current at commit time
 //!   and only if the merged runs are all still there, adjacent and in order (another handle
 //!   may have prepended newer runs, which are kept as they are). If they are not, the merge
@@ -31,6 +34,11 @@ fn sizes(m: &Manifest) -> Vec<u64> {
 }
 
 impl<R: RecordStore + 'static> Lsm<R> {
+    /// What the policy would merge in `m` under this handle's options.
+    fn plan(&self, m: &Manifest) -> Option<Span<usize>> {
+        plan(&sizes(m), self.inner.opts.fanout, self.inner.opts.small_runs)
+    }
+
     /// Runs the merges the policy asks for. Returns whether anything was merged; false also when
     /// another handle holds the compaction lock.
     /// Runs `maybe_compact` in the background unless one is already scheduled, so that a
@@ -39,7 +47,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
     /// batch is committed whatever happens to the merge; a failed one is retried after the
     /// next write.
     pub(super) fn schedule_compaction(&self) {
-        if self.inner.compacting.get() || plan(&sizes(&self.manifest()), self.inner.opts.fanout).is_none() {
+        if self.inner.compacting.get() || self.plan(&self.manifest()).is_none() {
             return;
         }
         self.inner.compacting.set(true);
@@ -58,11 +66,10 @@ impl<R: RecordStore + 'static> Lsm<R> {
     }
 
     pub async fn maybe_compact(&self) -> Result<bool> {
-        let fanout = self.inner.opts.fanout;
-        if plan(&sizes(&self.manifest()), fanout).is_none() {
+        if self.plan(&self.manifest()).is_none() {
             return Ok(false);
         }
-        self.compact_where(|m| plan(&sizes(m), fanout)).await
+        self.compact_where(|m| self.plan(m)).await
     }
 
     /// Merges everything into one run without tombstones.
@@ -78,8 +85,10 @@ impl<R: RecordStore + 'static> Lsm<R> {
         self.check_open()?;
         let _merging = self.inner.merging.lock().await;
         let Some(_lock) = self.inner.store.try_lock().await? else { return Ok(false) };
-        // Whoever held the lock before may have compacted: plan on what is there now.
-        self.refresh_inner().await?;
+        // No refresh here (it cost a read transaction per merge): another handle's commit is
+        // announced and refreshed on its own, and one this handle has not noticed yet makes
+        // the merge find a chunk missing or its commit stale, both of which refresh and plan
+        // again below.
         let mut merged = false;
         for _ in 0..MAX_ATTEMPTS {
             let m = self.manifest();
@@ -125,6 +134,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
         let encoded = out.finish();
 
         for _ in 0..MAX_ATTEMPTS {
+            let _committing = self.inner.committing.lock().await;
             let cur = self.manifest();
             let Some(pos) = cur.runs.iter().position(|r| r.id == run_ids[0]) else { return Ok(false) };
             let end = pos + run_ids.len();

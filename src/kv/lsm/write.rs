@@ -58,6 +58,8 @@ impl<R: RecordStore + 'static> Lsm<R> {
         let encoded = encode_batch(batch.ops, self.inner.opts.chunk_bytes);
         let mut attempt = 0;
         let (version, run) = loop {
+            // Released at the end of each attempt, so before a merge is scheduled below.
+            let _committing = self.inner.committing.lock().await;
             let cur = self.manifest();
             if let Some(v) = expected {
                 if !self.same_data(v, &cur) {
