@@ -25,6 +25,7 @@ pub mod options;
 pub mod peer_api;
 mod read;
 pub mod record;
+mod resolve;
 pub mod views;
 mod write;
 

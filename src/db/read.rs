@@ -8,6 +8,7 @@
 use super::doc::{is_local, validate_id};
 use super::options::{bad, Opts};
 use super::record::DocRecord;
+use super::resolve::{Answer, Revs};
 use super::{json, keys, Database};
 use crate::core::rev::Rev;
 use crate::core::rev_tree::RevInfoStatus;
@@ -42,6 +43,15 @@ impl Render {
 enum OpenRevs {
     All,
     List(Vec<String>),
+}
+
+impl From<Answer> for OpenRev {
+    fn from(a: Answer) -> Self {
+        match a {
+            Answer::Doc(json) => OpenRev::Ok { ok: json::raw(json) },
+            Answer::Missing(missing) => OpenRev::Missing { missing },
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -115,12 +125,10 @@ impl Database {
             Some(_) => return Err(bad("open_revs", "'all' or an array of revs")),
         };
         let rev = o.str("rev")?.map(Rev::parse).transpose()?;
-        let record = self.record(id).await?;
-
         if let Some(open) = open_revs {
-            return self.open_revs(id, record.as_ref(), open, latest, render).await;
+            return self.open_revs(id, open, latest, render).await;
         }
-        let record = record.ok_or_else(Error::missing)?;
+        let record = self.record(id).await?.ok_or_else(Error::missing)?;
         let tree = &record.meta.tree;
         let rev = match rev {
             Some(r) if latest => tree.latest(&r).into_iter().next().ok_or_else(Error::missing)?,
@@ -143,49 +151,19 @@ impl Database {
         Ok(render_doc(id, &record, &rev, body, render))
     }
 
-    async fn open_revs(
-        &self,
-        id: &str,
-        record: Option<&DocRecord>,
-        open: OpenRevs,
-        latest: bool,
-        render: Render,
-    ) -> Result<String> {
-        let wanted: Vec<String> = match (&open, record) {
-            (OpenRevs::All, None) => return Err(Error::missing()),
-            (OpenRevs::All, Some(r)) => r.meta.tree.leaves().into_iter().map(|l| l.rev.to_string()).collect(),
-            (OpenRevs::List(list), _) => list.clone(),
+    async fn open_revs(&self, id: &str, open: OpenRevs, latest: bool, render: Render) -> Result<String> {
+        let requests: Vec<(&str, Revs)> = match &open {
+            OpenRevs::All => vec![(id, Revs::All)],
+            OpenRevs::List(list) => list.iter().map(|r| (id, Revs::One(r.as_str()))).collect(),
         };
-        let mut resolved: Vec<(String, Option<Rev>)> = Vec::new();
-        for s in wanted {
-            let found = match (Rev::parse(&s), record) {
-                (Ok(rev), Some(r)) if latest => {
-                    let leaves = r.meta.tree.latest(&rev);
-                    if leaves.is_empty() {
-                        vec![None]
-                    } else {
-                        leaves.into_iter().map(Some).collect()
-                    }
-                }
-                (Ok(rev), Some(r)) if r.meta.tree.contains(&rev) => vec![Some(rev)],
-                _ => vec![None],
-            };
-            resolved.extend(found.into_iter().map(|f| (s.clone(), f)));
-        }
-        let Some(record) = record else {
-            let rows: Vec<OpenRev> =
-                resolved.into_iter().map(|(s, _)| OpenRev::Missing { missing: s }).collect();
-            return Ok(json::to_json(&rows));
+        let answers = self.resolve_revs(&requests, latest, render).await?;
+        let rows: Vec<OpenRev> = match (&open, answers) {
+            (OpenRevs::All, answers) if answers[0].is_none() => return Err(Error::missing()),
+            (OpenRevs::List(list), answers) if answers.iter().all(Option::is_none) => {
+                list.iter().map(|s| OpenRev::Missing { missing: s.clone() }).collect()
+            }
+            (_, answers) => answers.into_iter().flatten().flatten().map(OpenRev::from).collect(),
         };
-        let revs: Vec<Rev> = resolved.iter().filter_map(|(_, r)| r.clone()).collect();
-        let bodies = self.bodies(id, record, &revs).await?;
-        let rows: Vec<OpenRev> = resolved
-            .into_iter()
-            .map(|(s, rev)| match rev.as_ref().and_then(|r| bodies.get(r).map(|b| (r, b))) {
-                Some((r, b)) => OpenRev::Ok { ok: json::raw(render_doc(id, record, r, b, render)) },
-                None => OpenRev::Missing { missing: rev.map(|r| r.to_string()).unwrap_or(s) },
-            })
-            .collect();
         Ok(json::to_json(&rows))
     }
 
@@ -198,20 +176,36 @@ impl Database {
         let Some(Value::Array(docs)) = o.get("docs") else {
             return Err(bad("docs", "an array of {id, rev}"));
         };
-        let mut results = Vec::with_capacity(docs.len());
+        let mut requests: Vec<(&str, Revs)> = Vec::with_capacity(docs.len());
         for d in docs {
             let id =
                 d.get("id").and_then(Value::as_str).ok_or_else(|| bad("docs", "an array of {id, rev}"))?;
-            let mut opts = serde_json::Map::new();
-            opts.insert("revs".into(), render.revs.into());
-            opts.insert("latest".into(), latest.into());
             let rev = d.get("rev").and_then(Value::as_str);
-            opts.insert("open_revs".into(), rev.map_or("all".into(), |r| Value::Array(vec![r.into()])));
-            let rows = match self.get(id, &Value::Object(opts)).await {
-                Ok(json) => bulk_get_rows(id, &json),
-                Err(e) => vec![
-                    serde_json::json!({"error": {"id": id, "rev": rev.unwrap_or("undefined"), "error": e.name, "reason": e.reason.unwrap_or(e.message)}}),
-                ],
+            requests.push((id, rev.map_or(Revs::All, Revs::One)));
+        }
+        let error = |id: &str, rev: &str, name: &str, reason: &str| serde_json::json!({"error": {"id": id, "rev": rev, "error": name, "reason": reason}});
+        // Invalid ids answer like `get` does, without stopping the others.
+        let valid: Vec<(&str, Revs)> =
+            requests.iter().copied().filter(|(id, _)| validate_id(id).is_ok()).collect();
+        let mut answers = self.resolve_revs(&valid, latest, render).await?.into_iter();
+        let mut results = Vec::with_capacity(requests.len());
+        for (id, revs) in requests {
+            let requested = match revs {
+                Revs::All => "undefined",
+                Revs::One(r) => r,
+            };
+            let rows: Vec<Value> = match validate_id(id) {
+                Err(e) => vec![error(id, requested, e.name, e.reason.as_deref().unwrap_or(&e.message))],
+                Ok(()) => match answers.next().expect("one answer per valid request") {
+                    None => vec![error(id, requested, "not_found", "missing")],
+                    Some(list) => list
+                        .into_iter()
+                        .map(|a| match a {
+                            Answer::Doc(json) => serde_json::json!({ "ok": json::raw(json) }),
+                            Answer::Missing(rev) => error(id, &rev, "not_found", "missing"),
+                        })
+                        .collect(),
+                },
             };
             results.push(serde_json::json!({"id": id, "docs": rows}));
         }
@@ -257,16 +251,6 @@ impl Database {
         }
         Ok(json::to_json(&out))
     }
-}
-
-fn bulk_get_rows(id: &str, open_revs_json: &str) -> Vec<Value> {
-    let rows: Vec<Value> = serde_json::from_str(open_revs_json).unwrap_or_default();
-    rows.into_iter()
-        .map(|row| match row.get("missing").and_then(Value::as_str) {
-            Some(rev) => serde_json::json!({"error": {"id": id, "rev": rev, "error": "not_found", "reason": "missing"}}),
-            None => row,
-        })
-        .collect()
 }
 
 /// A doc as `get` returns it: body plus the requested metadata members.

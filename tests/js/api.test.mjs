@@ -1,19 +1,11 @@
 // The PouchDB-shaped API as a web page uses it, through the built package in Chromium.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { launch, openPage, removeProfile, startServer, uniqueName } from './helpers.mjs';
+import { before, test } from 'node:test';
+import { sharedPage, uniqueName } from './helpers.mjs';
 
-let server, browser, page;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-  page = await openPage(browser.context, server.url);
-});
-after(async () => {
-  await browser?.context.close();
-  removeProfile(browser?.profile);
-  await server?.close();
-});
+const shared = sharedPage();
+let page;
+before(() => ({ page } = shared));
 
 test('put, get, remove, allDocs, changes and _local docs behave like PouchDB', async () => {
   const r = await page.evaluate(async (name) => {

@@ -1,20 +1,12 @@
 // Attachments through the built package in Chromium: putAttachment from a Blob, a Uint8Array
 // and base64; getAttachment returning an equal Blob; get with attachments/binary; removal.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { launch, openPage, removeProfile, settle, startServer, uniqueName } from './helpers.mjs';
+import { before, test } from 'node:test';
+import { settle, sharedPage, uniqueName } from './helpers.mjs';
 
-let server, browser, page;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-  page = await openPage(browser.context, server.url);
-});
-after(async () => {
-  await browser?.context.close();
-  removeProfile(browser?.profile);
-  await server?.close();
-});
+const shared = sharedPage();
+let page;
+before(() => ({ page } = shared));
 
 test('putAttachment takes a Blob, a Uint8Array and base64, and getAttachment returns equal Blobs', async () => {
   const r = await page.evaluate(async (name) => {

@@ -1,19 +1,11 @@
 // Rejections are real Errors in PouchDB's vocabulary, and a rejected write writes nothing.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { launch, openPage, removeProfile, settle, startServer, uniqueName } from './helpers.mjs';
+import { before, test } from 'node:test';
+import { settle, sharedPage, uniqueName } from './helpers.mjs';
 
-let server, browser, page;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-  page = await openPage(browser.context, server.url);
-});
-after(async () => {
-  await browser?.context.close();
-  removeProfile(browser?.profile);
-  await server?.close();
-});
+const shared = sharedPage();
+let page;
+before(() => ({ page } = shared));
 
 test('a put with a stale rev rejects with a 409 conflict Error', async () => {
   const name = uniqueName('stale');

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/serve.mjs';
 
@@ -112,4 +113,24 @@ export function browserPid(profile) {
     if (args.includes(`--user-data-dir=${profile}`) && !args.some((a) => a.startsWith('--type='))) return Number(entry);
   }
   return undefined;
+}
+
+/**
+ * One static server, browser and page shared by the tests of a file: registers the `before`
+ * and `after` hooks and returns an object whose `page` (and `server`, `browser`) are set once
+ * the `before` hook has run.
+ */
+export function sharedPage() {
+  const shared = {};
+  before(async () => {
+    shared.server = await startServer();
+    shared.browser = await launch();
+    shared.page = await openPage(shared.browser.context, shared.server.url);
+  });
+  after(async () => {
+    await shared.browser?.context.close();
+    removeProfile(shared.browser?.profile);
+    await shared.server?.close();
+  });
+  return shared;
 }

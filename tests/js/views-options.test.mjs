@@ -2,20 +2,12 @@
 // operator, sorting through an index, index management, viewCleanup, design doc rebuilds
 // and the errors, all through the built package in Chromium, on IndexedDB.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { launch, openPage, settle, startServer, removeProfile, uniqueName } from './helpers.mjs';
+import { before, test } from 'node:test';
+import { settle, sharedPage, uniqueName } from './helpers.mjs';
 
-let server, browser, page;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-  page = await openPage(browser.context, server.url);
-});
-after(async () => {
-  await browser?.context.close();
-  removeProfile(browser?.profile);
-  await server?.close();
-});
+const shared = sharedPage();
+let page;
+before(() => ({ page } = shared));
 
 // One doc per key, in CouchDB's order (two docs share the key 2), inserted shuffled.
 const MIXED = [

@@ -1,19 +1,11 @@
 // Views and Mango queries through the built package in Chromium, on IndexedDB.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { launch, openPage, removeProfile, startServer, uniqueName } from './helpers.mjs';
+import { before, test } from 'node:test';
+import { sharedPage, uniqueName } from './helpers.mjs';
 
-let server, browser, page;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-  page = await openPage(browser.context, server.url);
-});
-after(async () => {
-  await browser?.context.close();
-  removeProfile(browser?.profile);
-  await server?.close();
-});
+const shared = sharedPage();
+let page;
+before(() => ({ page } = shared));
 
 const MESSAGES = [
   { _id: 'm1', type: 'message', topic: 'Posting', n: 4 },
