@@ -53,20 +53,6 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn parse_change(row: &Value) -> Option<Change> {
-    Some(Change {
-        id: row.get("id")?.as_str()?.to_string(),
-        seq: Seq(row.get("seq").cloned().unwrap_or(Value::Null)),
-        revs: row
-            .get("changes")?
-            .as_array()?
-            .iter()
-            .filter_map(|c| c["rev"].as_str().map(str::to_string))
-            .collect(),
-        deleted: row.get("deleted").and_then(Value::as_bool).unwrap_or(false),
-    })
-}
-
 /// Rows read per page when filtering by selector, so a live wait (`limit` 1) that skips many
 /// non-matching changes does not read them one page each.
 const SELECTOR_PAGE: usize = 200;
@@ -101,7 +87,7 @@ impl LocalPeer {
             for row in &rows {
                 since = row["seq"].clone();
                 if selector.matches(&winning_doc(row)) {
-                    results.extend(parse_change(row));
+                    results.extend(Change::from_row(row));
                     if results.len() == limit {
                         return self.page(results, since.as_u64().unwrap_or(0), limit).await;
                     }
@@ -136,7 +122,7 @@ impl Peer for LocalPeer {
         let page = parse(&self.db.changes(&options).await?)?;
         let results: Vec<Change> = page["results"]
             .as_array()
-            .map(|rows| rows.iter().filter_map(parse_change).collect())
+            .map(|rows| rows.iter().filter_map(Change::from_row).collect())
             .unwrap_or_default();
         let last_seq = page["last_seq"].as_u64().unwrap_or(0);
         self.page(results, last_seq, limit).await

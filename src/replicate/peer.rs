@@ -66,6 +66,25 @@ pub struct Change {
     pub deleted: bool,
 }
 
+impl Change {
+    /// A row of a `_changes` answer (`style=all_docs`), local or remote alike. A row without a
+    /// `seq` (CouchDB's `seq_interval`) keeps `null`; only `last_seq` is checkpointed.
+    pub fn from_row(row: &serde_json::Value) -> Option<Change> {
+        use serde_json::Value;
+        Some(Change {
+            id: row.get("id")?.as_str()?.to_string(),
+            seq: Seq(row.get("seq").cloned().unwrap_or(Value::Null)),
+            revs: row
+                .get("changes")?
+                .as_array()?
+                .iter()
+                .filter_map(|c| c["rev"].as_str().map(str::to_string))
+                .collect(),
+            deleted: row.get("deleted").and_then(Value::as_bool).unwrap_or(false),
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChangesPage {
     pub results: Vec<Change>,

@@ -83,25 +83,11 @@ pub fn changes_call(since: &Seq, limit: usize, filter: &Filter, longpoll: Option
     Call { method, path, query, body }
 }
 
-fn parse_change(row: &Value) -> Option<Change> {
-    Some(Change {
-        id: row.get("id")?.as_str()?.to_string(),
-        seq: Seq(row.get("seq").cloned().unwrap_or(Value::Null)),
-        revs: row
-            .get("changes")?
-            .as_array()?
-            .iter()
-            .filter_map(|c| c["rev"].as_str().map(str::to_string))
-            .collect(),
-        deleted: row.get("deleted").and_then(Value::as_bool).unwrap_or(false),
-    })
-}
-
 /// A `_changes` answer. Without a `pending` field, a short page means 0 pending.
 pub fn parse_changes(body: &Value, since: &Seq, limit: usize) -> ChangesPage {
     let results: Vec<Change> = body["results"]
         .as_array()
-        .map(|rows| rows.iter().filter_map(parse_change).collect())
+        .map(|rows| rows.iter().filter_map(Change::from_row).collect())
         .unwrap_or_default();
     let last_seq = match body.get("last_seq") {
         Some(v) if !v.is_null() => Seq(v.clone()),
