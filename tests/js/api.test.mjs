@@ -1,11 +1,10 @@
 // The PouchDB-shaped API as a web page uses it, through the built package in Chromium.
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import { sharedPage, uniqueName } from './helpers.mjs';
 
-const shared = sharedPage();
 let page;
-before(() => ({ page } = shared));
+sharedPage((shared) => ({ page } = shared));
 
 test('put, get, remove, allDocs, changes and _local docs behave like PouchDB', async () => {
   const r = await page.evaluate(async (name) => {

@@ -1,12 +1,11 @@
 // Attachments through the built package in Chromium: putAttachment from a Blob, a Uint8Array
 // and base64; getAttachment returning an equal Blob; get with attachments/binary; removal.
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import { settle, sharedPage, uniqueName } from './helpers.mjs';
 
-const shared = sharedPage();
 let page;
-before(() => ({ page } = shared));
+sharedPage((shared) => ({ page } = shared));
 
 test('putAttachment takes a Blob, a Uint8Array and base64, and getAttachment returns equal Blobs', async () => {
   const r = await page.evaluate(async (name) => {

@@ -1,11 +1,10 @@
 // Rejections are real Errors in PouchDB's vocabulary, and a rejected write writes nothing.
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import { settle, sharedPage, uniqueName } from './helpers.mjs';
 
-const shared = sharedPage();
 let page;
-before(() => ({ page } = shared));
+sharedPage((shared) => ({ page } = shared));
 
 test('a put with a stale rev rejects with a 409 conflict Error', async () => {
   const name = uniqueName('stale');

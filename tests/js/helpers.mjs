@@ -117,15 +117,16 @@ export function browserPid(profile) {
 
 /**
  * One static server, browser and page shared by the tests of a file: registers the `before`
- * and `after` hooks and returns an object whose `page` (and `server`, `browser`) are set once
- * the `before` hook has run.
+ * and `after` hooks, and hands `{server, browser, page}` to `onReady` once they are up (node's
+ * test runner does not wait for one `before` hook before starting the next).
  */
-export function sharedPage() {
+export function sharedPage(onReady) {
   const shared = {};
   before(async () => {
     shared.server = await startServer();
     shared.browser = await launch();
     shared.page = await openPage(shared.browser.context, shared.server.url);
+    onReady(shared);
   });
   after(async () => {
     await shared.browser?.context.close();

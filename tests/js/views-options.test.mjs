@@ -2,12 +2,11 @@
 // operator, sorting through an index, index management, viewCleanup, design doc rebuilds
 // and the errors, all through the built package in Chromium, on IndexedDB.
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import { settle, sharedPage, uniqueName } from './helpers.mjs';
 
-const shared = sharedPage();
 let page;
-before(() => ({ page } = shared));
+sharedPage((shared) => ({ page } = shared));
 
 // One doc per key, in CouchDB's order (two docs share the key 2), inserted shuffled.
 const MIXED = [

@@ -1,11 +1,10 @@
 // Views and Mango queries through the built package in Chromium, on IndexedDB.
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import { sharedPage, uniqueName } from './helpers.mjs';
 
-const shared = sharedPage();
 let page;
-before(() => ({ page } = shared));
+sharedPage((shared) => ({ page } = shared));
 
 const MESSAGES = [
   { _id: 'm1', type: 'message', topic: 'Posting', n: 4 },
