@@ -208,19 +208,30 @@ export class Settee<Doc extends object = Record<string, unknown>> {
   // Attachments (local databases)
 
   /**
-   * Adds or replaces attachment `name` of the document at `rev` (pass `null` to create the
-   * document). Resolves with the new revision, like `put`.
+   * Adds or replaces attachment `name` of the document at `rev`; without a rev (PouchDB's
+   * four-argument form, or `null`) it creates the document. Resolves with the new revision,
+   * like `put`. A `Blob` or `File` is stored as is: it is hashed in slices and never read into
+   * memory whole.
    */
-  async putAttachment(
+  putAttachment(id: string, name: string, data: AttachmentInput, type: string): Promise<PutResponse>;
+  putAttachment(
     id: string,
     name: string,
     rev: string | null | undefined,
     data: AttachmentInput,
     type: string,
+  ): Promise<PutResponse>;
+  async putAttachment(
+    id: string,
+    name: string,
+    revOrData: string | null | undefined | AttachmentInput,
+    dataOrType: AttachmentInput | string,
+    type?: string,
   ): Promise<PutResponse> {
-    // Reading a Blob is asynchronous JS work, done before the call into wasm.
-    const bytes = typeof Blob !== 'undefined' && data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : data;
-    return (await this.#local('putAttachment')).putAttachment(id, name, rev ?? undefined, bytes, type);
+    // As PouchDB: with no fifth argument, the rev was left out.
+    const [rev, data, ty] =
+      type === undefined ? [undefined, revOrData, dataOrType as string] : [revOrData, dataOrType, type];
+    return (await this.#local('putAttachment')).putAttachment(id, name, rev ?? undefined, data, ty);
   }
 
   /** Attachment `name` of the winning revision (or of `rev`), as a `Blob` of its content type. */

@@ -217,6 +217,8 @@ export interface AllDocsOptions {
   conflicts?: boolean;
   /** With `include_docs`: attachments with their data (base64) instead of stubs. */
   attachments?: boolean;
+  /** With `attachments`: the data as `Blob`s instead of base64. */
+  binary?: boolean;
   startkey?: string;
   endkey?: string;
   /** Whether `endkey` itself is in the range (default true). */
@@ -235,7 +237,10 @@ export interface AllDocsRow<Doc> {
   key: string;
   value: { rev: string; deleted?: true };
   doc?:
-    | (ExistingDoc<Doc> & { _conflicts?: string[]; _attachments?: Record<string, AttachmentStub | AttachmentWithData> })
+    | (ExistingDoc<Doc> & {
+        _conflicts?: string[];
+        _attachments?: Record<string, AttachmentStub | AttachmentWithData | AttachmentWithData<Blob>>;
+      })
     | null;
 }
 

@@ -423,6 +423,9 @@ impl RecordStore for Interleaved {
     async fn try_lock(&self) -> Result<Option<LockGuard>> {
         Ok(Some(Box::new(())))
     }
+    fn blobs(&self) -> Rc<dyn settee::kv::blobs::BlobStore> {
+        self.inner.blobs()
+    }
 }
 
 /// Runs a future that never suspends (everything over `MemoryRecords`) from sync code.

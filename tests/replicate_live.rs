@@ -94,7 +94,7 @@ fn without_retry_or_with_a_non_retryable_error_the_run_stops_with_the_error() {
             async fn revs_diff(
                 &self,
                 _: &settee::replicate::RevsByDoc,
-            ) -> settee::Result<settee::replicate::RevsByDoc> {
+            ) -> settee::Result<settee::replicate::RevsDiff> {
                 unreachable!()
             }
             async fn bulk_get(
@@ -106,7 +106,17 @@ fn without_retry_or_with_a_non_retryable_error_the_run_stops_with_the_error() {
             async fn bulk_docs_replicated(
                 &self,
                 _: &[serde_json::Value],
+                _: &settee::replicate::AttMap,
             ) -> settee::Result<Vec<settee::replicate::DocError>> {
+                unreachable!()
+            }
+            async fn has_attachments(&self, _: &[String]) -> settee::Result<Option<Vec<bool>>> {
+                unreachable!()
+            }
+            async fn get_attachment(
+                &self,
+                _: &settee::replicate::AttRef,
+            ) -> settee::Result<settee::kv::blobs::AttData> {
                 unreachable!()
             }
             async fn get_local(&self, _: &str) -> settee::Result<Option<serde_json::Value>> {

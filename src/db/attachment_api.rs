@@ -6,8 +6,9 @@
 
 use super::attachments::{self, NewAttachment, FIELD};
 use super::doc::{is_local, validate_id};
-use super::{keys, Database};
+use super::Database;
 use crate::error::{Error, Result};
+use crate::kv::blobs::AttData;
 use serde_json::{json, Map, Value};
 
 impl Database {
@@ -43,14 +44,15 @@ impl Database {
         id: &str,
         name: &str,
         rev: Option<&str>,
-        data: Vec<u8>,
+        data: AttData,
         content_type: &str,
     ) -> Result<String> {
         self.check_open()?;
         let mut doc = self.doc_for_edit(id, rev).await?;
         doc.remove("_deleted");
         let mut parsed = self.prepare(Value::Object(doc), true)?;
-        let new = NewAttachment { name: name.to_string(), digest: attachments::digest_of(&data), data };
+        // A Blob is hashed slice by slice: it never has to be in memory whole.
+        let new = NewAttachment { name: name.to_string(), digest: data.digest().await?, data };
         let stub = attachments::stub(content_type, &new.digest, new.data.len(), Value::Null);
         let atts = parsed.body.entry(FIELD).or_insert_with(|| Value::Object(Map::new()));
         atts.as_object_mut()
@@ -72,8 +74,8 @@ impl Database {
         self.put(Value::Object(doc), true).await
     }
 
-    /// The content type and bytes of attachment `name` of the winner, or of `options.rev`.
-    pub async fn get_attachment(&self, id: &str, name: &str, options: &Value) -> Result<(String, Vec<u8>)> {
+    /// The content type and data of attachment `name` of the winner, or of `options.rev`.
+    pub async fn get_attachment(&self, id: &str, name: &str, options: &Value) -> Result<(String, AttData)> {
         self.check_open()?;
         let rev = super::options::Opts::new(options)?.str("rev")?;
         let doc: Value = serde_json::from_str(&self.get(id, &json!({ "rev": rev })).await?)
@@ -82,7 +84,7 @@ impl Database {
         let digest = entry.get("digest").and_then(Value::as_str).ok_or_else(Error::missing)?;
         let content_type =
             entry.get("content_type").and_then(Value::as_str).unwrap_or("application/octet-stream");
-        let data = self.kv.get(&keys::attachment(digest)).await?.ok_or_else(Error::missing)?;
+        let data = self.attachment_data(digest).await?.ok_or_else(Error::missing)?;
         Ok((content_type.to_string(), data))
     }
 }

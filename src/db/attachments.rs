@@ -2,43 +2,41 @@
 //!
 //! - A rev body never holds attachment data, only stubs:
 //!   `{content_type, digest: "md5-<base64>", length, revpos, stub: true}`.
-//! - The bytes live once per database under `keys::attachment(digest)`, whichever docs and revs
-//!   refer to them, so an edit that keeps an attachment as a stub stores nothing again, and two
-//!   docs with the same bytes share one copy.
-//! - Nothing counts references: `compact` sweeps data that no stored rev body names (`sweep`).
-//!   Deleting a doc keeps its old rev bodies until compaction, so its data goes then too.
+//! - The data lives once per database in the store's `BlobStore`, by digest, whichever docs
+//!   and revs refer to it, so an edit that keeps an attachment as a stub stores nothing again,
+//!   and two docs with the same bytes share one copy (see `attachment_data` for the store side).
 //!
-//! The pure half (`extract`, `resolve`) runs before the write lock and while planning; the rest
-//! reads the KV store.
+//! Everything here is pure: it runs before the write lock and while planning.
 
 use super::doc::ParsedDoc;
-use super::{keys, Database};
 use crate::error::{Error, Result};
-use crate::kv::{Range, WriteBatch};
+pub use crate::kv::blobs::digest_of;
+use crate::kv::blobs::AttData;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use md5::{Digest, Md5};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 pub const FIELD: &str = "_attachments";
 
-/// Attachment bytes a doc brings inline (base64 in `put`, or raw from `putAttachment`).
-#[derive(Debug, Clone, PartialEq)]
+/// Attachment data a doc brings: base64 in `put`, a `Blob` from `putAttachment`, or data a
+/// replication fetched for a stub. `digest` has been checked against the data.
+#[derive(Debug, Clone)]
 pub struct NewAttachment {
     pub name: String,
     pub digest: String,
-    pub data: Vec<u8>,
-}
-
-/// CouchDB's digest form: `md5-` and the base64 of the md5 of the bytes.
-pub fn digest_of(data: &[u8]) -> String {
-    format!("md5-{}", STANDARD.encode(Md5::digest(data)))
+    pub data: AttData,
 }
 
 pub fn missing_stub(name: &str) -> Error {
     Error::new(412, "missing_stub", format!("Missing attachment stub: {name}"))
+        .with_reason("Missing attachment stub")
+}
+
+/// A replicated doc with a stub whose data is neither stored nor sent along.
+pub fn missing_stub_data(doc: &ParsedDoc) -> Error {
+    let id = doc.id.as_deref().unwrap_or_default();
+    Error::new(412, "missing_stub", format!("Missing attachment data for a stub of doc {id}"))
         .with_reason("Missing attachment stub")
 }
 
@@ -68,14 +66,14 @@ pub fn extract(doc: &mut ParsedDoc) -> Result<()> {
             Some(_) => return Err(bad("content_type must be a string")),
         };
         let revpos = e.get("revpos").cloned().unwrap_or(Value::Null);
-        let new = NewAttachment { name: name.clone(), digest: digest_of(&data), data };
+        let new = NewAttachment { name: name.clone(), digest: digest_of(&data), data: AttData::bytes(data) };
         *entry = stub(&content_type, &new.digest, new.data.len(), revpos);
         doc.new_attachments.push(new);
     }
     Ok(())
 }
 
-pub(super) fn stub(content_type: &str, digest: &str, length: usize, revpos: Value) -> Value {
+pub(super) fn stub(content_type: &str, digest: &str, length: u64, revpos: Value) -> Value {
     json!({"content_type": content_type, "digest": digest, "length": length, "revpos": revpos, "stub": true})
 }
 
@@ -115,8 +113,9 @@ pub fn resolve<'a>(
     Ok(Cow::Owned(body))
 }
 
-/// For a replicated revision: stubs are kept as the source sent them (replication of data is
-/// not done here yet); new attachments without a `revpos` get the revision's own.
+/// For a replicated revision: stubs are kept as the source sent them (the write checks that
+/// their data is stored or comes along); new attachments without a `revpos` get the
+/// revision's own.
 pub fn fill_revpos(doc: &ParsedDoc, pos: u64) -> Cow<'_, Map<String, Value>> {
     if doc.new_attachments.is_empty() {
         return Cow::Borrowed(&doc.body);
@@ -137,92 +136,23 @@ pub fn fill_revpos(doc: &ParsedDoc, pos: u64) -> Cow<'_, Map<String, Value>> {
 /// The digests a stored body (JSON object bytes) refers to.
 pub fn digests_in(body: &[u8]) -> Vec<String> {
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else { return Vec::new() };
-    let Some(Value::Object(atts)) = map.get(FIELD) else { return Vec::new() };
-    atts.values().filter_map(|a| a.get("digest")?.as_str().map(str::to_string)).collect()
+    stub_digests(&map).into_iter().map(|(_, d)| d.to_string()).collect()
 }
 
-impl Database {
-    /// Adds puts for the attachment data this batch brings and the store lacks.
-    pub(super) async fn store_new_data(
-        &self,
-        new: Vec<&NewAttachment>,
-        batch: &mut WriteBatch,
-    ) -> Result<()> {
-        let mut seen = HashSet::new();
-        let unique: Vec<&NewAttachment> = new.into_iter().filter(|a| seen.insert(a.digest.clone())).collect();
-        if unique.is_empty() {
-            return Ok(());
-        }
-        let ks: Vec<Vec<u8>> = unique.iter().map(|a| keys::attachment(&a.digest)).collect();
-        let present = self.kv.get_many(&ks).await?;
-        for ((a, k), p) in unique.into_iter().zip(ks).zip(present) {
-            if p.is_none() {
-                batch.put(k, a.data.clone());
-            }
-        }
-        Ok(())
-    }
+/// `(name, digest)` of every entry of a body's `_attachments` that names a digest.
+pub fn stub_digests(body: &Map<String, Value>) -> Vec<(&str, &str)> {
+    let Some(Value::Object(atts)) = body.get(FIELD) else { return Vec::new() };
+    atts.iter().filter_map(|(n, a)| Some((n.as_str(), a.get("digest")?.as_str()?))).collect()
+}
 
-    /// Replaces the stubs in a body with inline base64 `data`.
-    pub(super) async fn inline_data(&self, body: &[u8]) -> Result<Vec<u8>> {
-        let digests = digests_in(body);
-        if digests.is_empty() {
-            return Ok(body.to_vec());
-        }
-        let mut map: Map<String, Value> =
-            serde_json::from_slice(body).map_err(|e| Error::storage(format!("corrupt body: {e}")))?;
-        let ks: Vec<Vec<u8>> = digests.iter().map(|d| keys::attachment(d)).collect();
-        let data = self.kv.get_many(&ks).await?;
-        if let Some(Value::Object(atts)) = map.get_mut(FIELD) {
-            for entry in atts.values_mut() {
-                let Some(i) = entry
-                    .get("digest")
-                    .and_then(Value::as_str)
-                    .and_then(|d| digests.iter().position(|x| x == d))
-                else {
-                    continue;
-                };
-                let bytes = data[i].as_deref().ok_or_else(|| Error::storage("attachment data missing"))?;
-                if let Value::Object(e) = entry {
-                    e.remove("stub");
-                    e.insert("data".into(), STANDARD.encode(bytes).into());
-                }
-            }
-        }
-        Ok(serde_json::to_vec(&map).expect("bodies serialise"))
-    }
-
-    /// Deletes attachment data that no stored revision body refers to.
-    pub(super) async fn sweep_attachments(&self) -> Result<()> {
-        let _guard = self.write_lock.lock().await;
-        loop {
-            let version = self.kv.version();
-            let mut referenced = HashSet::new();
-            for (_, v) in self.kv.scan(Range::prefix(&[keys::DOC]), false, None).await? {
-                let record = super::record::DocRecord::decode(&v)?;
-                referenced.extend(record.winner_body.as_deref().map(digests_in).unwrap_or_default());
-            }
-            for (_, v) in self.kv.scan(Range::prefix(&[keys::BODY]), false, None).await? {
-                referenced.extend(digests_in(&v));
-            }
-            let mut batch = WriteBatch::new();
-            for (k, _) in self.kv.scan(Range::prefix(&[keys::ATTACHMENT]), false, None).await? {
-                if keys::digest_of(&k).is_none_or(|d| !referenced.contains(d)) {
-                    batch.delete(k);
-                }
-            }
-            if batch.is_empty() {
-                return Ok(());
-            }
-            match self.kv.write(batch, Some(version)).await {
-                Ok(_) => return Ok(()),
-                Err(e) if e.is_stale() => {
-                    self.kv.refresh().await?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
+/// The stubs of a replicated doc whose data must already be stored: those it brings no data
+/// for.
+pub fn stubs_needing_data(doc: &ParsedDoc) -> Vec<&str> {
+    stub_digests(&doc.body)
+        .into_iter()
+        .filter(|(n, _)| !doc.new_attachments.iter().any(|a| a.name == *n))
+        .map(|(_, d)| d)
+        .collect()
 }
 
 #[cfg(test)]
@@ -237,18 +167,12 @@ mod tests {
     }
 
     #[test]
-    fn digests_are_md5_in_base64_like_couchdb() {
-        // md5("hello") = 5d41402abc4b2a76b9719d911017c592
-        assert_eq!(digest_of(b"hello"), "md5-XUFAKrxLKna5cZ2REBfFkg==");
-    }
-
-    #[test]
     fn inline_data_becomes_a_stub_and_bytes_on_the_side() {
         let d = parsed(
             json!({"_id": "a", "_attachments": {"t.txt": {"content_type": "text/plain", "data": "aGVsbG8="}}}),
         );
         assert_eq!(d.new_attachments.len(), 1);
-        assert_eq!(d.new_attachments[0].data, b"hello");
+        assert_eq!(futures::executor::block_on(d.new_attachments[0].data.to_vec()).unwrap(), b"hello");
         let e = &d.body[FIELD]["t.txt"];
         assert_eq!(e["stub"], true);
         assert_eq!(e["length"], 5);

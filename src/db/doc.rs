@@ -13,7 +13,7 @@ use crate::core::rev::Rev;
 use crate::error::{Error, Result};
 use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ParsedDoc {
     pub id: Option<String>,
     pub rev: Option<Rev>,

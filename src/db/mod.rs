@@ -6,13 +6,15 @@
 //!   version (another tab wrote) means refresh, re-read and re-plan: the loop in `write`.
 //! - Writers on one handle queue on an async lock, so concurrent puts from JS don't keep
 //!   invalidating each other's plans.
-//! - Attachment bytes never sit in a rev body: bodies hold stubs and the bytes are stored once
-//!   per digest (see `attachments`); `compact` sweeps bytes no body names.
+//! - Attachment data never sits in a rev body: bodies hold stubs and the data is stored once
+//!   per digest in the store's `BlobStore` (see `attachments`, `attachment_data`); `compact`
+//!   sweeps data no body names.
 //! - Responses are built as JSON text (see `json`) so that the wasm layer crosses to JS once
 //!   per call, with one `JSON.parse`.
 
 mod all_docs;
 mod attachment_api;
+mod attachment_data;
 pub mod attachments;
 pub mod changes;
 pub mod doc;
@@ -32,10 +34,12 @@ mod write;
 pub use changes::ChangesRequest;
 
 use crate::error::{Error, Result};
+use crate::kv::blobs::BlobStore;
 use crate::kv::KvStore;
 use notify::Notify;
 use serde::Serialize;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::rc::Rc;
 
 pub const DEFAULT_REVS_LIMIT: usize = 1000;
@@ -44,6 +48,9 @@ pub struct Database {
     name: String,
     adapter: &'static str,
     kv: Rc<dyn KvStore>,
+    blobs: Rc<dyn BlobStore>,
+    /// Digests whose data this handle stored (see `attachment_data`'s sweep rule).
+    stored_here: RefCell<HashSet<String>>,
     revs_limit: usize,
     write_lock: futures::lock::Mutex<()>,
     notify: Rc<Notify>,
@@ -80,6 +87,8 @@ impl Database {
         Database {
             name: name.to_string(),
             adapter: options.adapter,
+            blobs: kv.blobs(),
+            stored_here: RefCell::default(),
             kv,
             revs_limit: options.revs_limit.max(1),
             write_lock: futures::lock::Mutex::new(()),

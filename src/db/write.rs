@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::kv::{Range, WriteBatch};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// How many stale-version retries before giving up (another tab keeps winning).
 const MAX_ATTEMPTS: usize = 50;
@@ -143,7 +143,7 @@ impl Database {
         }
     }
 
-    async fn write_parsed(
+    pub(super) async fn write_parsed(
         &self,
         parsed: Vec<(Option<String>, Result<ParsedDoc>)>,
         new_edits: bool,
@@ -213,6 +213,7 @@ impl Database {
         }
         let mut locals = LocalPlan::load(self, &local_ids).await?;
         let parent_bodies = self.stub_parent_bodies(docs, &plans, new_edits).await?;
+        let absent = if new_edits { HashSet::new() } else { self.absent_stub_data(docs).await? };
         let mut new_data = Vec::new();
 
         let mut results = Vec::with_capacity(docs.len());
@@ -233,7 +234,10 @@ impl Database {
                     let parent = d.rev.as_ref().and_then(|r| parent_body(plan, id, r, &parent_bodies));
                     self.apply_edit(plan, d, parent.as_ref())
                 } else {
-                    self.apply_replicated(plan, d)
+                    match attachments::stubs_needing_data(d).into_iter().find(|g| absent.contains(*g)) {
+                        Some(_) => Err(attachments::missing_stub_data(d)),
+                        None => self.apply_replicated(plan, d),
+                    }
                 }
             };
             if outcome.is_ok() {
@@ -245,8 +249,8 @@ impl Database {
             });
         }
 
+        self.store_new_data(new_data).await?;
         let mut batch = WriteBatch::new();
-        self.store_new_data(new_data, &mut batch).await?;
         locals.write_into(&mut batch);
         self.commit_docs(&mut plans, &mut batch).await?;
         Ok((batch, results))
@@ -308,6 +312,26 @@ impl Database {
             }
         }
         plan.changed = true;
+    }
+
+    /// The digests that replicated docs' stubs name without bringing data and that the store
+    /// lacks: such a doc cannot be written (its attachment would have no data).
+    async fn absent_stub_data(
+        &self,
+        docs: &[(Option<String>, Result<ParsedDoc>)],
+    ) -> Result<HashSet<String>> {
+        let mut digests: Vec<String> = docs
+            .iter()
+            .filter_map(|(_, d)| d.as_ref().ok())
+            .flat_map(|d| attachments::stubs_needing_data(d).into_iter().map(str::to_string))
+            .collect();
+        if digests.is_empty() {
+            return Ok(HashSet::new());
+        }
+        digests.sort_unstable();
+        digests.dedup();
+        let present = self.has_attachment_data(&digests).await?;
+        Ok(digests.into_iter().zip(present).filter(|(_, p)| !p).map(|(d, _)| d).collect())
     }
 
     /// The bodies of losing leaves that edits with attachment stubs name as parents (the

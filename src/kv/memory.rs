@@ -1,6 +1,7 @@
 //! `MemoryKv`: the ordered store as a `BTreeMap`, for `{adapter: 'memory'}` databases and fast
 //! native tests. Its version counts commits; it has no other handles, so it is never stale.
 
+use super::blobs::{BlobStore, MemoryBlobs};
 use super::{KvStore, Range, WriteBatch};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -12,6 +13,7 @@ use std::rc::Rc;
 pub struct MemoryKv {
     map: RefCell<BTreeMap<Vec<u8>, Vec<u8>>>,
     version: Cell<u64>,
+    blobs: MemoryBlobs,
 }
 
 impl MemoryKv {
@@ -77,10 +79,15 @@ impl KvStore for MemoryKv {
 
     async fn destroy(&self) -> Result<()> {
         self.map.borrow_mut().clear();
+        self.blobs.clear();
         Ok(())
     }
 
     fn close(&self) {}
+
+    fn blobs(&self) -> Rc<dyn BlobStore> {
+        Rc::new(self.blobs.clone())
+    }
 }
 
 #[cfg(test)]

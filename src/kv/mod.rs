@@ -13,6 +13,7 @@
 //! - Reads return whole batches of rows (`scan`, `get_many`) so that a caller crosses from
 //!   wasm to JS once per batch, never once per record.
 
+pub mod blobs;
 #[cfg(target_arch = "wasm32")]
 pub mod idb;
 pub mod lsm;
@@ -151,4 +152,6 @@ pub trait KvStore {
     async fn destroy(&self) -> Result<()>;
     /// Releases handles (IndexedDB connection, channels).
     fn close(&self);
+    /// Where this database keeps attachment data (destroyed with the store).
+    fn blobs(&self) -> Rc<dyn blobs::BlobStore>;
 }

@@ -13,6 +13,7 @@
 //!   the same records (browser tabs) hear of each other's commits and keep compaction to one
 //!   handle at a time. A store with a single handle can leave the defaults.
 
+use super::blobs::{BlobStore, MemoryBlobs};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use std::any::Any;
@@ -79,6 +80,9 @@ pub trait RecordStore {
     async fn try_lock(&self) -> Result<Option<LockGuard>> {
         Ok(Some(Box::new(())))
     }
+
+    /// The attachment store that lives and dies with these records (every handle shares it).
+    fn blobs(&self) -> Rc<dyn BlobStore>;
 }
 
 /// Records in a `BTreeMap`. `reopen` gives another handle on the same map, standing in for a
@@ -100,6 +104,7 @@ struct Shared {
     next_handle: Cell<u64>,
     /// (handle, callback) of every subscribed handle.
     subscribers: RefCell<Vec<Subscriber>>,
+    blobs: MemoryBlobs,
 }
 
 type Subscriber = (u64, Weak<dyn Fn()>);
@@ -201,7 +206,12 @@ impl RecordStore for MemoryRecords {
 
     async fn destroy(&self) -> Result<()> {
         self.shared.map.borrow_mut().clear();
+        self.shared.blobs.clear();
         Ok(())
+    }
+
+    fn blobs(&self) -> Rc<dyn BlobStore> {
+        Rc::new(self.shared.blobs.clone())
     }
 
     fn announce(&self) {

@@ -13,12 +13,14 @@
 //!   gap in the seq index.
 
 use super::peer::{
-    Change, ChangesPage, DocError, Fetched, Filter, Peer, PeerInfo, RevRequest, RevsByDoc, Seq,
+    AttMap, AttRef, Change, ChangesPage, DocError, Fetched, Filter, MissingRevs, Peer, PeerInfo, RevRequest,
+    RevsByDoc, RevsDiff, Seq,
 };
 use crate::core::mango::Selector;
 use crate::db::peer_api::{LatestRev, WriteResult};
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::kv::blobs::AttData;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -128,10 +130,19 @@ impl Peer for LocalPeer {
         self.page(results, last_seq, limit).await
     }
 
-    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsByDoc> {
+    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsDiff> {
         let answer = parse(&self.db.revs_diff(&json!(revs)).await?)?;
-        let Value::Object(map) = answer else { return Ok(RevsByDoc::new()) };
-        Ok(map.into_iter().map(|(id, entry)| (id, strings(&entry["missing"]))).collect())
+        let Value::Object(map) = answer else { return Ok(RevsDiff::new()) };
+        Ok(map
+            .into_iter()
+            .map(|(id, e)| {
+                let entry = MissingRevs {
+                    missing: strings(&e["missing"]),
+                    possible_ancestors: strings(&e["possible_ancestors"]),
+                };
+                (id, entry)
+            })
+            .collect())
     }
 
     async fn bulk_get(&self, revs: &[RevRequest]) -> Result<Vec<Fetched>> {
@@ -151,8 +162,17 @@ impl Peer for LocalPeer {
             .collect()
     }
 
-    async fn bulk_docs_replicated(&self, docs: &[Value]) -> Result<Vec<DocError>> {
-        let results = self.db.bulk_docs_results(docs.to_vec(), false).await?;
+    async fn has_attachments(&self, digests: &[String]) -> Result<Option<Vec<bool>>> {
+        self.db.has_attachment_data(digests).await.map(Some)
+    }
+
+    /// By digest alone: data is content-addressed, whichever doc named it.
+    async fn get_attachment(&self, att: &AttRef) -> Result<AttData> {
+        self.db.attachment_data(&att.digest).await?.ok_or_else(Error::missing)
+    }
+
+    async fn bulk_docs_replicated(&self, docs: &[Value], data: &AttMap) -> Result<Vec<DocError>> {
+        let results = self.db.bulk_docs_replicated(docs.to_vec(), data).await?;
         let failures = docs.iter().zip(results).filter_map(|(doc, result)| match result {
             WriteResult::Ok { .. } => None,
             WriteResult::Err { id, status, name, message, reason, .. } => Some(DocError {

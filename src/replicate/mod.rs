@@ -13,6 +13,7 @@
 //! A one-shot run that fails returns a `ReplicationFailure`; running it again resumes from the
 //! last checkpoint.
 
+pub mod attachments;
 pub mod checkpoint;
 pub mod checkpointer;
 #[cfg(target_arch = "wasm32")]
@@ -31,5 +32,8 @@ pub use options::{
     Clock, DocFilter, EventHandler, Progress, ReplicateOptions, ReplicationEvent, ReplicationFailure,
     ReplicationResult, Status, DEFAULT_BATCH_SIZE,
 };
-pub use peer::{Change, ChangesPage, DocError, Fetched, Filter, Peer, PeerInfo, RevRequest, RevsByDoc, Seq};
+pub use peer::{
+    AttMap, AttRef, Change, ChangesPage, DocError, Fetched, Filter, MissingRevs, Peer, PeerInfo, RevRequest,
+    RevsByDoc, RevsDiff, Seq,
+};
 pub use replicator::{replicate, sync, SyncResult};

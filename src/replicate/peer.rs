@@ -10,8 +10,12 @@
 //! - `bulk_docs_replicated` is `new_edits: false` and answers only the per-doc failures, as
 //!   CouchDB does; an `Err` means the whole request failed (nothing known to be written).
 //! - `_local` checkpoint docs carry a `_rev`; `put_local` must name the current one.
+//! - Attachments: `bulk_get` returns stubs only (never data). The replicator fetches the
+//!   data the target lacks with `get_attachment`, checks it against the stub's digest, and
+//!   hands it to `bulk_docs_replicated` by digest.
 
 use crate::error::Result;
+use crate::kv::blobs::AttData;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -93,8 +97,35 @@ pub struct ChangesPage {
     pub pending: Option<u64>,
 }
 
-/// `{id: [revs]}`, for `_revs_diff` requests (revs to check) and answers (revs missing).
+/// `{id: [revs]}`, for `_revs_diff` requests.
 pub type RevsByDoc = BTreeMap<String, Vec<String>>;
+
+/// One doc of a `_revs_diff` answer: the revs the peer lacks, and revs of that doc it has
+/// that may be their ancestors (so it holds the attachments they had).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MissingRevs {
+    pub missing: Vec<String>,
+    pub possible_ancestors: Vec<String>,
+}
+
+/// A `_revs_diff` answer; docs lacking nothing are left out.
+pub type RevsDiff = BTreeMap<String, MissingRevs>;
+
+/// One attachment stub of a doc being replicated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttRef {
+    pub id: String,
+    pub rev: String,
+    pub name: String,
+    pub digest: String,
+    pub revpos: u64,
+    /// CouchDB stores text attachments gzipped: their digest is of the gzipped bytes, which a
+    /// fetch does not return, so the data cannot be checked against it.
+    pub encoded: bool,
+}
+
+/// Attachment data by digest.
+pub type AttMap = std::collections::HashMap<String, AttData>;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RevRequest {
@@ -133,9 +164,16 @@ pub trait Peer {
     async fn info(&self) -> Result<PeerInfo>;
     async fn changes(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage>;
     /// The revs of `revs` this peer lacks; ids lacking nothing are left out.
-    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsByDoc>;
+    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsDiff>;
     async fn bulk_get(&self, revs: &[RevRequest]) -> Result<Vec<Fetched>>;
-    async fn bulk_docs_replicated(&self, docs: &[Value]) -> Result<Vec<DocError>>;
+    /// Writes `new_edits: false`; `data` holds, by digest, attachment data the peer lacks for
+    /// the docs' stubs.
+    async fn bulk_docs_replicated(&self, docs: &[Value], data: &AttMap) -> Result<Vec<DocError>>;
+    /// Which of `digests` this peer has data for, or `None` when it cannot say (a remote
+    /// server): then the stubs its ancestors may not have get data (see `replicate::attachments`).
+    async fn has_attachments(&self, digests: &[String]) -> Result<Option<Vec<bool>>>;
+    /// The data of an attachment stub this peer sent.
+    async fn get_attachment(&self, att: &AttRef) -> Result<AttData>;
     /// A `_local/` doc, or `None` when there is none.
     async fn get_local(&self, id: &str) -> Result<Option<Value>>;
     /// Writes a `_local/` doc and returns its new `_rev`.

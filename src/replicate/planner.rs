@@ -1,7 +1,7 @@
 //! The pure decisions of one batch: what to ask `_revs_diff`, which revs to fetch, which
 //! fetched docs to write, and when the feed is done.
 
-use super::peer::{Change, Fetched, RevRequest, RevsByDoc};
+use super::peer::{Change, Fetched, RevRequest, RevsByDoc, RevsDiff};
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -20,10 +20,10 @@ pub fn revs_diff_request(changes: &[Change]) -> RevsByDoc {
 }
 
 /// One `bulk_get` request per missing rev, in (id, rev) order.
-pub fn fetch_list(missing: &RevsByDoc) -> Vec<RevRequest> {
+pub fn fetch_list(missing: &RevsDiff) -> Vec<RevRequest> {
     let mut out: Vec<RevRequest> = missing
         .iter()
-        .flat_map(|(id, revs)| revs.iter().map(move |rev| RevRequest { id: id.clone(), rev: rev.clone() }))
+        .flat_map(|(id, m)| m.missing.iter().map(move |rev| RevRequest { id: id.clone(), rev: rev.clone() }))
         .collect();
     out.sort();
     out.dedup();
@@ -57,7 +57,7 @@ pub fn is_last_page(rows: usize, limit: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replicate::peer::{DocError, Seq};
+    use crate::replicate::peer::{DocError, MissingRevs, Seq};
     use serde_json::json;
 
     fn change(id: &str, revs: &[&str]) -> Change {
@@ -80,13 +80,17 @@ mod tests {
 
     #[test]
     fn only_missing_revs_are_fetched_each_once() {
-        let mut missing = RevsByDoc::new();
-        missing.insert("b".into(), vec!["3-q".into(), "3-q".into()]);
-        missing.insert("a".into(), vec!["1-a".into()]);
+        let entry = |revs: &[&str]| MissingRevs {
+            missing: revs.iter().map(|r| r.to_string()).collect(),
+            possible_ancestors: vec![],
+        };
+        let mut missing = RevsDiff::new();
+        missing.insert("b".into(), entry(&["3-q", "3-q"]));
+        missing.insert("a".into(), entry(&["1-a"]));
         let list = fetch_list(&missing);
         let pairs: Vec<(&str, &str)> = list.iter().map(|r| (r.id.as_str(), r.rev.as_str())).collect();
         assert_eq!(pairs, vec![("a", "1-a"), ("b", "3-q")]);
-        assert!(fetch_list(&RevsByDoc::new()).is_empty());
+        assert!(fetch_list(&RevsDiff::new()).is_empty());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! One-shot replication, source → target, and `sync` (both ways at once).
 //!
-//! Per batch: `changes` → `revs_diff` → `bulk_get` of the missing revs → `bulk_docs`
-//! (new_edits: false) → checkpoint on both sides → a `Change` event. Rules:
+//! Per batch: `changes` → `revs_diff` → `bulk_get` of the missing revs (stubs) → the
+//! attachment data the target lacks (`attachments`) → `bulk_docs` (new_edits: false) →
+//! checkpoint on both sides → a `Change` event. Rules:
 //! - Batches are pipelined: while a full page is being written, the next page of changes is
 //!   already being read (`futures::future::join`). A short page ends the run, so an in-sync run costs
 //!   two `info`, two `get_local` and one `changes` call, whatever the database size.
@@ -12,12 +13,13 @@
 //!   also reported as `Denied`. A failed request aborts the run (`ReplicationFailure`).
 //! - Cancellation is checked between batches, never inside one.
 
+use super::attachments;
 use super::checkpointer::Checkpointer;
 use super::id::replication_id;
 use super::options::{
     Progress, ReplicateOptions, ReplicationEvent, ReplicationFailure, ReplicationResult, Status,
 };
-use super::peer::{ChangesPage, DocError, Peer, Seq};
+use super::peer::{ChangesPage, DocError, Peer, RevsDiff, Seq};
 use super::planner::{docs_to_write, fetch_list, is_last_page, revs_diff_request};
 use crate::error::Result;
 use md5::{Digest, Md5};
@@ -139,8 +141,8 @@ impl<'a> Run<'a> {
         if page.results.is_empty() {
             return Ok(Vec::new());
         }
-        let missing = target.revs_diff(&revs_diff_request(&page.results)).await?;
-        let wanted = fetch_list(&missing);
+        let diff = target.revs_diff(&revs_diff_request(&page.results)).await?;
+        let wanted = fetch_list(&diff);
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
@@ -152,18 +154,58 @@ impl<'a> Run<'a> {
         if docs.is_empty() {
             return Ok(docs);
         }
-        let failures = target.bulk_docs_replicated(&docs).await?;
-        self.progress.docs_written += docs.len().saturating_sub(failures.len()) as u64;
+        let read = docs.len();
+        let failures = self.write(source, target, &mut docs, &diff).await?;
+        self.progress.docs_written += read.saturating_sub(failures.len()) as u64;
         self.progress.doc_write_failures += failures.len() as u64;
         for f in failures.iter().filter(|f| f.is_denied()) {
             self.emit(ReplicationEvent::Denied(f));
         }
-        if !failures.is_empty() {
-            let failed = |d: &Value| failures.iter().any(|f| Some(f.id.as_str()) == d["_id"].as_str());
-            docs.retain(|d| !failed(d));
-        }
+        drop_failed(&mut docs, &failures);
         self.errors.extend(failures);
         Ok(docs)
+    }
+
+    /// Writes `docs` with the attachment data the target lacks; returns one failure per doc
+    /// that could not be written.
+    async fn write(
+        &self,
+        source: &dyn Peer,
+        target: &dyn Peer,
+        docs: &mut [Value],
+        diff: &RevsDiff,
+    ) -> Result<Vec<DocError>> {
+        let (data, mut failures) = attachments::fetch(source, target, docs, diff, false).await?;
+        let mut sendable = docs.to_vec();
+        drop_failed(&mut sendable, &failures);
+        failures.extend(target.bulk_docs_replicated(&sendable, &data).await?);
+        // A target that lacked data its ancestors should have had (412 missing_stub) gets
+        // those docs again with all their data.
+        let (again, mut failures): (Vec<DocError>, Vec<DocError>) =
+            failures.into_iter().partition(|f| f.status == 412 && f.error == "missing_stub");
+        if !again.is_empty() {
+            let named = |d: &Value| again.iter().any(|f| Some(f.id.as_str()) == d["_id"].as_str());
+            let mut retry: Vec<Value> = docs.iter().filter(|d| named(d)).cloned().collect();
+            let (data, more) = attachments::fetch(source, target, &mut retry, diff, true).await?;
+            drop_failed(&mut retry, &more);
+            failures.extend(more);
+            failures.extend(target.bulk_docs_replicated(&retry, &data).await?);
+            // Stub rewrites (gzipped data) must show in the docs reported as written.
+            for d in retry {
+                if let Some(slot) = docs.iter_mut().find(|x| x["_id"] == d["_id"] && x["_rev"] == d["_rev"]) {
+                    *slot = d;
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        failures.retain(|f| seen.insert((f.id.clone(), f.rev.clone())));
+        Ok(failures)
+    }
+}
+
+fn drop_failed(docs: &mut Vec<Value>, failures: &[DocError]) {
+    if !failures.is_empty() {
+        docs.retain(|d| !failures.iter().any(|f| Some(f.id.as_str()) == d["_id"].as_str()));
     }
 }
 

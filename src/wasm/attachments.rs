@@ -1,62 +1,80 @@
 //! `Database`'s attachment methods (a third `#[wasm_bindgen] impl` block) and the `binary`
-//! option of `get`: attachment data crosses to JS as a `Blob` with its content type.
+//! option of `get` and `allDocs`: attachment data crosses to JS as a `Blob` with its content
+//! type.
 //!
-//! Bytes come in as a `Uint8Array`, an `ArrayBuffer` or a base64 string; the TS wrapper reads
-//! a `Blob` with `arrayBuffer()` first, since that is asynchronous JS work.
+//! Data comes in as a `Blob`/`File` (kept as is: it is hashed in slices and stored as a
+//! `Blob`, never copied whole into wasm), a `Uint8Array`, an `ArrayBuffer` or a base64
+//! string. With `binary: true`, docs are read with stubs and each stub gets its stored
+//! `Blob`, so no data is base64-encoded on the way.
 
 use super::convert::{from_js, to_js};
 use super::database::Database;
 use super::error::to_js as err_to_js;
 use super::promise::spawn;
+use crate::db;
 use crate::error::{Error, Result};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use js_sys::{Array, ArrayBuffer, Object, Promise, Reflect, Uint8Array};
+use crate::kv::blobs::AttData;
+use js_sys::{Array, Object, Promise, Reflect};
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Blob, BlobPropertyBag};
 
 fn string(v: &JsValue, what: &str) -> Result<String> {
     v.as_string().ok_or_else(|| Error::bad_request(format!("{what} must be a string")))
 }
 
-/// Attachment bytes from a `Uint8Array`, an `ArrayBuffer` or a base64 string.
-fn bytes_of(data: &JsValue) -> Result<Vec<u8>> {
-    if let Some(s) = data.as_string() {
-        return STANDARD.decode(s).map_err(|_| Error::bad_request("Attachment is not a valid base64 string"));
-    }
-    if let Some(a) = data.dyn_ref::<Uint8Array>() {
-        return Ok(a.to_vec());
-    }
-    if data.is_instance_of::<ArrayBuffer>() {
-        return Ok(Uint8Array::new(data).to_vec());
-    }
-    Err(Error::bad_request("attachment data must be a Blob, a Uint8Array or a base64 string"))
+fn data_of(data: &JsValue) -> Result<AttData> {
+    AttData::from_js(data).unwrap_or_else(|| {
+        Err(Error::bad_request("attachment data must be a Blob, a Uint8Array or a base64 string"))
+    })
 }
 
-pub(super) fn blob(bytes: &[u8], content_type: &str) -> Result<Blob> {
-    let parts = Array::of1(&Uint8Array::from(bytes));
-    let bag = BlobPropertyBag::new();
-    bag.set_type(content_type);
-    Blob::new_with_u8_array_sequence_and_options(&parts, &bag)
-        .map_err(|_| Error::storage("cannot make a Blob"))
+/// Whether `options` ask for `{attachments: true, binary: true}`; if so, the options to read
+/// with (stubs only), since the data is filled in as `Blob`s afterwards.
+pub(super) fn binary_read(options: &Value) -> Result<Option<Value>> {
+    let o = db::options::Opts::new(options)?;
+    if !(o.bool("binary")? && o.bool("attachments")?) {
+        return Ok(None);
+    }
+    let mut stubs = options.clone();
+    if let Some(m) = stubs.as_object_mut() {
+        m.remove("attachments");
+        m.remove("binary");
+    }
+    Ok(Some(stubs))
 }
 
-/// Replaces each `_attachments[name].data` (base64) of a parsed doc with a `Blob`.
-pub(super) fn with_blobs(doc: &JsValue) -> Result<()> {
+/// Replaces each stub of a parsed doc's `_attachments` with `data`: its stored `Blob`.
+pub(super) async fn fill_blobs(db: &db::Database, doc: &JsValue) -> Result<()> {
     let Ok(atts) = Reflect::get(doc, &"_attachments".into()) else { return Ok(()) };
     if !atts.is_object() {
         return Ok(());
     }
+    let get = |o: &JsValue, k: &str| Reflect::get(o, &k.into()).ok().and_then(|v| v.as_string());
     for name in Object::keys(atts.unchecked_ref::<Object>()) {
         let entry = Reflect::get(&atts, &name).map_err(|_| Error::storage("bad _attachments"))?;
-        let Some(data) = Reflect::get(&entry, &"data".into()).ok().and_then(|d| d.as_string()) else {
-            continue;
-        };
-        let ty =
-            Reflect::get(&entry, &"content_type".into()).ok().and_then(|t| t.as_string()).unwrap_or_default();
-        let bytes = STANDARD.decode(data).map_err(|_| Error::storage("stored attachment is not base64"))?;
-        let _ = Reflect::set(&entry, &"data".into(), blob(&bytes, &ty)?.as_ref());
+        let Some(digest) = get(&entry, "digest") else { continue };
+        let ty = get(&entry, "content_type").unwrap_or_default();
+        let data = db
+            .attachment_data(&digest)
+            .await?
+            .ok_or_else(|| Error::storage(format!("attachment data {digest} missing")))?;
+        let _ = Reflect::delete_property(entry.unchecked_ref::<Object>(), &"stub".into());
+        let _ = Reflect::set(&entry, &"data".into(), data.to_blob(&ty)?.as_ref());
+    }
+    Ok(())
+}
+
+/// `fill_blobs` for every `rows[].doc` of an `allDocs` answer.
+pub(super) async fn fill_row_blobs(db: &db::Database, answer: &JsValue) -> Result<()> {
+    let Ok(rows) = Reflect::get(answer, &"rows".into()) else { return Ok(()) };
+    let Some(rows) = rows.dyn_ref::<Array>() else { return Ok(()) };
+    for row in rows.iter() {
+        if let Ok(doc) = Reflect::get(&row, &"doc".into()) {
+            if doc.is_object() {
+                fill_blobs(db, &doc).await?;
+            }
+        }
     }
     Ok(())
 }
@@ -79,7 +97,7 @@ impl Database {
                 let (id, name) = (string(&id, "id")?, string(&name, "attachment name")?);
                 let rev = rev.as_string();
                 let ty = content_type.as_string().unwrap_or_else(|| "application/octet-stream".into());
-                let json = db.put_attachment(&id, &name, rev.as_deref(), bytes_of(&data)?, &ty).await?;
+                let json = db.put_attachment(&id, &name, rev.as_deref(), data_of(&data)?, &ty).await?;
                 to_js(&json)
             };
             run.await.map_err(err_to_js)
@@ -93,8 +111,8 @@ impl Database {
         spawn(async move {
             let run = async {
                 let (id, name) = (string(&id, "id")?, string(&name, "attachment name")?);
-                let (ty, bytes) = db.get_attachment(&id, &name, &from_js(&options)?).await?;
-                Ok::<JsValue, Error>(blob(&bytes, &ty)?.into())
+                let (ty, data) = db.get_attachment(&id, &name, &from_js(&options)?).await?;
+                Ok::<JsValue, Error>(data.to_blob(&ty)?.into())
             };
             run.await.map_err(err_to_js)
         })

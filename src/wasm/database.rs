@@ -73,11 +73,11 @@ impl Database {
             let run = async {
                 let id = id.as_string().ok_or_else(|| Error::bad_request("id must be a string"))?;
                 let options = from_js(&options)?;
-                let binary = db::options::Opts::new(&options)?.bool("binary")?;
-                let doc = to_js(&db.get(&id, &options).await?)?;
-                if binary {
-                    super::attachments::with_blobs(&doc)?;
-                }
+                let Some(stubs) = super::attachments::binary_read(&options)? else {
+                    return to_js(&db.get(&id, &options).await?);
+                };
+                let doc = to_js(&db.get(&id, &stubs).await?)?;
+                super::attachments::fill_blobs(&db, &doc).await?;
                 Ok(doc)
             };
             run.await.map_err(err_to_js)
@@ -144,7 +144,18 @@ impl Database {
     #[wasm_bindgen(js_name = allDocs)]
     pub fn all_docs(&self, options: JsValue) -> Promise {
         let db = self.inner.clone();
-        promise(async move { db.all_docs(&from_js(&options)?).await })
+        spawn(async move {
+            let run = async {
+                let options = from_js(&options)?;
+                let Some(stubs) = super::attachments::binary_read(&options)? else {
+                    return to_js(&db.all_docs(&options).await?);
+                };
+                let answer = to_js(&db.all_docs(&stubs).await?)?;
+                super::attachments::fill_row_blobs(&db, &answer).await?;
+                Ok(answer)
+            };
+            run.await.map_err(err_to_js)
+        })
     }
 
     /// One-shot changes; `liveChanges` is the feed that waits for more.

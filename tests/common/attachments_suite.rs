@@ -7,7 +7,8 @@
 
 use serde_json::{json, Value};
 use settee::db::{keys, Database};
-use settee::kv::{KvStore, Range};
+use settee::kv::blobs::AttData;
+use settee::kv::{KvStore, Range, WriteBatch};
 use std::rc::Rc;
 
 fn parse(s: &str) -> Value {
@@ -22,10 +23,19 @@ async fn get(db: &Database, id: &str, opts: Value) -> Value {
     parse(&db.get(id, &opts).await.expect("get succeeds"))
 }
 
-/// The attachment-data records in the store: (digest, bytes).
+/// The attachment data in the store: (digest, bytes).
 async fn stored(kv: &Rc<dyn KvStore>) -> Vec<(String, Vec<u8>)> {
-    let rows = kv.scan(Range::prefix(&[keys::ATTACHMENT]), false, None).await.unwrap();
-    rows.into_iter().map(|(k, v)| (keys::digest_of(&k).unwrap().to_string(), v)).collect()
+    let blobs = kv.blobs();
+    let mut out = Vec::new();
+    for (digest, _) in blobs.list().await.unwrap() {
+        let data = blobs.get(&digest).await.unwrap().expect("listed data is there");
+        out.push((digest, data.to_vec().await.unwrap()));
+    }
+    out
+}
+
+async fn bytes(data: AttData) -> Vec<u8> {
+    data.to_vec().await.unwrap()
 }
 
 const HELLO_B64: &str = "aGVsbG8gd29ybGQ="; // "hello world"
@@ -48,8 +58,8 @@ pub async fn base64_attachments_round_trip_and_read_as_stubs_by_default(db: Data
     let full = get(&db, "a", json!({"attachments": true})).await;
     assert_eq!(full["_attachments"]["hi.txt"]["data"], HELLO_B64);
     assert_eq!(full["_rev"], rev);
-    let (ty, bytes) = db.get_attachment("a", "hi.txt", &json!({})).await.unwrap();
-    assert_eq!((ty.as_str(), bytes.as_slice()), ("text/plain", &b"hello world"[..]));
+    let (ty, data) = db.get_attachment("a", "hi.txt", &json!({})).await.unwrap();
+    assert_eq!((ty.as_str(), bytes(data).await.as_slice()), ("text/plain", &b"hello world"[..]));
 
     let all = parse(&db.all_docs(&json!({"include_docs": true})).await.unwrap());
     assert_eq!(all["rows"][0]["doc"]["_attachments"]["hi.txt"]["stub"], true);
@@ -78,10 +88,10 @@ pub async fn stubs_carry_over_across_edits_without_storing_data_again(db: Databa
     // A bare `{stub: true}` naming the attachment also carries it over.
     let r3 =
         put(&db, json!({"_id": "a", "_rev": r2, "v": 3, "_attachments": {"hi.txt": {"stub": true}}})).await;
-    let (_, bytes) = db.get_attachment("a", "hi.txt", &json!({"rev": r3})).await.unwrap();
-    assert_eq!(bytes, b"hello world");
+    let (_, data) = db.get_attachment("a", "hi.txt", &json!({"rev": r3})).await.unwrap();
+    assert_eq!(bytes(data).await, b"hello world");
     let (_, old) = db.get_attachment("a", "hi.txt", &json!({"rev": r1})).await.unwrap();
-    assert_eq!(old, b"hello world");
+    assert_eq!(bytes(old).await, b"hello world");
     assert_eq!(stored(&kv).await.len(), 1);
 
     // A doc read with its data and written back stores nothing new and keeps the revpos.
@@ -132,7 +142,7 @@ pub async fn the_same_data_in_two_docs_is_stored_once(db: Database, kv: Rc<dyn K
     assert_eq!(a["_attachments"]["one"]["digest"], b["_attachments"]["two"]["digest"]);
     assert_eq!(stored(&kv).await.len(), 2);
     let (_, y) = db.get_attachment("c", "y", &json!({})).await.unwrap();
-    assert_eq!(y, vec![0, 1, 2]);
+    assert_eq!(bytes(y).await, vec![0, 1, 2]);
 }
 
 pub async fn compact_drops_data_nothing_refers_to(db: Database, kv: Rc<dyn KvStore>) {
@@ -150,7 +160,7 @@ pub async fn compact_drops_data_nothing_refers_to(db: Database, kv: Rc<dyn KvSto
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].1, vec![0, 1, 2]);
     let (_, k) = db.get_attachment("keep", "k", &json!({})).await.unwrap();
-    assert_eq!(k, vec![0, 1, 2]);
+    assert_eq!(bytes(k).await, vec![0, 1, 2]);
 }
 
 pub async fn bad_attachments_are_400_and_write_nothing(db: Database, kv: Rc<dyn KvStore>) {
@@ -170,21 +180,26 @@ pub async fn bad_attachments_are_400_and_write_nothing(db: Database, kv: Rc<dyn 
 }
 
 pub async fn put_get_and_remove_attachment_edit_one_entry(db: Database, kv: Rc<dyn KvStore>) {
-    let r1 =
-        parse(&db.put_attachment("a", "one.bin", None, vec![9, 8, 7], "application/x-test").await.unwrap());
+    let r1 = parse(
+        &db.put_attachment("a", "one.bin", None, AttData::bytes(vec![9, 8, 7]), "application/x-test")
+            .await
+            .unwrap(),
+    );
     let r1 = r1["rev"].as_str().unwrap().to_string();
     assert!(r1.starts_with("1-"));
     let r2 = parse(
-        &db.put_attachment("a", "two.txt", Some(&r1), b"hello world".to_vec(), "text/plain").await.unwrap(),
+        &db.put_attachment("a", "two.txt", Some(&r1), AttData::bytes(b"hello world".to_vec()), "text/plain")
+            .await
+            .unwrap(),
     );
     let r2 = r2["rev"].as_str().unwrap().to_string();
     let doc = get(&db, "a", json!({})).await;
     assert_eq!(doc["_attachments"]["one.bin"]["revpos"], 1);
     assert_eq!(doc["_attachments"]["two.txt"]["revpos"], 2);
     let (ty, one) = db.get_attachment("a", "one.bin", &json!({})).await.unwrap();
-    assert_eq!((ty.as_str(), one), ("application/x-test", vec![9, 8, 7]));
+    assert_eq!((ty.as_str(), bytes(one).await), ("application/x-test", vec![9, 8, 7]));
     // A stale rev is the usual conflict.
-    let e = db.put_attachment("a", "three", Some(&r1), vec![1], "a/b").await.unwrap_err();
+    let e = db.put_attachment("a", "three", Some(&r1), AttData::bytes(vec![1]), "a/b").await.unwrap_err();
     assert_eq!(e.status, 409);
 
     let r3 =
@@ -198,6 +213,58 @@ pub async fn put_get_and_remove_attachment_edit_one_entry(db: Database, kv: Rc<d
     assert_eq!(stored(&kv).await.len(), 1);
 }
 
+pub async fn a_replicated_stub_needs_its_data_stored_or_sent_along(db: Database, kv: Rc<dyn KvStore>) {
+    let stub = |digest: &str| json!({"_id": "r", "_rev": "1-abc", "_attachments": {"f": {"content_type": "a/b", "digest": digest, "length": 3, "revpos": 1, "stub": true}}});
+    let digest = settee::kv::blobs::digest_of(&[1, 2, 3]);
+    let res = db.bulk_docs_replicated(vec![stub(&digest)], &Default::default()).await.unwrap();
+    let row = serde_json::to_value(&res[0]).unwrap();
+    assert_eq!((row["status"].clone(), row["name"].clone()), (json!(412), json!("missing_stub")));
+    assert_eq!(db.get("r", &json!({})).await.unwrap_err().status, 404);
+    assert!(stored(&kv).await.is_empty());
+
+    let data = [(digest.clone(), AttData::bytes(vec![1, 2, 3]))].into_iter().collect();
+    let res = db.bulk_docs_replicated(vec![stub(&digest)], &data).await.unwrap();
+    assert_eq!(serde_json::to_value(&res[0]).unwrap()["ok"], true);
+    let (ty, got) = db.get_attachment("r", "f", &json!({})).await.unwrap();
+    assert_eq!((ty.as_str(), bytes(got).await), ("a/b", vec![1, 2, 3]));
+    assert_eq!(get(&db, "r", json!({})).await["_attachments"]["f"]["revpos"], 1);
+
+    // Now that the data is stored, a stub alone is enough (another doc, same data).
+    let mut other = stub(&digest);
+    other["_id"] = json!("s");
+    let res = db.bulk_docs_replicated(vec![other], &Default::default()).await.unwrap();
+    assert_eq!(serde_json::to_value(&res[0]).unwrap()["ok"], true);
+    assert_eq!(stored(&kv).await.len(), 1);
+}
+
+pub async fn data_kept_in_the_kv_store_by_older_versions_is_still_read_and_swept(
+    db: Database,
+    kv: Rc<dyn KvStore>,
+) {
+    // The first format kept bytes under `A<digest>` in the KV store.
+    let digest = settee::kv::blobs::digest_of(b"old");
+    let mut batch = WriteBatch::new();
+    batch.put(keys::attachment(&digest), b"old".to_vec());
+    kv.write(batch, None).await.unwrap();
+    let res = db
+        .bulk_docs_replicated(
+            vec![json!({"_id": "o", "_rev": "1-a", "_attachments": {"f": {"content_type": "t/p", "digest": digest, "length": 3, "revpos": 1, "stub": true}}})],
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(serde_json::to_value(&res[0]).unwrap()["ok"], true);
+    let (_, got) = db.get_attachment("o", "f", &json!({})).await.unwrap();
+    assert_eq!(bytes(got).await, b"old");
+    assert_eq!(get(&db, "o", json!({"attachments": true})).await["_attachments"]["f"]["data"], "b2xk");
+    let old_keys = || async { kv.scan(Range::prefix(&[keys::ATTACHMENT]), false, None).await.unwrap().len() };
+    db.compact().await.unwrap();
+    assert_eq!(old_keys().await, 1, "still referenced");
+    db.remove("o", "1-a").await.unwrap();
+    db.compact().await.unwrap();
+    assert_eq!(old_keys().await, 0);
+}
+
 /// Expands to one test per body; `$make` is an async expression giving `(db, kv)`.
 #[macro_export]
 macro_rules! settee_attachments_suite {
@@ -209,7 +276,9 @@ macro_rules! settee_attachments_suite {
             the_same_data_in_two_docs_is_stored_once,
             compact_drops_data_nothing_refers_to,
             bad_attachments_are_400_and_write_nothing,
-            put_get_and_remove_attachment_edit_one_entry
+            put_get_and_remove_attachment_edit_one_entry,
+            a_replicated_stub_needs_its_data_stored_or_sent_along,
+            data_kept_in_the_kv_store_by_older_versions_is_still_read_and_swept
         );
     };
     (@each native, $make:expr, $($name:ident),*) => {

@@ -7,7 +7,11 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 use settee::db::{Database, DatabaseOptions};
 use settee::error::{Error, Result};
-use settee::replicate::{ChangesPage, DocError, Fetched, Filter, Peer, PeerInfo, RevRequest, RevsByDoc, Seq};
+use settee::kv::blobs::AttData;
+use settee::replicate::{
+    AttMap, AttRef, ChangesPage, DocError, Fetched, Filter, Peer, PeerInfo, RevRequest, RevsByDoc, RevsDiff,
+    Seq,
+};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -96,7 +100,7 @@ impl<P: Peer> Peer for Counting<P> {
         self.sinces.borrow_mut().push(since.clone());
         self.inner.changes(since, limit, filter).await
     }
-    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsByDoc> {
+    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsDiff> {
         self.hit("revs_diff");
         self.inner.revs_diff(revs).await
     }
@@ -104,9 +108,17 @@ impl<P: Peer> Peer for Counting<P> {
         self.hit("bulk_get");
         self.inner.bulk_get(revs).await
     }
-    async fn bulk_docs_replicated(&self, docs: &[Value]) -> Result<Vec<DocError>> {
+    async fn bulk_docs_replicated(&self, docs: &[Value], data: &AttMap) -> Result<Vec<DocError>> {
         self.hit("bulk_docs");
-        self.inner.bulk_docs_replicated(docs).await
+        self.inner.bulk_docs_replicated(docs, data).await
+    }
+    async fn has_attachments(&self, digests: &[String]) -> Result<Option<Vec<bool>>> {
+        self.hit("has_attachments");
+        self.inner.has_attachments(digests).await
+    }
+    async fn get_attachment(&self, att: &AttRef) -> Result<AttData> {
+        self.hit("get_attachment");
+        self.inner.get_attachment(att).await
     }
     async fn get_local(&self, id: &str) -> Result<Option<Value>> {
         self.hit("get_local");
@@ -188,14 +200,20 @@ impl<P: Peer> Peer for Faulty<P> {
     async fn changes(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
         self.wrap("changes", self.inner.changes(since, limit, filter)).await
     }
-    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsByDoc> {
+    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsDiff> {
         self.wrap("revs_diff", self.inner.revs_diff(revs)).await
     }
     async fn bulk_get(&self, revs: &[RevRequest]) -> Result<Vec<Fetched>> {
         self.wrap("bulk_get", self.inner.bulk_get(revs)).await
     }
-    async fn bulk_docs_replicated(&self, docs: &[Value]) -> Result<Vec<DocError>> {
-        self.wrap("bulk_docs", self.inner.bulk_docs_replicated(docs)).await
+    async fn bulk_docs_replicated(&self, docs: &[Value], data: &AttMap) -> Result<Vec<DocError>> {
+        self.wrap("bulk_docs", self.inner.bulk_docs_replicated(docs, data)).await
+    }
+    async fn has_attachments(&self, digests: &[String]) -> Result<Option<Vec<bool>>> {
+        self.wrap("has_attachments", self.inner.has_attachments(digests)).await
+    }
+    async fn get_attachment(&self, att: &AttRef) -> Result<AttData> {
+        self.wrap("get_attachment", self.inner.get_attachment(att)).await
     }
     async fn get_local(&self, id: &str) -> Result<Option<Value>> {
         self.wrap("get_local", self.inner.get_local(id)).await
@@ -223,17 +241,23 @@ impl<P: Peer> Peer for Denying<P> {
     async fn changes(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
         self.inner.changes(since, limit, filter).await
     }
-    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsByDoc> {
+    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsDiff> {
         self.inner.revs_diff(revs).await
     }
     async fn bulk_get(&self, revs: &[RevRequest]) -> Result<Vec<Fetched>> {
         self.inner.bulk_get(revs).await
     }
-    async fn bulk_docs_replicated(&self, docs: &[Value]) -> Result<Vec<DocError>> {
+    async fn has_attachments(&self, digests: &[String]) -> Result<Option<Vec<bool>>> {
+        self.inner.has_attachments(digests).await
+    }
+    async fn get_attachment(&self, att: &AttRef) -> Result<AttData> {
+        self.inner.get_attachment(att).await
+    }
+    async fn bulk_docs_replicated(&self, docs: &[Value], data: &AttMap) -> Result<Vec<DocError>> {
         let (denied, allowed): (Vec<Value>, Vec<Value>) =
             docs.iter().cloned().partition(|d| d["_id"].as_str().unwrap().starts_with("secret"));
         self.attempts.borrow_mut().extend(denied.iter().map(|d| d["_id"].as_str().unwrap().to_string()));
-        let mut errors = self.inner.bulk_docs_replicated(&allowed).await?;
+        let mut errors = self.inner.bulk_docs_replicated(&allowed, data).await?;
         errors.extend(denied.iter().map(|d| DocError {
             id: d["_id"].as_str().unwrap().to_string(),
             rev: d["_rev"].as_str().map(str::to_string),
@@ -242,6 +266,80 @@ impl<P: Peer> Peer for Denying<P> {
             reason: "only admins may write secrets".into(),
         }));
         Ok(errors)
+    }
+    async fn get_local(&self, id: &str) -> Result<Option<Value>> {
+        self.inner.get_local(id).await
+    }
+    async fn put_local(&self, doc: Value) -> Result<String> {
+        self.inner.put_local(doc).await
+    }
+}
+
+/// A peer that behaves like a remote server towards attachments: it cannot say which
+/// digests it holds (so the replicator goes by its ancestors), and it can corrupt the data it
+/// serves for attachments named `corrupt*`.
+pub struct RemoteLike<P> {
+    pub inner: P,
+    pub written_with_data: RefCell<Vec<(String, usize)>>,
+    pub attachment_fetches: Cell<usize>,
+    /// A rev `revs_diff` claims as an ancestor of every doc, as a server might wrongly do.
+    pub fake_ancestor: RefCell<Option<String>>,
+}
+
+impl<P: Peer> RemoteLike<P> {
+    pub fn new(inner: P) -> Self {
+        RemoteLike {
+            inner,
+            written_with_data: RefCell::default(),
+            attachment_fetches: Cell::new(0),
+            fake_ancestor: RefCell::default(),
+        }
+    }
+}
+
+#[async_trait(?Send)]
+impl<P: Peer> Peer for RemoteLike<P> {
+    async fn info(&self) -> Result<PeerInfo> {
+        self.inner.info().await
+    }
+    async fn changes(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
+        self.inner.changes(since, limit, filter).await
+    }
+    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsDiff> {
+        let mut diff = self.inner.revs_diff(revs).await?;
+        if let Some(fake) = self.fake_ancestor.borrow().as_ref() {
+            for m in diff.values_mut() {
+                m.possible_ancestors.push(fake.clone());
+            }
+        }
+        Ok(diff)
+    }
+    async fn bulk_get(&self, revs: &[RevRequest]) -> Result<Vec<Fetched>> {
+        self.inner.bulk_get(revs).await
+    }
+    async fn bulk_docs_replicated(&self, docs: &[Value], data: &AttMap) -> Result<Vec<DocError>> {
+        for d in docs {
+            let atts = d["_attachments"].as_object().map(|a| {
+                a.values().filter(|v| data.contains_key(v["digest"].as_str().unwrap_or(""))).count()
+            });
+            self.written_with_data
+                .borrow_mut()
+                .push((d["_id"].as_str().unwrap_or("").to_string(), atts.unwrap_or(0)));
+        }
+        self.inner.bulk_docs_replicated(docs, data).await
+    }
+    async fn has_attachments(&self, _digests: &[String]) -> Result<Option<Vec<bool>>> {
+        Ok(None)
+    }
+    async fn get_attachment(&self, att: &AttRef) -> Result<AttData> {
+        self.attachment_fetches.set(self.attachment_fetches.get() + 1);
+        let data = self.inner.get_attachment(att).await?;
+        if att.name.starts_with("corrupt") {
+            let mut bytes = data.to_vec().await?;
+            bytes.push(0);
+            return Ok(AttData::bytes(bytes));
+        }
+        Ok(data)
     }
     async fn get_local(&self, id: &str) -> Result<Option<Value>> {
         self.inner.get_local(id).await

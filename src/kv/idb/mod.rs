@@ -1,7 +1,8 @@
 //! `IdbRecordStore`: the LSM's records in IndexedDB (wasm only), and `open_idb`.
 //!
-//! One IndexedDB database per Settee database, named `settee:<name>`, with one object store
-//! (`schema::STORE`) holding the manifest and the chunks as `Uint8Array`s by string key.
+//! One IndexedDB database per Settee database, named `settee:<name>`, with an object store
+//! (`schema::STORE`) holding the manifest and the chunks as `Uint8Array`s by string key, and
+//! one holding attachment data as `Blob`s by digest (`blobs`).
 //!
 //! Rules this file keeps:
 //! - Each `commit` is one readwrite transaction whose body only awaits IndexedDB requests:
@@ -20,6 +21,7 @@
 //!   connection so it is not blocked; this store then answers `Error::closed()`.
 //! - `indexedDB` comes from the global object, so all of this works in a Window or a Worker.
 
+pub mod blobs;
 mod channel;
 mod lock;
 mod schema;
@@ -89,6 +91,7 @@ pub struct IdbRecordStore {
     channel: Option<Channel>,
     stop: Rc<Stop>,
     fail_in: Cell<u64>,
+    blobs: Rc<blobs::IdbBlobs>,
 }
 
 impl IdbRecordStore {
@@ -109,9 +112,11 @@ impl IdbRecordStore {
                     idb_err(msg)
                 }
             })?;
+        let slot = Rc::new(RefCell::new(Some(db.clone())));
         let store = IdbRecordStore {
             name: full.clone(),
-            db: Rc::new(RefCell::new(Some(db.clone()))),
+            blobs: Rc::new(blobs::IdbBlobs { db: slot.clone() }),
+            db: slot,
             channel: Channel::open(&full),
             stop: Rc::default(),
             fail_in: Cell::new(0),
@@ -263,5 +268,9 @@ impl RecordStore for IdbRecordStore {
 
     async fn try_lock(&self) -> Result<Option<LockGuard>> {
         lock::try_lock(&format!("{}:compaction", self.name)).await
+    }
+
+    fn blobs(&self) -> Rc<dyn crate::kv::blobs::BlobStore> {
+        self.blobs.clone()
     }
 }

@@ -9,16 +9,21 @@
 use indexed_db_futures::database::Database;
 use indexed_db_futures::Build;
 
-/// The one object store: chunk records and the manifest, by string key.
+/// Chunk records and the manifest, by string key.
 pub const STORE: &str = "records";
+/// Attachment data by digest (`kv::idb::blobs`).
+pub const ATTACHMENTS: &str = "attachments";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// Version 1: the `records` object store, out-of-line string keys, no indexes.
     CreateRecordStore,
+    /// Version 2: the `attachments` object store, out-of-line digest keys. Databases of
+    /// version 1 kept attachment bytes inside the LSM; they are still read from there.
+    CreateAttachmentStore,
 }
 
-pub const STEPS: &[Step] = &[Step::CreateRecordStore];
+pub const STEPS: &[Step] = &[Step::CreateRecordStore, Step::CreateAttachmentStore];
 
 pub const VERSION: u32 = STEPS.len() as u32;
 
@@ -28,6 +33,9 @@ pub fn upgrade(db: &Database, old_version: u32) -> indexed_db_futures::Result<()
         match step {
             Step::CreateRecordStore => {
                 db.create_object_store(STORE).build()?;
+            }
+            Step::CreateAttachmentStore => {
+                db.create_object_store(ATTACHMENTS).build()?;
             }
         }
     }

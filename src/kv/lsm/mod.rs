@@ -333,4 +333,8 @@ impl<R: RecordStore + 'static> KvStore for Lsm<R> {
         self.inner.cache.borrow_mut().clear();
         self.inner.store.close();
     }
+
+    fn blobs(&self) -> Rc<dyn crate::kv::blobs::BlobStore> {
+        self.inner.store.blobs()
+    }
 }

@@ -21,7 +21,37 @@ use futures::future::{select, Either};
 use futures::lock::Mutex;
 use gloo_net::http::{Method, RequestBuilder};
 use serde_json::Value;
-use web_sys::{AbortController, RequestCredentials};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{AbortController, Blob, RequestCredentials};
+
+/// What a request carries.
+#[derive(Clone, Copy)]
+enum Body<'a> {
+    None,
+    Json(&'a Value),
+    /// A body of the given content type, passed to `fetch` as is.
+    Raw(&'a JsValue, &'a str),
+}
+
+impl<'a> Body<'a> {
+    fn of(call: &'a Call) -> Body<'a> {
+        call.body.as_ref().map_or(Body::None, Body::Json)
+    }
+}
+
+enum Answer {
+    Json(Value),
+    Blob(Blob),
+}
+
+impl Answer {
+    fn json(self) -> Value {
+        match self {
+            Answer::Json(v) => v,
+            Answer::Blob(_) => Value::Null,
+        }
+    }
+}
 
 pub struct HttpClient {
     url: DbUrl,
@@ -60,24 +90,48 @@ impl HttpClient {
 
     /// Sends `call`; a non-2xx answer is an `Err`.
     pub async fn call(&self, call: &Call) -> Result<Value> {
-        let query: Vec<(&str, String)> = call.query.iter().map(|(k, v)| (*k, v.clone())).collect();
-        let url = self.url.url(&call.path, &query);
-        let answer = self.send(call.method, &url, &call.path, call.body.as_ref(), None).await?;
-        Ok(answer.expect("no timeout, no None"))
+        let url = self.call_url(call);
+        let answer = self.send(call.method, &url, &call.path, Body::of(call), false, None).await?;
+        Ok(answer.expect("no timeout, no None").json())
     }
 
     /// Sends `call`, aborting it after `timeout_ms` (then `Ok(None)`).
     pub async fn call_with_timeout(&self, call: &Call, timeout_ms: u64) -> Result<Option<Value>> {
+        let url = self.call_url(call);
+        let answer =
+            self.send(call.method, &url, &call.path, Body::of(call), false, Some(timeout_ms)).await?;
+        Ok(answer.map(Answer::json))
+    }
+
+    /// Sends `call` (a GET) and answers the response body as a `Blob`, which stays outside
+    /// the JS heap and wasm memory however large it is.
+    pub async fn call_for_blob(&self, call: &Call) -> Result<Blob> {
+        let url = self.call_url(call);
+        match self.send(call.method, &url, &call.path, Body::of(call), true, None).await? {
+            Some(Answer::Blob(b)) => Ok(b),
+            _ => Err(crate::error::Error::storage("expected a Blob answer")),
+        }
+    }
+
+    /// Sends `call` with `body` (a `Blob`, a string…) of `content_type` instead of its JSON.
+    pub async fn call_with_body(&self, call: &Call, body: &JsValue, content_type: &str) -> Result<Value> {
+        let url = self.call_url(call);
+        let answer =
+            self.send(call.method, &url, &call.path, Body::Raw(body, content_type), false, None).await?;
+        Ok(answer.expect("no timeout, no None").json())
+    }
+
+    fn call_url(&self, call: &Call) -> String {
         let query: Vec<(&str, String)> = call.query.iter().map(|(k, v)| (*k, v.clone())).collect();
-        let url = self.url.url(&call.path, &query);
-        self.send(call.method, &url, &call.path, call.body.as_ref(), Some(timeout_ms)).await
+        self.url.url(&call.path, &query)
     }
 
     /// A request to `path_and_query` below the database (already encoded).
     pub async fn raw(&self, http_method: &str, path_and_query: &str, body: Option<&Value>) -> Result<Value> {
         let url = self.url.url(path_and_query, &[]);
         let label = path_and_query.split('?').next().unwrap_or_default();
-        Ok(self.send(http_method, &url, label, body, None).await?.expect("no timeout, no None"))
+        let body = body.map_or(Body::None, Body::Json);
+        Ok(self.send(http_method, &url, label, body, false, None).await?.expect("no timeout, no None").json())
     }
 
     /// Logs in unless a session is already believed valid (no-op without a session login).
@@ -87,7 +141,7 @@ impl HttpClient {
         if !*logged_in {
             let body = serde_json::json!({"name": login.username, "password": login.password});
             let url = self.url.server_url("_session");
-            self.send_once("POST", &url, "_session", Some(&body), None).await?;
+            self.send_once("POST", &url, "_session", Body::Json(&body), false, None).await?;
             *logged_in = true;
         }
         Ok(())
@@ -98,15 +152,16 @@ impl HttpClient {
         http_method: &str,
         url: &str,
         label: &str,
-        body: Option<&Value>,
+        body: Body<'_>,
+        blob: bool,
         timeout_ms: Option<u64>,
-    ) -> Result<Option<Value>> {
+    ) -> Result<Option<Answer>> {
         self.ensure_session().await?;
-        match self.send_once(http_method, url, label, body, timeout_ms).await {
+        match self.send_once(http_method, url, label, body, blob, timeout_ms).await {
             Err(e) if e.status == 401 && self.url.session().is_some() => {
                 *self.logged_in.lock().await = false;
                 self.ensure_session().await?;
-                self.send_once(http_method, url, label, body, timeout_ms).await
+                self.send_once(http_method, url, label, body, blob, timeout_ms).await
             }
             other => other,
         }
@@ -117,9 +172,10 @@ impl HttpClient {
         http_method: &str,
         url: &str,
         label: &str,
-        body: Option<&Value>,
+        body: Body<'_>,
+        blob: bool,
         timeout_ms: Option<u64>,
-    ) -> Result<Option<Value>> {
+    ) -> Result<Option<Answer>> {
         let controller = AbortController::new().ok();
         let guard = AbortOnDrop(controller);
         let signal = guard.0.as_ref().map(|c| c.signal());
@@ -132,25 +188,34 @@ impl HttpClient {
             builder = builder.header(k, v);
         }
         let request = match body {
-            Some(b) => builder
+            Body::Json(b) => builder
                 .header("Content-Type", "application/json")
                 .body(serde_json::to_string(b).expect("JSON serialises")),
-            None => builder.build(),
+            Body::Raw(b, content_type) => builder.header("Content-Type", content_type).body(b.clone()),
+            Body::None => builder.build(),
         }
         .map_err(|e| network_error(&e.to_string(), http_method, label))?;
         let exchange = async {
             let response =
                 request.send().await.map_err(|e| network_error(&e.to_string(), http_method, label))?;
             let status = response.status();
+            if blob && (200..300).contains(&status) {
+                let raw: web_sys::Response = response.into();
+                let promise = raw.blob().map_err(|_| network_error("no body", http_method, label))?;
+                let blob = wasm_bindgen_futures::JsFuture::from(promise)
+                    .await
+                    .map_err(|_| network_error("body read failed", http_method, label))?;
+                return Ok(Answer::Blob(blob.unchecked_into()));
+            }
             let text =
                 response.text().await.map_err(|e| network_error(&e.to_string(), http_method, label))?;
             if !(200..300).contains(&status) {
                 return Err(http_error(status, &text, http_method, label));
             }
             if text.trim().is_empty() {
-                return Ok(Value::Null);
+                return Ok(Answer::Json(Value::Null));
             }
-            serde_json::from_str(&text).map_err(|e| {
+            serde_json::from_str(&text).map(Answer::Json).map_err(|e| {
                 crate::error::Error::new(
                     502,
                     "bad_gateway",

@@ -11,16 +11,22 @@
 
 use super::client::HttpClient;
 use crate::error::{Error, Result};
+use crate::kv::blobs::AttData;
 use crate::replicate::peer::{
-    ChangesPage, DocError, Fetched, Filter, Peer, PeerInfo, RevRequest, RevsByDoc, Seq,
+    AttMap, AttRef, ChangesPage, DocError, Fetched, Filter, Peer, PeerInfo, RevRequest, RevsByDoc, RevsDiff,
+    Seq,
 };
+use crate::replicate::remote::attachments as atts;
 use crate::replicate::remote::protocol::{self as p, Call, Longpoll};
 use crate::replicate::remote::url::doc_path;
 use crate::replicate::remote::url::DbUrl;
 use async_trait::async_trait;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde_json::Value;
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use wasm_bindgen::JsValue;
 
 /// How many `open_revs` GETs run at once in the fallback.
 const OPEN_REVS_PARALLEL: usize = 4;
@@ -122,6 +128,46 @@ impl HttpPeer {
     }
 }
 
+impl HttpPeer {
+    /// One doc as `multipart/related`; a per-doc refusal (4xx) is its failure, anything else
+    /// fails the request.
+    async fn put_multipart(&self, doc: &Value, data: &AttMap) -> Result<Option<DocError>> {
+        let sent = atts::sent_stubs(doc, data);
+        let names: Vec<&str> = sent.iter().map(|(n, _)| *n).collect();
+        let boundary = format!("settee-{}", js_sys::Math::random().to_bits());
+        let parts = js_sys::Array::new();
+        let mut text = format!(
+            "--{boundary}\r\nContent-Type: application/json\r\n\r\n{}",
+            atts::multipart_json(doc, &names)
+        );
+        for (name, digest) in &sent {
+            let att = &doc["_attachments"][*name];
+            let ty = att["content_type"].as_str().unwrap_or("application/octet-stream");
+            let d = &data[*digest];
+            text.push_str(&format!("\r\n--{boundary}\r\n{}", atts::part_head(name, ty, d.len())));
+            parts.push(&JsValue::from_str(&text));
+            parts.push(d.to_blob(ty)?.as_ref());
+            text.clear();
+        }
+        parts.push(&JsValue::from_str(&format!("\r\n--{boundary}--")));
+        let body = web_sys::Blob::new_with_blob_sequence(&parts)
+            .map_err(|_| Error::storage("cannot assemble a multipart body"))?;
+        let id = doc["_id"].as_str().unwrap_or_default();
+        let content_type = format!("multipart/related; boundary=\"{boundary}\"");
+        match self.client.call_with_body(&atts::put_replicated_call(id), &body, &content_type).await {
+            Ok(_) => Ok(None),
+            Err(e) if (400..500).contains(&e.status) && e.status != 401 => Ok(Some(DocError {
+                id: id.to_string(),
+                rev: doc["_rev"].as_str().map(str::to_string),
+                status: e.status,
+                error: e.name.to_string(),
+                reason: e.reason.clone().unwrap_or(e.message.clone()),
+            })),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 #[async_trait(?Send)]
 impl Peer for HttpPeer {
     async fn info(&self) -> Result<PeerInfo> {
@@ -134,9 +180,9 @@ impl Peer for HttpPeer {
         Ok(p::parse_changes(&body, since, limit))
     }
 
-    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsByDoc> {
+    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsDiff> {
         if revs.is_empty() {
-            return Ok(RevsByDoc::new());
+            return Ok(RevsDiff::new());
         }
         Ok(p::parse_revs_diff(&self.client.call(&p::revs_diff_call(revs)).await?))
     }
@@ -155,9 +201,47 @@ impl Peer for HttpPeer {
         self.bulk_get_by_open_revs(revs).await
     }
 
-    async fn bulk_docs_replicated(&self, docs: &[Value]) -> Result<Vec<DocError>> {
-        let body = self.client.call(&p::bulk_docs_call(docs, false)).await?;
-        Ok(p::parse_bulk_docs_failures(docs, &body))
+    /// Docs with little data (≤ `INLINE_MAX` each) go in one `_bulk_docs` with it inline;
+    /// each other one is a multipart `PUT` whose body is assembled from `Blob`s.
+    async fn bulk_docs_replicated(&self, docs: &[Value], data: &AttMap) -> Result<Vec<DocError>> {
+        let mut bulk = Vec::with_capacity(docs.len());
+        let mut heavy = Vec::new();
+        for doc in docs {
+            let sent = atts::sent_stubs(doc, data);
+            let size: u64 = sent.iter().map(|(_, d)| data[*d].len()).sum();
+            if sent.is_empty() {
+                bulk.push(doc.clone());
+            } else if size <= atts::INLINE_MAX {
+                let mut encoded = std::collections::HashMap::new();
+                for (name, digest) in sent {
+                    encoded.insert(name.to_string(), STANDARD.encode(data[digest].to_vec().await?));
+                }
+                let mut doc = doc.clone();
+                atts::inline(&mut doc, &encoded);
+                bulk.push(doc);
+            } else {
+                heavy.push(doc);
+            }
+        }
+        let mut failures = Vec::new();
+        if !bulk.is_empty() {
+            let body = self.client.call(&p::bulk_docs_call(&bulk, false)).await?;
+            failures.extend(p::parse_bulk_docs_failures(&bulk, &body));
+        }
+        for doc in heavy {
+            if let Some(f) = self.put_multipart(doc, data).await? {
+                failures.push(f);
+            }
+        }
+        Ok(failures)
+    }
+
+    async fn has_attachments(&self, _digests: &[String]) -> Result<Option<Vec<bool>>> {
+        Ok(None)
+    }
+
+    async fn get_attachment(&self, att: &AttRef) -> Result<AttData> {
+        Ok(AttData::Blob(self.client.call_for_blob(&atts::attachment_call(att)).await?))
     }
 
     async fn get_local(&self, id: &str) -> Result<Option<Value>> {

@@ -11,7 +11,9 @@
 //! - `_bulk_docs` with `new_edits: false` answers `[]` on CouchDB and `{ok}` rows on PouchDB;
 //!   only rows with an `error` are failures.
 
-use crate::replicate::peer::{Change, ChangesPage, DocError, Fetched, Filter, RevRequest, RevsByDoc, Seq};
+use crate::replicate::peer::{
+    Change, ChangesPage, DocError, Fetched, Filter, MissingRevs, RevRequest, RevsByDoc, RevsDiff, Seq,
+};
 use serde_json::{json, Value};
 
 /// A request below the database URL.
@@ -103,17 +105,22 @@ pub fn revs_diff_call(revs: &RevsByDoc) -> Call {
     Call { method: "POST", path: "_revs_diff".into(), query: vec![], body: Some(json!(revs)) }
 }
 
-pub fn parse_revs_diff(body: &Value) -> RevsByDoc {
-    let Some(map) = body.as_object() else { return RevsByDoc::new() };
+pub fn parse_revs_diff(body: &Value) -> RevsDiff {
+    let Some(map) = body.as_object() else { return RevsDiff::new() };
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| a.iter().filter_map(|r| r.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
     map.iter()
-        .map(|(id, entry)| {
-            let missing = entry["missing"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|r| r.as_str().map(str::to_string)).collect())
-                .unwrap_or_default();
-            (id.clone(), missing)
+        .map(|(id, e)| {
+            let entry = MissingRevs {
+                missing: strings(&e["missing"]),
+                possible_ancestors: strings(&e["possible_ancestors"]),
+            };
+            (id.clone(), entry)
         })
-        .filter(|(_, missing): &(String, Vec<String>)| !missing.is_empty())
+        .filter(|(_, e)| !e.missing.is_empty())
         .collect()
 }
 
@@ -319,6 +326,7 @@ mod tests {
             &json!({"a": {"missing": ["2-x"], "possible_ancestors": ["1-w"]}, "b": {"missing": []}}),
         );
         assert_eq!(got.len(), 1);
-        assert_eq!(got["a"], vec!["2-x"]);
+        assert_eq!(got["a"].missing, vec!["2-x"]);
+        assert_eq!(got["a"].possible_ancestors, vec!["1-w"]);
     }
 }
