@@ -43,11 +43,11 @@ export function removeProfile(dir) {
 }
 
 /** Launches Chromium with a persistent profile (IndexedDB lives in `profile`). */
-export async function launch(profile = newProfile()) {
+export async function launch(profile = newProfile(), extraArgs = []) {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ARGS,
+    args: [...ARGS, ...extraArgs],
   });
   return { context, profile };
 }

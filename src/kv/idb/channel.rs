@@ -111,10 +111,11 @@ impl Channel {
 }
 
 impl Drop for Channel {
-    /// The timer must not fire into a dropped closure; its post goes out now instead.
+    /// Neither the timer nor a message may call into a dropped closure (wasm-bindgen throws
+    /// "closure invoked … after being dropped"): a handle dropped without `close` (a
+    /// garbage-collected database) detaches and closes its channel, and its pending post
+    /// goes out now.
     fn drop(&mut self) {
-        if self.cancel() {
-            send(&self.channel, &self.throttle);
-        }
+        self.close();
     }
 }
