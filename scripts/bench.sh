@@ -10,6 +10,9 @@
 #                                      pkg/ built); writes bench/results/quick.json only
 #   bash scripts/bench.sh --no-build   use the pkg/ already built
 #   bash scripts/bench.sh --build      rebuild pkg/ even if it looks up to date
+#   bash scripts/bench.sh --attachments the 50 MB attachment memory benchmark instead
+#                                      (bench/attachment-memory.mjs: peak JS heap while one
+#                                      50 MB attachment replicates each way, Settee and PouchDB)
 #
 # pkg/ is rebuilt (scripts/build.sh) unless it is newer than every source it is built from
 # (src/, js/, Cargo.toml, Cargo.lock, scripts/build.sh, scripts/pkg-json.mjs): a no-op rebuild
@@ -24,11 +27,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 build=auto
+attachments=0
 args=()
 for a in "$@"; do
   case "$a" in
     --no-build) build=0 ;;
     --build) build=1 ;;
+    --attachments) attachments=1 ;;
     *) args+=("$a") ;;
   esac
 done
@@ -61,5 +66,10 @@ if [ ! -d bench/node_modules ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" > "$stamp"
 fi
 
+if [ "$attachments" = 1 ]; then
+  # It uses the root node_modules (pouchdb-server, PouchDB's browser build, playwright-core).
+  log "bench: node bench/attachment-memory.mjs ${args[*]:-}"
+  exec node bench/attachment-memory.mjs "${args[@]}"
+fi
 log "bench: node bench/run.mjs ${args[*]:-}"
 exec node bench/run.mjs "${args[@]}"

@@ -20,6 +20,10 @@ test('putAttachment takes a Blob, a Uint8Array and base64, and getAttachment ret
       const blob = await db.getAttachment('doc', att);
       out[att] = { isBlob: blob instanceof Blob, type: blob.type, bytes: await bytesOf(blob) };
     }
+    // PouchDB's four-argument form (no rev) creates the doc; an ArrayBuffer is taken too.
+    const d = await db.putAttachment('doc2', 'buf.bin', png.buffer.slice(2, 5), 'application/x-buf');
+    const buf = await db.getAttachment('doc2', 'buf.bin');
+    out.arrayBuffer = { rev: d.rev.split('-')[0], type: buf.type, bytes: await bytesOf(buf) };
     const old = await db.getAttachment('doc', 'photo.png', { rev: a.rev });
     out.oldRev = await bytesOf(old);
     out.stubs = (await db.get('doc'))._attachments;
@@ -32,6 +36,7 @@ test('putAttachment takes a Blob, a Uint8Array and base64, and getAttachment ret
   assert.deepEqual(r['note.txt'].bytes, [...Buffer.from('hello world')]);
   assert.equal(r['note.txt'].type, 'text/plain');
   assert.deepEqual(r.oldRev, [137, 80, 78, 71, 0, 255, 1, 2]);
+  assert.deepEqual(r.arrayBuffer, { rev: '1', type: 'application/x-buf', bytes: [78, 71, 0] });
   assert.deepEqual(r.stubs['note.txt'], {
     content_type: 'text/plain',
     digest: 'md5-XrY7u+Ae7tCTyyK7j1rNww==',
@@ -51,7 +56,10 @@ test('get returns stubs, base64 with attachments, and Blobs with binary; allDocs
     const binary = await db.get('a', { attachments: true, binary: true });
     const blob = binary._attachments['x.txt'].data;
     const all = await db.allDocs({ include_docs: true, attachments: true });
+    const allBinary = await db.allDocs({ include_docs: true, attachments: true, binary: true });
+    const allBlob = allBinary.rows[0].doc._attachments['x.txt'];
     return {
+      allBinary: { isBlob: allBlob.data instanceof Blob, text: await allBlob.data.text(), stub: allBlob.stub },
       stub: stub._attachments['x.txt'],
       inline: inline._attachments['x.txt'].data,
       binary: { isBlob: blob instanceof Blob, type: blob.type, text: await blob.text() },
@@ -65,6 +73,7 @@ test('get returns stubs, base64 with attachments, and Blobs with binary; allDocs
   assert.equal(r.inline, Buffer.from('abc').toString('base64'));
   assert.deepEqual(r.binary, { isBlob: true, type: 'text/plain', text: 'abc' });
   assert.equal(r.all, Buffer.from('abc').toString('base64'));
+  assert.deepEqual(r.allBinary, { isBlob: true, text: 'abc', stub: undefined });
 });
 
 test('removeAttachment drops one entry; later reads are 404', async () => {
