@@ -194,6 +194,8 @@ export interface BulkGetOptions {
   docs: { id: string; rev?: string }[];
   revs?: boolean;
   latest?: boolean;
+  /** Each attachment with its data (base64) instead of a stub. */
+  attachments?: boolean;
 }
 
 /** What `bulkGet` resolves to. */

@@ -99,6 +99,45 @@ impl Database {
         Ok(serde_json::to_vec(&map).expect("bodies serialise"))
     }
 
+    /// `inline_data` for every doc inside a rendered answer (`open_revs` rows, `bulkGet`
+    /// results): any `_attachments` stub found at any depth gets its base64 `data`.
+    pub(super) async fn inline_everywhere(&self, text: String) -> Result<String> {
+        let mut answer: Value =
+            serde_json::from_str(&text).map_err(|e| Error::storage(format!("unparsable answer: {e}")))?;
+        let mut stack = vec![&mut answer];
+        let mut stubs = Vec::new();
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::Array(items) => stack.extend(items.iter_mut()),
+                Value::Object(m) => {
+                    for (k, child) in m.iter_mut() {
+                        if k == attachments::FIELD {
+                            if let Value::Object(atts) = child {
+                                stubs.extend(atts.values_mut());
+                            }
+                        } else {
+                            stack.push(child);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for entry in stubs {
+            let Some(digest) = entry.get("digest").and_then(Value::as_str) else { continue };
+            let data = self
+                .attachment_data(digest)
+                .await?
+                .ok_or_else(|| Error::storage(format!("attachment data {digest} missing")))?;
+            let encoded = STANDARD.encode(data.to_vec().await?);
+            if let Value::Object(e) = entry {
+                e.remove("stub");
+                e.insert("data".into(), encoded.into());
+            }
+        }
+        Ok(serde_json::to_string(&answer).expect("JSON serialises"))
+    }
+
     /// Deletes attachment data that no stored revision body refers to (see the module doc).
     pub(super) async fn sweep_attachments(&self) -> Result<()> {
         let _guard = self.write_lock.lock().await;

@@ -126,7 +126,8 @@ impl Database {
         };
         let rev = o.str("rev")?.map(Rev::parse).transpose()?;
         if let Some(open) = open_revs {
-            return self.open_revs(id, open, latest, render).await;
+            let rows = self.open_revs(id, open, latest, render).await?;
+            return if o.bool("attachments")? { self.inline_everywhere(rows).await } else { Ok(rows) };
         }
         let record = self.record(id).await?.ok_or_else(Error::missing)?;
         let tree = &record.meta.tree;
@@ -209,7 +210,11 @@ impl Database {
             };
             results.push(serde_json::json!({"id": id, "docs": rows}));
         }
-        Ok(json::to_json(&serde_json::json!({ "results": results })))
+        let answer = json::to_json(&serde_json::json!({ "results": results }));
+        if o.bool("attachments")? {
+            return self.inline_everywhere(answer).await;
+        }
+        Ok(answer)
     }
 
     /// `revsDiff({id: [revs]})`: which of these revs this database lacks.

@@ -61,6 +61,14 @@ pub async fn base64_attachments_round_trip_and_read_as_stubs_by_default(db: Data
     let (ty, data) = db.get_attachment("a", "hi.txt", &json!({})).await.unwrap();
     assert_eq!((ty.as_str(), bytes(data).await.as_slice()), ("text/plain", &b"hello world"[..]));
 
+    // open_revs and bulkGet take `attachments` too.
+    let leaves = parse(&db.get("a", &json!({"open_revs": "all", "attachments": true})).await.unwrap());
+    assert_eq!(leaves[0]["ok"]["_attachments"]["hi.txt"]["data"], HELLO_B64);
+    let bulk = parse(&db.bulk_get(&json!({"docs": [{"id": "a"}], "attachments": true})).await.unwrap());
+    assert_eq!(bulk["results"][0]["docs"][0]["ok"]["_attachments"]["hi.txt"]["data"], HELLO_B64);
+    let bulk = parse(&db.bulk_get(&json!({"docs": [{"id": "a"}]})).await.unwrap());
+    assert_eq!(bulk["results"][0]["docs"][0]["ok"]["_attachments"]["hi.txt"]["stub"], true);
+
     let all = parse(&db.all_docs(&json!({"include_docs": true})).await.unwrap());
     assert_eq!(all["rows"][0]["doc"]["_attachments"]["hi.txt"]["stub"], true);
     let all = parse(&db.all_docs(&json!({"include_docs": true, "attachments": true})).await.unwrap());
