@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks Settee against PouchDB 9 (idb and indexeddb adapters) and two raw-IndexedDB
-# floors, in Debian's headless Chromium through playwright-core. One command:
+# floors, in Debian's headless Chromium through playwright-core; the replication workloads
+# against a pouchdb-server it starts on a free 127.0.0.1 port (from the root node_modules, which
+# setup.sh installs) and stops at the end. One command:
 #
 #   bash scripts/bench.sh              set up, build pkg/, warm-up + 5 timed runs per workload
 #                                      (median); writes bench/results/latest.json and the table
-#                                      between the markers in BENCHMARKS.md (~8 min on a busy
-#                                      2-core machine)
-#   bash scripts/bench.sh --quick      CI smoke: small sizes, 1 warm-up + 1 run (< 1 min with
+#                                      between the markers in BENCHMARKS.md (~22 min on a busy
+#                                      2-core machine, load average 5-7)
+#   bash scripts/bench.sh --quick      CI smoke: small sizes, 1 warm-up + 1 run (~1.5 min with
 #                                      pkg/ built); writes bench/results/quick.json only
 #   bash scripts/bench.sh --no-build   use the pkg/ already built
 #   bash scripts/bench.sh --build      rebuild pkg/ even if it looks up to date

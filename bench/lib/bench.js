@@ -45,6 +45,35 @@ function countIdb() {
 }
 countIdb();
 
+/**
+ * Peak JS heap while a workload runs: performance.memory.usedJSHeapSize (exact only with
+ * Chromium's --enable-precise-memory-info, which run.mjs passes), read when sampling starts,
+ * from a 2 ms interval timer (Chromium stretches repeating timers to 4 ms) and when it stops.
+ * A timer runs only between tasks, so a peak inside one long task is missed: the figure is a
+ * lower bound. The driver collects garbage right before (benchHook 'start'), so `baseline` is
+ * the live heap. Wasm linear memory is not JS heap (an ArrayBuffer's backing store lives
+ * outside it): its size is read apart, before and after.
+ */
+function heapSampler() {
+  const used = () => performance.memory.usedJSHeapSize;
+  const wasmBytes = () => window.setteeWasm?.memory.buffer.byteLength ?? null;
+  const baseline = used();
+  const wasmBefore = wasmBytes();
+  let peak = baseline;
+  let samples = 1;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, used());
+    samples++;
+  }, 2);
+  return {
+    stop() {
+      clearInterval(timer);
+      peak = Math.max(peak, used());
+      return { baseline, peak, samples: samples + 1, wasmBefore, wasmAfter: wasmBytes() };
+    },
+  };
+}
+
 export const bench = {
   probes,
 
@@ -56,7 +85,16 @@ export const bench = {
       workloads: Object.fromEntries(
         Object.entries(WORKLOADS).map(([k, w]) => [
           k,
-          { size: w[mode], describe: w.describe(w[mode]), target: w.target ?? null, floorTarget: w.floorTarget ?? null },
+          {
+            size: w[mode],
+            describe: w.describe(w[mode]),
+            target: w.target ?? null,
+            floorTarget: w.floorTarget ?? null,
+            remote: w.remote ?? null,
+            sampleHeap: !!w.sampleHeap,
+            serverShare: w.serverShare ?? null,
+            impls: Object.keys(IMPLS).filter((i) => (w.needs ?? []).every((m) => typeof IMPLS[i][m] === 'function')),
+          },
         ]),
       ),
     };
@@ -64,28 +102,36 @@ export const bench = {
 
   /**
    * One timed run on a fresh database. Returns {ms} (plus {idb} request counts when
-   * `countRequests`). `hook` names a window function awaited right before and after the timed
-   * part (the driver uses it to start and stop a CPU profile).
+   * `countRequests`, {metrics} when the workload has some, {heap} when it samples the heap).
+   * With `hooks`, window.benchHook('start' | 'stop') is awaited right before and after the timed
+   * part (the driver uses it for a CPU profile, to count HTTP requests, and to collect garbage
+   * before a heap baseline). `remote` is the server database URL of a workload with `remote`.
    */
-  async runOnce(workload, impl, mode, { countRequests = false, hooks = false } = {}) {
+  async runOnce(workload, impl, mode, { countRequests = false, hooks = false, remote } = {}) {
     const w = WORKLOADS[workload];
     const im = IMPLS[impl];
-    const size = w[mode];
+    const size = remote ? { ...w[mode], remote } : w[mode];
     const name = `bench-${workload.replace(/\W+/g, '_')}-${impl}-${Date.now().toString(36)}-${++counter}`;
     let h = await im.open(name);
     try {
       const ctx = w.setup ? await w.setup(im, h, size) : undefined;
       if (ctx?.handle) h = ctx.handle;
       if (hooks) await window.benchHook('start');
+      const heap = w.sampleHeap ? heapSampler() : null;
       idbStats.counts = {};
       idbStats.on = countRequests;
       const t0 = performance.now();
       const out = await w.run(im, h, size, ctx);
       const ms = performance.now() - t0;
       idbStats.on = false;
+      const heapStats = heap?.stop();
       if (hooks) await window.benchHook('stop');
       if (w.verify) await w.verify(im, h, size, out);
-      return countRequests ? { ms, idb: idbStats.counts } : { ms };
+      const result = { ms };
+      if (countRequests) result.idb = idbStats.counts;
+      if (w.metrics) result.metrics = w.metrics(out);
+      if (heapStats) result.heap = heapStats;
+      return result;
     } finally {
       await im.destroy(h);
     }

@@ -10,6 +10,17 @@
 //   reopen(h) -> h                  close and open again, as a new page load would (not timed)
 //   destroy(h)                      delete it (not timed)
 //
+// Only the databases have the query and replication methods (the floors have no indexes and no
+// revisions to replicate); a workload that needs them lists them in `needs` and the floors sit
+// it out:
+//
+//   query(h, view, opts) -> rows    a design-doc view query ('ddoc/view')
+//   createIndex(h, fields)          a Mango json index
+//   find(h, request) -> {docs, warning?}
+//   pull(h, url) / push(h, url) -> result     one-way replication with a remote database
+//   sync(h, url) -> {push, pull}    both ways
+//   docCount(h) -> n
+//
 // The two raw floors are the least IndexedDB code that stores the same docs. They keep no
 // revisions: an update overwrites. They are the physical limits, not databases.
 
@@ -37,6 +48,7 @@ const settee = {
     return settee.open(db.name);
   },
   destroy: (db) => db.destroy(),
+  ...queryAndReplication(),
 };
 
 // Not in the table: Settee on its in-memory store, to split Settee's own CPU cost (JSON,
@@ -54,6 +66,20 @@ const setteeMemory = {
     return db; // nothing to reopen: the data lives in this handle
   },
 };
+
+// Settee's and PouchDB's APIs agree on these calls, so one set serves both. Each uses the
+// library's defaults (batch sizes, connections), as an application would.
+function queryAndReplication() {
+  return {
+    query: async (db, view, opts) => (await db.query(view, opts)).rows,
+    createIndex: (db, fields) => db.createIndex({ index: { fields } }),
+    find: (db, request) => db.find(request),
+    pull: (db, url) => db.replicate.from(url),
+    push: (db, url) => db.replicate.to(url),
+    sync: (db, url) => db.sync(url),
+    docCount: async (db) => (await db.info()).doc_count,
+  };
+}
 
 function pouch(adapter, label) {
   const impl = {
@@ -74,6 +100,7 @@ function pouch(adapter, label) {
       return impl.open(db.name);
     },
     destroy: (db) => db.destroy(),
+    ...queryAndReplication(),
   };
   return impl;
 }

@@ -49,6 +49,7 @@ export function renderMarkdown(r) {
     );
   }
   lines.push('');
+  lines.push(...detailTable(r, impls));
   // Bundle.
   const b = r.bundle;
   lines.push('| download | files | raw | gzip -9 | brotli -11 |', '|---|---|--:|--:|--:|');
@@ -67,6 +68,70 @@ export function renderMarkdown(r) {
       `(${kB(b.settee.gzip)}; ${(b.settee.gzip / b['pouchdb+find'].gzip).toFixed(1)}× PouchDB + find).`,
   );
   return lines.join('\n');
+}
+
+const METRIC_LABELS = {
+  firstQueryMs: 'first query, which builds the index (ms, median)',
+  indexAndFirstFindMs: 'createIndex + the first find, which build the index (ms, median)',
+  docsRead: 'changes read (docs_read, median)',
+};
+
+/**
+ * Figures besides the time, for the workloads that record them: HTTP requests to the server,
+ * the heap during the pull, sub-timings. Only implementations that ran such a workload.
+ */
+function detailTable(r, allImpls) {
+  const rows = [];
+  const used = new Set();
+  const row = (label, per) => {
+    for (const i of Object.keys(per)) used.add(i);
+    rows.push([label, per]);
+  };
+  const map = (obj, f) => Object.fromEntries(Object.entries(obj).map(([i, v]) => [i, f(v, i)]));
+  for (const [w, res] of Object.entries(r.workloads)) {
+    for (const k of Object.keys(Object.values(res.metrics ?? {})[0] ?? {})) {
+      const fmt = k.endsWith('Ms') ? fmtMs : String;
+      row(`${w}: ${METRIC_LABELS[k] ?? k}`, map(res.metrics, (m) => (m[k] ? fmt(m[k].median) : '–')));
+    }
+    if (res.requests) {
+      const n = (q) => (q.min === q.max ? `${q.median}` : `${q.median} (${q.min}–${q.max})`);
+      row(`${w}: HTTP requests from the page (median; min–max if they differ)`, map(res.requests, n));
+      row(`${w}: CORS preflights on top (OPTIONS the server got)`, map(res.requests, (q) => n(q.preflights)));
+    }
+    if (res.heap) {
+      row(`${w}: peak JS heap, MB (median; live heap at the start)`, map(res.heap, (h) => `${h.peakMB.median.toFixed(1)} (${h.baselineMB.median.toFixed(1)})`));
+      const wasm = Object.fromEntries(Object.entries(res.heap).filter(([, h]) => h.wasmMB));
+      if (Object.keys(wasm).length) {
+        row(
+          `${w}: wasm linear memory, MB (at page load → after the first run → after all ${Object.values(wasm)[0].wasmMB.afterEachRun.length})`,
+          map(wasm, (h) => `${h.wasmMB.atPageLoad.toFixed(1)} → ${h.wasmMB.afterEachRun[0].toFixed(1)} → ${h.wasmMB.afterEachRun.at(-1).toFixed(1)}`),
+        );
+      }
+    }
+  }
+  if (!rows.length) return [];
+  const impls = allImpls.filter((i) => used.has(i));
+  const out = [
+    `| workload: figure | ${impls.map((i) => r.impls[i]).join(' | ')} |`,
+    `|---|${impls.map(() => '--:').join('|')}|`,
+    ...rows.map(([label, per]) => `| ${label} | ${impls.map((i) => per[i] ?? '–').join(' | ')} |`),
+    '',
+  ];
+  const shares = Object.entries(r.workloads).filter(([, res]) => res.serverShare);
+  if (shares.length) {
+    const parts = shares.map(([w, res]) => {
+      const ms = res.serverShare.ms.median;
+      const s = res.ms.settee?.median;
+      return `${w} ${fmtMs(ms)} ms` + (s ? ` (Settee took ${fmtX(s / ms)} that)` : '');
+    });
+    out.push(
+      `The server's own share: node sending pouchdb-server the same replication requests one after another ` +
+        `(${shares[0][1].serverShare.batch} docs a batch; a pull's \`_changes\` + \`_bulk_get\`, a push's \`_revs_diff\` + ` +
+        `\`_bulk_docs\`), nothing stored, median of ${r.runs}: ${parts.join('; ')}.`,
+      '',
+    );
+  }
+  return out;
 }
 
 export function writeBenchmarksMd(path, md) {
