@@ -80,6 +80,8 @@ fn a_target_lacking_data_its_claimed_ancestor_should_have_gets_it_on_a_second_tr
     block_on(async {
         let (a, b) = (mem_db("a"), mem_db("b"));
         put(&a, json!({"_id": "d", "_attachments": {"f": inline(b"data")}})).await;
+        // A target with nothing in it is not asked `revs_diff` (see `replicate::reader`).
+        put(&b, json!({"_id": "unrelated"})).await;
         let target = RemoteLike::new(LocalPeer::new(b.clone()));
         *target.fake_ancestor.borrow_mut() = Some("9-zzz".into());
         let res = run(&LocalPeer::new(a.clone()), &target).await;

@@ -51,12 +51,14 @@ fn retry_backs_off_after_a_server_error_and_resumes_to_completion() {
     block_on(async {
         let (a, b) = (mem_db("a"), mem_db("b"));
         put_many(&a, "d", 30).await;
-        let source = Faulty::new(LocalPeer::new(a.clone()), 1, Some("bulk_get"), Fault::Before);
+        // The second batch's write fails (an empty target is asked no `revs_diff`, and the
+        // feed brings these docs' bodies, so the target's writes are the requests to fail).
+        let target = Faulty::new(LocalPeer::new(b.clone()), 1, Some("bulk_docs"), Fault::Before);
         let log = Rc::new(RefCell::new(Vec::new()));
-        let r = live::run(&source, &LocalPeer::new(b.clone()), opts(10), live_opts(false, true, &log))
+        let r = live::run(&LocalPeer::new(a.clone()), &target, opts(10), live_opts(false, true, &log))
             .await
             .expect("retried to completion");
-        assert!(source.struck());
+        assert!(target.struck());
         assert_eq!(r.status, Status::Complete);
         assert_eq!(r.docs_written, 30);
         assert_eq!(*log.borrow(), vec!["active", "paused 500", "sleep 500", "active"]);

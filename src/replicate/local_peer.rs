@@ -13,8 +13,8 @@
 //!   gap in the seq index.
 
 use super::peer::{
-    AttMap, AttRef, Change, ChangesPage, DocError, Fetched, Filter, MissingRevs, Peer, PeerInfo, RevRequest,
-    RevsByDoc, RevsDiff, Seq,
+    prefetched_docs, AttMap, AttRef, Change, ChangesPage, DocError, Fetched, Filter, MissingRevs, Peer,
+    PeerInfo, RevRequest, RevsByDoc, RevsDiff, Seq,
 };
 use crate::core::mango::Selector;
 use crate::db::peer_api::{LatestRev, WriteResult};
@@ -71,7 +71,33 @@ impl LocalPeer {
     async fn page(&self, results: Vec<Change>, last_seq: u64, limit: usize) -> Result<ChangesPage> {
         let pending =
             if results.len() < limit { 0 } else { self.db.update_seq().await?.saturating_sub(last_seq) };
-        Ok(ChangesPage { results, last_seq: Seq(Value::from(last_seq)), pending: Some(pending) })
+        Ok(ChangesPage {
+            results,
+            last_seq: Seq(Value::from(last_seq)),
+            pending: Some(pending),
+            docs: Default::default(),
+        })
+    }
+
+    async fn feed(&self, since: &Seq, limit: usize, filter: &Filter, with_docs: bool) -> Result<ChangesPage> {
+        let mut options = json!({"since": since.0, "limit": limit, "style": "all_docs"});
+        if with_docs {
+            options["include_docs"] = true.into();
+        }
+        match filter {
+            Filter::None => {}
+            Filter::DocIds(ids) => options["doc_ids"] = json!(ids),
+            Filter::Selector(selector) => return self.selector_changes(since, limit, selector).await,
+            Filter::Named { .. } => {
+                return Err(Error::bad_request("named filters are not supported by local databases"))
+            }
+        }
+        let mut page = parse(&self.db.changes(&options).await?)?;
+        let rows = page["results"].as_array_mut().map(Vec::as_mut_slice).unwrap_or_default();
+        let docs = if with_docs { prefetched_docs(rows) } else { Default::default() };
+        let results: Vec<Change> = rows.iter().filter_map(Change::from_row).collect();
+        let last_seq = page["last_seq"].as_u64().unwrap_or(0);
+        Ok(ChangesPage { docs, ..self.page(results, last_seq, limit).await? })
     }
 
     /// Changes whose winning doc matches `selector`, at most `limit`; `last_seq` is the last
@@ -112,22 +138,13 @@ impl Peer for LocalPeer {
     }
 
     async fn changes(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
-        let mut options = json!({"since": since.0, "limit": limit, "style": "all_docs"});
-        match filter {
-            Filter::None => {}
-            Filter::DocIds(ids) => options["doc_ids"] = json!(ids),
-            Filter::Selector(selector) => return self.selector_changes(since, limit, selector).await,
-            Filter::Named { .. } => {
-                return Err(Error::bad_request("named filters are not supported by local databases"))
-            }
-        }
-        let page = parse(&self.db.changes(&options).await?)?;
-        let results: Vec<Change> = page["results"]
-            .as_array()
-            .map(|rows| rows.iter().filter_map(Change::from_row).collect())
-            .unwrap_or_default();
-        let last_seq = page["last_seq"].as_u64().unwrap_or(0);
-        self.page(results, last_seq, limit).await
+        self.feed(since, limit, filter, false).await
+    }
+
+    /// The bodies come from the same read as the rows, which saves the target's `bulk_get`
+    /// its own read transaction. A selector feed reads its bodies for matching and sends none.
+    async fn changes_with_docs(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
+        self.feed(since, limit, filter, true).await
     }
 
     async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsDiff> {

@@ -5,6 +5,7 @@
 //! - `id`: the replication id that names the checkpoint docs (never built from credentials).
 //! - `checkpoint` (pure) and `checkpointer` (IO): `_local/<id>` docs on both sides, resume rules.
 //! - `planner` (pure): what to diff, fetch and write for one batch.
+//! - `reader` and `writer`: the two halves of a batch (diff and fetch; write), pipelined.
 //! - `replicator`: the one-shot loop, pipelined, with events and cancellation; `sync`.
 //! - `live`: one-shot passes repeated: live (wait for the source's next change) and retry
 //!   (back off on network errors and 5xx, resume from the checkpoint).
@@ -24,8 +25,10 @@ pub mod local_peer;
 pub mod options;
 pub mod peer;
 pub mod planner;
+pub mod reader;
 pub mod remote;
 pub mod replicator;
+pub mod writer;
 
 pub use local_peer::LocalPeer;
 pub use options::{

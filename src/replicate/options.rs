@@ -10,8 +10,11 @@ use serde_json::Value;
 use std::cell::Cell;
 use std::rc::Rc;
 
-/// Large batches suit IndexedDB: one transaction per batch dominates the cost of a write.
-pub const DEFAULT_BATCH_SIZE: usize = 500;
+/// Large batches suit IndexedDB (one transaction per batch dominates the cost of a write) and
+/// servers (a request's fixed cost, and a checkpoint per batch). Against pouchdb-server, 1000
+/// pulled 10,000 docs ~25% faster than 500 and pushed them ~10% faster; 2000 gained nothing
+/// more, and up to three batches are held at once (one written, one read, one page ahead).
+pub const DEFAULT_BATCH_SIZE: usize = 1000;
 
 /// Keeps a fetched revision (true) or skips it (false).
 pub type DocFilter = Box<dyn Fn(&Value) -> bool>;

@@ -13,13 +13,16 @@
 //! - Attachments: `bulk_get` returns stubs only (never data). The replicator fetches the
 //!   data the target lacks with `get_attachment`, checks it against the stub's digest, and
 //!   hands it to `bulk_docs_replicated` by digest.
+//! - `changes_with_docs` may also hand over bodies (`ChangesPage::docs`), but only those that
+//!   are exactly what `bulk_get` would answer (see `prefetched_docs`); the replicator then
+//!   skips `bulk_get` for them. A peer that cannot do so cheaply keeps the default (none).
 
 use crate::error::Result;
 use crate::kv::blobs::AttData;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// An update sequence as the peer gave it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,6 +33,17 @@ impl Seq {
     /// The start of every feed: `0` is accepted by CouchDB, PouchDB and Settee alike.
     pub fn zero() -> Seq {
         Seq(Value::from(0))
+    }
+
+    /// Whether this is the seq of a database nothing was ever written to: `0`, or CouchDB 2+'s
+    /// `"0-…"` (the leading number is the sum of the shards' seqs). Anything else, including
+    /// seqs this cannot read, is not.
+    pub fn is_origin(&self) -> bool {
+        match &self.0 {
+            Value::Number(n) => n.as_u64() == Some(0),
+            Value::String(s) => s == "0" || s.starts_with("0-"),
+            _ => false,
+        }
     }
 }
 
@@ -89,12 +103,44 @@ impl Change {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChangesPage {
     pub results: Vec<Change>,
     pub last_seq: Seq,
     /// Changes left after this page, when the peer can tell.
     pub pending: Option<u64>,
+    /// By id, bodies sent along with the rows (`changes_with_docs`), each exactly what
+    /// `bulk_get` answers for the row's only rev (see `prefetched_docs`).
+    pub docs: HashMap<String, Value>,
+}
+
+/// Moves out of `_changes` rows read with `include_docs` the bodies that can stand in for a
+/// `bulk_get` answer (`revs=true&latest=true`), by id. A body qualifies only when
+/// - its row lists one rev, of the first generation, not deleted, and the body is that rev:
+///   its `_revisions` is then that rev alone, and `latest` has nothing to resolve;
+/// - it has no `_attachments`: their stubs take the `bulk_get` way, which the attachment rules
+///   were written against.
+///
+/// Other bodies are dropped; their revs are fetched as usual.
+pub fn prefetched_docs(rows: &mut [Value]) -> HashMap<String, Value> {
+    let mut out = HashMap::new();
+    for row in rows {
+        let Some(mut doc) = row.as_object_mut().and_then(|r| r.remove("doc")) else { continue };
+        let revs = row["changes"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let [only] = revs else { continue };
+        let (Some(id), Some(rev)) = (row["id"].as_str(), only["rev"].as_str()) else { continue };
+        let Some(hash) = rev.strip_prefix("1-") else { continue };
+        let deleted = row["deleted"].as_bool().unwrap_or(false) || doc["_deleted"].as_bool().unwrap_or(false);
+        let usable = !deleted
+            && doc["_id"].as_str() == Some(id)
+            && doc["_rev"].as_str() == Some(rev)
+            && doc.get("_attachments").is_none();
+        if usable && !hash.is_empty() {
+            doc["_revisions"] = serde_json::json!({"start": 1, "ids": [hash]});
+            out.insert(id.to_string(), doc);
+        }
+    }
+    out
 }
 
 /// `{id: [revs]}`, for `_revs_diff` requests.
@@ -163,6 +209,11 @@ pub enum Fetched {
 pub trait Peer {
     async fn info(&self) -> Result<PeerInfo>;
     async fn changes(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage>;
+    /// `changes`, with the bodies of the rows that qualify (`prefetched_docs`) when the peer
+    /// can send them along cheaply; asked when the target is expected to lack most revs.
+    async fn changes_with_docs(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
+        self.changes(since, limit, filter).await
+    }
     /// The revs of `revs` this peer lacks; ids lacking nothing are left out.
     async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsDiff>;
     async fn bulk_get(&self, revs: &[RevRequest]) -> Result<Vec<Fetched>>;
@@ -183,5 +234,47 @@ pub trait Peer {
     async fn wait_for_changes(&self, since: &Seq, filter: &Filter) -> Result<()> {
         let _ = (since, filter);
         Err(crate::error::Error::bad_request("this database cannot be followed live"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_a_database_nothing_was_written_to_is_at_its_origin() {
+        for seq in [json!(0), json!("0"), json!("0-g1AAAAB")] {
+            assert!(Seq(seq.clone()).is_origin(), "{seq}");
+        }
+        for seq in [json!(1), json!("10-g1AAAAB"), json!("01"), json!(null), json!([0, "x"]), json!(-0.5)] {
+            assert!(!Seq(seq.clone()).is_origin(), "{seq}");
+        }
+    }
+
+    #[test]
+    fn only_bodies_that_are_exactly_a_first_revision_stand_in_for_bulk_get() {
+        let row = |id: &str, revs: &[&str], doc: Value| {
+            let changes: Vec<Value> = revs.iter().map(|r| json!({ "rev": r })).collect();
+            json!({"id": id, "seq": 1, "changes": changes, "doc": doc})
+        };
+        let mut rows = vec![
+            row("ok", &["1-abc"], json!({"_id": "ok", "_rev": "1-abc", "v": 1})),
+            row("gen2", &["2-def"], json!({"_id": "gen2", "_rev": "2-def"})),
+            row("conflict", &["1-a", "1-b"], json!({"_id": "conflict", "_rev": "1-b"})),
+            row("other-rev", &["1-a"], json!({"_id": "other-rev", "_rev": "1-b"})),
+            row("gone", &["1-a"], json!({"_id": "gone", "_rev": "1-a", "_deleted": true})),
+            row("att", &["1-a"], json!({"_id": "att", "_rev": "1-a", "_attachments": {}})),
+            row("wrong-id", &["1-a"], json!({"_id": "else", "_rev": "1-a"})),
+            json!({"id": "no-doc", "seq": 2, "changes": [{"rev": "1-a"}]}),
+        ];
+        let docs = prefetched_docs(&mut rows);
+        assert_eq!(docs.len(), 1);
+        assert_eq!(
+            docs["ok"],
+            json!({"_id": "ok", "_rev": "1-abc", "v": 1, "_revisions": {"start": 1, "ids": ["abc"]}})
+        );
+        assert!(rows.iter().all(|r| r.get("doc").is_none()), "the bodies are moved out of the rows");
+        assert!(rows.iter().all(|r| Change::from_row(r).is_some()), "the rows still read as changes");
     }
 }

@@ -3,7 +3,7 @@
 
 use super::peer::{Change, Fetched, RevRequest, RevsByDoc, RevsDiff};
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// `{id: [leaf revs]}` for a page of changes (a repeated id merges its revs).
 pub fn revs_diff_request(changes: &[Change]) -> RevsByDoc {
@@ -28,6 +28,28 @@ pub fn fetch_list(missing: &RevsDiff) -> Vec<RevRequest> {
     out.sort();
     out.dedup();
     out
+}
+
+/// Splits `wanted` into the docs `prefetched` (by id, from the changes page) already holds,
+/// moved out of it, and the revs still to fetch. A body stands in only for the very rev.
+pub fn take_prefetched(
+    wanted: Vec<RevRequest>,
+    prefetched: &mut HashMap<String, Value>,
+) -> (Vec<Fetched>, Vec<RevRequest>) {
+    if prefetched.is_empty() {
+        return (Vec::new(), wanted);
+    }
+    let mut have = Vec::new();
+    let mut rest = Vec::new();
+    for r in wanted {
+        match prefetched.get(&r.id) {
+            Some(doc) if doc["_rev"].as_str() == Some(r.rev.as_str()) => {
+                have.extend(prefetched.remove(&r.id).map(Fetched::Doc));
+            }
+            _ => rest.push(r),
+        }
+    }
+    (have, rest)
 }
 
 /// The fetched docs worth writing: errors dropped (a rev the source no longer has cannot be
@@ -110,6 +132,21 @@ mod tests {
             Fetched::Doc(json!({"no": "id"})),
         ]);
         assert_eq!(docs, vec![json!({"_id": "a", "_rev": "2-x"}), json!({"_id": "a", "_rev": "2-y"})]);
+    }
+
+    #[test]
+    fn prefetched_bodies_stand_in_only_for_their_own_rev() {
+        let want = |id: &str, rev: &str| RevRequest { id: id.into(), rev: rev.into() };
+        let mut prefetched: HashMap<String, Value> = [
+            ("a".to_string(), json!({"_id": "a", "_rev": "1-a"})),
+            ("b".to_string(), json!({"_id": "b", "_rev": "1-b"})),
+        ]
+        .into();
+        let (have, rest) =
+            take_prefetched(vec![want("a", "1-a"), want("b", "2-b"), want("c", "1-c")], &mut prefetched);
+        assert_eq!(have, vec![Fetched::Doc(json!({"_id": "a", "_rev": "1-a"}))]);
+        assert_eq!(rest, vec![want("b", "2-b"), want("c", "1-c")]);
+        assert!(!prefetched.contains_key("a") && prefetched.contains_key("b"));
     }
 
     #[test]

@@ -3,27 +3,34 @@
 //! Per batch: `changes` → `revs_diff` → `bulk_get` of the missing revs (stubs) → the
 //! attachment data the target lacks (`attachments`) → `bulk_docs` (new_edits: false) →
 //! checkpoint on both sides → a `Change` event. Rules:
-//! - Batches are pipelined: while a full page is being written, the next page of changes is
-//!   already being read (`futures::future::join`). A short page ends the run, so an in-sync run costs
-//!   two `info`, two `get_local` and one `changes` call, whatever the database size.
+//! - Batches are pipelined: while batch N is written, batch N-1's checkpoint is written and
+//!   batch N+1 is read (`reader`: its `revs_diff` and `bulk_get`), with the page of changes
+//!   after it. Writes, and checkpoints, stay strictly in order, one batch at a time. A short
+//!   page ends the run, so an in-sync run costs two `info`, two `get_local` and one `changes`
+//!   call, whatever the database size.
 //! - The checkpoint is written only after its batch is on the target, and skipped when the
 //!   seq did not move. A failed run therefore resumes at the last completed batch, and
 //!   re-sending a batch is harmless (`new_edits: false` ignores revs already present).
+//!   Whatever stops the run (an error, a cancellation), the batch already written gets its
+//!   checkpoint first, unless that checkpoint is what failed.
+//! - A batch's `Change` event follows its checkpoint, so it comes while the next batch is
+//!   being written.
 //! - Per-doc write failures are counted and never retried; forbidden/unauthorized ones are
 //!   also reported as `Denied`. A failed request aborts the run (`ReplicationFailure`).
-//! - Cancellation is checked between batches, never inside one.
+//! - Cancellation is checked between batches, never inside one: a batch being written when
+//!   it is asked for (e.g. from the previous batch's event) is finished and checkpointed; a
+//!   batch only read ahead is dropped unwritten.
 
-use super::attachments;
 use super::checkpointer::Checkpointer;
 use super::id::replication_id;
 use super::options::{
     Progress, ReplicateOptions, ReplicationEvent, ReplicationFailure, ReplicationResult, Status,
 };
-use super::peer::{ChangesPage, DocError, Peer, RevsDiff, Seq};
-use super::planner::{docs_to_write, fetch_list, is_last_page, revs_diff_request};
+use super::peer::{DocError, Peer, Seq};
+use super::reader::Reader;
+use super::writer::{write_batch, Landed, Written};
 use crate::error::Result;
 use md5::{Digest, Md5};
-use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub async fn replicate(
@@ -98,114 +105,94 @@ impl<'a> Run<'a> {
     async fn run(&mut self, source: &dyn Peer, target: &dyn Peer) -> Result<Status> {
         let opts = self.opts;
         let (source_info, target_info) = futures::future::join(source.info(), target.info()).await;
+        let target_info = target_info?;
         let rep_id =
-            replication_id(&source_info?.id, &target_info?.id, &opts.filter, opts.doc_filter_key.as_deref());
+            replication_id(&source_info?.id, &target_info.id, &opts.filter, opts.doc_filter_key.as_deref());
         let session = opts.session_id.clone().unwrap_or_else(|| new_session_id(&rep_id, &self.start_time));
         let mut checkpointer = Checkpointer::new(&rep_id, &session);
         let resumed = checkpointer.load(source, target).await?;
         self.progress.last_seq = opts.since.clone().unwrap_or(resumed);
-        let limit = opts.batch_size.max(1);
-        let mut page = source.changes(&self.progress.last_seq, limit, &opts.filter).await?;
+        let reader = Reader::new(
+            opts.batch_size,
+            &opts.filter,
+            opts.doc_filter.as_ref(),
+            target_info.update_seq.is_origin(),
+        );
+        let first = reader.changes(source, &self.progress.last_seq).await?;
+        let (mut batch, mut next) = reader.read_ahead(source, target, first).await;
+        // The batch written last, awaiting its checkpoint.
+        let mut landed: Option<Landed> = None;
         loop {
             if opts.cancel.get() {
+                self.settle(source, target, &mut checkpointer, landed).await?;
                 return Ok(Status::Cancelled);
             }
-            let (written, next) = if is_last_page(page.results.len(), limit) {
-                (self.transfer(source, target, &page).await, None)
-            } else {
-                let next = source.changes(&page.last_seq, limit, &opts.filter);
-                let (written, next) = futures::future::join(self.transfer(source, target, &page), next).await;
-                (written, Some(next))
+            let ready = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    self.settle(source, target, &mut checkpointer, landed).await?;
+                    return Err(e);
+                }
             };
-            let docs = written?;
-            checkpointer.save(source, target, &page.last_seq).await?;
-            self.progress.last_seq = page.last_seq.clone();
-            self.progress.pending = page.pending;
-            if !page.results.is_empty() {
-                self.emit(ReplicationEvent::Change { progress: &self.progress, docs: &docs });
-            }
-            match next {
-                None => return Ok(Status::Complete),
-                Some(next) => page = next?,
-            }
-        }
-    }
-
-    /// Writes what the target lacks of one page; returns the revisions written.
-    async fn transfer(
-        &mut self,
-        source: &dyn Peer,
-        target: &dyn Peer,
-        page: &ChangesPage,
-    ) -> Result<Vec<Value>> {
-        if page.results.is_empty() {
-            return Ok(Vec::new());
-        }
-        let diff = target.revs_diff(&revs_diff_request(&page.results)).await?;
-        let wanted = fetch_list(&diff);
-        if wanted.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut docs = docs_to_write(source.bulk_get(&wanted).await?);
-        if let Some(keep) = &self.opts.doc_filter {
-            docs.retain(|d| keep(d));
-        }
-        self.progress.docs_read += docs.len() as u64;
-        if docs.is_empty() {
-            return Ok(docs);
-        }
-        let read = docs.len();
-        let failures = self.write(source, target, &mut docs, &diff).await?;
-        self.progress.docs_written += read.saturating_sub(failures.len()) as u64;
-        self.progress.doc_write_failures += failures.len() as u64;
-        for f in failures.iter().filter(|f| f.is_denied()) {
-            self.emit(ReplicationEvent::Denied(f));
-        }
-        drop_failed(&mut docs, &failures);
-        self.errors.extend(failures);
-        Ok(docs)
-    }
-
-    /// Writes `docs` with the attachment data the target lacks; returns one failure per doc
-    /// that could not be written.
-    async fn write(
-        &self,
-        source: &dyn Peer,
-        target: &dyn Peer,
-        docs: &mut [Value],
-        diff: &RevsDiff,
-    ) -> Result<Vec<DocError>> {
-        let (data, mut failures) = attachments::fetch(source, target, docs, diff, false).await?;
-        let mut sendable = docs.to_vec();
-        drop_failed(&mut sendable, &failures);
-        failures.extend(target.bulk_docs_replicated(&sendable, &data).await?);
-        // A target that lacked data its ancestors should have had (412 missing_stub) gets
-        // those docs again with all their data.
-        let (again, mut failures): (Vec<DocError>, Vec<DocError>) =
-            failures.into_iter().partition(|f| f.status == 412 && f.error == "missing_stub");
-        if !again.is_empty() {
-            let named = |d: &Value| again.iter().any(|f| Some(f.id.as_str()) == d["_id"].as_str());
-            let mut retry: Vec<Value> = docs.iter().filter(|d| named(d)).cloned().collect();
-            let (data, more) = attachments::fetch(source, target, &mut retry, diff, true).await?;
-            drop_failed(&mut retry, &more);
-            failures.extend(more);
-            failures.extend(target.bulk_docs_replicated(&retry, &data).await?);
-            // Stub rewrites (gzipped data) must show in the docs reported as written.
-            for d in retry {
-                if let Some(slot) = docs.iter_mut().find(|x| x["_id"] == d["_id"] && x["_rev"] == d["_rev"]) {
-                    *slot = d;
+            // Nothing to read ahead after the last page.
+            let read_next = async {
+                match next {
+                    Some(Ok(page)) => Some(reader.read_ahead(source, target, page).await),
+                    Some(Err(e)) => Some((Err(e), None)),
+                    None => None,
+                }
+            };
+            // The checkpoint goes first: its small requests then do not queue behind the
+            // batch's `bulk_docs` on a single-threaded server, and the checkpoint's second
+            // write (the other side's) runs while that server is busy with the batch.
+            let (settled, (read, written), ahead) = futures::future::join3(
+                self.settle(source, target, &mut checkpointer, landed),
+                write_batch(source, target, ready),
+                read_next,
+            )
+            .await;
+            // Counted before any error returns: a lost response may still have written them.
+            self.progress.docs_read += read as u64;
+            let written = written.map(|w| self.account(w));
+            settled?;
+            landed = Some(written?);
+            match ahead {
+                Some((b, n)) => (batch, next) = (b, n),
+                None => {
+                    self.settle(source, target, &mut checkpointer, landed).await?;
+                    return Ok(Status::Complete);
                 }
             }
         }
-        let mut seen = std::collections::HashSet::new();
-        failures.retain(|f| seen.insert((f.id.clone(), f.rev.clone())));
-        Ok(failures)
     }
-}
 
-fn drop_failed(docs: &mut Vec<Value>, failures: &[DocError]) {
-    if !failures.is_empty() {
-        docs.retain(|d| !failures.iter().any(|f| Some(f.id.as_str()) == d["_id"].as_str()));
+    /// Adds a written batch to the counts and reports its denied docs.
+    fn account(&mut self, w: Written) -> Landed {
+        self.progress.docs_written += w.read.saturating_sub(w.failures.len()) as u64;
+        self.progress.doc_write_failures += w.failures.len() as u64;
+        for f in w.failures.iter().filter(|f| f.is_denied()) {
+            self.emit(ReplicationEvent::Denied(f));
+        }
+        self.errors.extend(w.failures);
+        Landed { page: w.page, docs: w.docs }
+    }
+
+    /// Checkpoints a batch that is on the target, then reports it.
+    async fn settle(
+        &mut self,
+        source: &dyn Peer,
+        target: &dyn Peer,
+        checkpointer: &mut Checkpointer,
+        landed: Option<Landed>,
+    ) -> Result<()> {
+        let Some(Landed { page, docs }) = landed else { return Ok(()) };
+        checkpointer.save(source, target, &page.last_seq).await?;
+        self.progress.last_seq = page.last_seq;
+        self.progress.pending = page.pending;
+        if !page.results.is_empty() {
+            self.emit(ReplicationEvent::Change { progress: &self.progress, docs: &docs });
+        }
+        Ok(())
     }
 }
 

@@ -100,6 +100,11 @@ impl<P: Peer> Peer for Counting<P> {
         self.sinces.borrow_mut().push(since.clone());
         self.inner.changes(since, limit, filter).await
     }
+    async fn changes_with_docs(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
+        self.hit("changes");
+        self.sinces.borrow_mut().push(since.clone());
+        self.inner.changes_with_docs(since, limit, filter).await
+    }
     async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsDiff> {
         self.hit("revs_diff");
         self.inner.revs_diff(revs).await
@@ -199,6 +204,9 @@ impl<P: Peer> Peer for Faulty<P> {
     }
     async fn changes(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
         self.wrap("changes", self.inner.changes(since, limit, filter)).await
+    }
+    async fn changes_with_docs(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
+        self.wrap("changes", self.inner.changes_with_docs(since, limit, filter)).await
     }
     async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsDiff> {
         self.wrap("revs_diff", self.inner.revs_diff(revs)).await

@@ -180,6 +180,11 @@ impl Peer for HttpPeer {
         Ok(p::parse_changes(&body, since, limit))
     }
 
+    async fn changes_with_docs(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
+        let body = self.client.call(&p::with_docs(p::changes_call(since, limit, filter, None))).await?;
+        Ok(p::parse_changes_with_docs(body, since, limit))
+    }
+
     async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsDiff> {
         if revs.is_empty() {
             return Ok(RevsDiff::new());

@@ -12,7 +12,8 @@
 //!   only rows with an `error` are failures.
 
 use crate::replicate::peer::{
-    Change, ChangesPage, DocError, Fetched, Filter, MissingRevs, RevRequest, RevsByDoc, RevsDiff, Seq,
+    prefetched_docs, Change, ChangesPage, DocError, Fetched, Filter, MissingRevs, RevRequest, RevsByDoc,
+    RevsDiff, Seq,
 };
 use serde_json::{json, Value};
 
@@ -85,6 +86,20 @@ pub fn changes_call(since: &Seq, limit: usize, filter: &Filter, longpoll: Option
     Call { method, path, query, body }
 }
 
+/// `call` (a `changes_call`) also asking for the winning bodies: on CouchDB and
+/// pouchdb-server, reading them with the feed costs far less than a `_bulk_get` afterwards
+/// (pouchdb-server: ~0.8 s instead of ~2 s for 10,000 small docs).
+pub fn with_docs(mut call: Call) -> Call {
+    call.query.push(("include_docs", "true".into()));
+    call
+}
+
+/// A `_changes` answer read `with_docs`: its usable bodies are moved into the page.
+pub fn parse_changes_with_docs(mut body: Value, since: &Seq, limit: usize) -> ChangesPage {
+    let docs = body["results"].as_array_mut().map(|rows| prefetched_docs(rows)).unwrap_or_default();
+    ChangesPage { docs, ..parse_changes(&body, since, limit) }
+}
+
 /// A `_changes` answer. Without a `pending` field, a short page means 0 pending.
 pub fn parse_changes(body: &Value, since: &Seq, limit: usize) -> ChangesPage {
     let results: Vec<Change> = body["results"]
@@ -98,7 +113,7 @@ pub fn parse_changes(body: &Value, since: &Seq, limit: usize) -> ChangesPage {
         }
     };
     let pending = body["pending"].as_u64().or((results.len() < limit).then_some(0));
-    ChangesPage { results, last_seq, pending }
+    ChangesPage { results, last_seq, pending, docs: Default::default() }
 }
 
 pub fn revs_diff_call(revs: &RevsByDoc) -> Call {
@@ -259,6 +274,20 @@ mod tests {
         let c = changes_call(&Seq::zero(), 10, &f, None);
         assert_eq!(c.path, "_changes?type=a%20b&n=2");
         assert!(c.query.contains(&("filter", "app/by_type".into())));
+    }
+
+    #[test]
+    fn a_feed_read_with_docs_keeps_the_bodies_that_stand_in_for_bulk_get() {
+        let call = with_docs(changes_call(&Seq::zero(), 2, &Filter::None, None));
+        assert!(call.query.contains(&("include_docs", "true".to_string())));
+        let body = json!({"results": [
+            {"seq": 1, "id": "a", "changes": [{"rev": "1-x"}], "doc": {"_id": "a", "_rev": "1-x"}},
+            {"seq": 2, "id": "b", "changes": [{"rev": "2-y"}], "doc": {"_id": "b", "_rev": "2-y"}}],
+            "last_seq": 2});
+        let page = parse_changes_with_docs(body, &Seq::zero(), 2);
+        assert_eq!(page.results.len(), 2);
+        assert_eq!(page.docs.keys().collect::<Vec<_>>(), vec!["a"]);
+        assert_eq!(page.docs["a"]["_revisions"], json!({"start": 1, "ids": ["x"]}));
     }
 
     #[test]

@@ -1,0 +1,123 @@
+//! The read half of a batch: what the target lacks of one page of changes, fetched from the
+//! source. The replicator reads batch N+1 (and the page after it) while it writes batch N.
+//!
+//! Rules:
+//! - A target whose seq was at its origin when the run began (nothing ever written to it)
+//!   lacks every rev, so its `revs_diff` answer is known without asking: every leaf missing,
+//!   no possible ancestors. This saves a round trip per batch on a push to a new database.
+//!   It stays safe if someone else writes to the target meanwhile: `new_edits: false` of a
+//!   rev the target already has changes nothing, so the only cost is sending it again (with
+//!   its attachment data, since no ancestor is reported). CouchDB's replicator always asks.
+//! - Reading ahead means a `revs_diff` may be answered before the previous batch has landed
+//!   (a doc changed mid-run can be in both): it can then only report more missing, which is
+//!   sent again, harmlessly, for the same reason.
+//! - Bodies come from the changes page when it brought them (`ChangesPage::docs`), the rest
+//!   from `bulk_get`. Pages are asked `with_docs` while the target lacks most of what it is
+//!   shown (always, for a target at its origin): bodies of revs the target already has would
+//!   be read for nothing, as in a sync whose pull sees the docs its push just wrote.
+
+use super::options::DocFilter;
+use super::peer::{Change, ChangesPage, Fetched, Filter, MissingRevs, Peer, RevsDiff, Seq};
+use super::planner::{docs_to_write, fetch_list, is_last_page, revs_diff_request, take_prefetched};
+use crate::error::Result;
+use serde_json::Value;
+use std::cell::Cell;
+
+/// One page of changes and what the target lacks of it, read and ready to write.
+pub struct Batch {
+    pub page: ChangesPage,
+    pub diff: RevsDiff,
+    /// The revisions to write (after the caller's `doc_filter`).
+    pub docs: Vec<Value>,
+}
+
+/// How a run reads: fixed at its start, except whether to ask for bodies with the feed.
+pub struct Reader<'a> {
+    pub limit: usize,
+    pub filter: &'a Filter,
+    pub doc_filter: Option<&'a DocFilter>,
+    /// The target's seq was at its origin when the run began.
+    pub target_empty: bool,
+    with_docs: Cell<bool>,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(
+        limit: usize,
+        filter: &'a Filter,
+        doc_filter: Option<&'a DocFilter>,
+        target_empty: bool,
+    ) -> Self {
+        Reader { limit: limit.max(1), filter, doc_filter, target_empty, with_docs: Cell::new(target_empty) }
+    }
+
+    /// The page of changes after `since`.
+    pub async fn changes(&self, source: &dyn Peer, since: &Seq) -> Result<ChangesPage> {
+        if self.with_docs.get() {
+            source.changes_with_docs(since, self.limit, self.filter).await
+        } else {
+            source.changes(since, self.limit, self.filter).await
+        }
+    }
+
+    /// Reads `page`'s batch and, unless `page` is the last, the next page meanwhile.
+    pub async fn read_ahead(
+        &self,
+        source: &dyn Peer,
+        target: &dyn Peer,
+        page: ChangesPage,
+    ) -> (Result<Batch>, Option<Result<ChangesPage>>) {
+        if is_last_page(page.results.len(), self.limit) {
+            return (self.read(source, target, page).await, None);
+        }
+        let since = page.last_seq.clone();
+        let (batch, next) =
+            futures::future::join(self.read(source, target, page), self.changes(source, &since)).await;
+        (batch, Some(next))
+    }
+
+    async fn read(&self, source: &dyn Peer, target: &dyn Peer, mut page: ChangesPage) -> Result<Batch> {
+        if page.results.is_empty() {
+            return Ok(Batch { page, diff: RevsDiff::new(), docs: Vec::new() });
+        }
+        let diff = if self.target_empty {
+            all_missing(&page.results)
+        } else {
+            target.revs_diff(&revs_diff_request(&page.results)).await?
+        };
+        let wanted = fetch_list(&diff);
+        self.with_docs.set(self.target_empty || wanted.len() * 2 >= page.results.len());
+        let (mut fetched, rest) = take_prefetched(wanted, &mut page.docs);
+        page.docs.clear();
+        if !rest.is_empty() {
+            let mut more = source.bulk_get(&rest).await?;
+            if fetched.is_empty() {
+                fetched = more;
+            } else {
+                fetched.append(&mut more);
+                fetched.sort_by(|a, b| key(a).cmp(&key(b)));
+            }
+        }
+        let mut docs = docs_to_write(fetched);
+        if let Some(keep) = self.doc_filter {
+            docs.retain(|d| keep(d));
+        }
+        Ok(Batch { page, diff, docs })
+    }
+}
+
+/// The `revs_diff` answer of a target that has nothing: every leaf of every row.
+fn all_missing(changes: &[Change]) -> RevsDiff {
+    revs_diff_request(changes)
+        .into_iter()
+        .map(|(id, missing)| (id, MissingRevs { missing, possible_ancestors: Vec::new() }))
+        .collect()
+}
+
+/// Fetched docs in the order `bulk_get` would have answered them: by (id, rev).
+fn key(f: &Fetched) -> (Option<&str>, Option<&str>) {
+    match f {
+        Fetched::Doc(d) => (d["_id"].as_str(), d["_rev"].as_str()),
+        Fetched::Error(e) => (Some(e.id.as_str()), e.rev.as_deref()),
+    }
+}
