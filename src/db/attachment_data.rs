@@ -76,27 +76,32 @@ impl Database {
 
     /// Replaces the stubs in a body with inline base64 `data`.
     pub(super) async fn inline_data(&self, body: &[u8]) -> Result<Vec<u8>> {
-        let digests = attachments::digests_in(body);
-        if digests.is_empty() {
+        if attachments::digests_in(body).is_empty() {
             return Ok(body.to_vec());
         }
         let mut map: Map<String, Value> =
             serde_json::from_slice(body).map_err(|e| Error::storage(format!("corrupt body: {e}")))?;
         if let Some(Value::Object(atts)) = map.get_mut(attachments::FIELD) {
-            for entry in atts.values_mut() {
-                let Some(digest) = entry.get("digest").and_then(Value::as_str) else { continue };
-                let data = self
-                    .attachment_data(digest)
-                    .await?
-                    .ok_or_else(|| Error::storage(format!("attachment data {digest} missing")))?;
-                let encoded = STANDARD.encode(data.to_vec().await?);
-                if let Value::Object(e) = entry {
-                    e.remove("stub");
-                    e.insert("data".into(), encoded.into());
-                }
-            }
+            self.inline_stubs(atts.values_mut().collect()).await?;
         }
         Ok(serde_json::to_vec(&map).expect("bodies serialise"))
+    }
+
+    /// Gives each `_attachments` entry that names a digest its base64 `data`, without `stub`.
+    async fn inline_stubs(&self, entries: Vec<&mut Value>) -> Result<()> {
+        for entry in entries {
+            let Some(digest) = entry.get("digest").and_then(Value::as_str) else { continue };
+            let data = self
+                .attachment_data(digest)
+                .await?
+                .ok_or_else(|| Error::storage(format!("attachment data {digest} missing")))?;
+            let encoded = STANDARD.encode(data.to_vec().await?);
+            if let Value::Object(e) = entry {
+                e.remove("stub");
+                e.insert("data".into(), encoded.into());
+            }
+        }
+        Ok(())
     }
 
     /// `inline_data` for every doc inside a rendered answer (`open_revs` rows, `bulkGet`
@@ -123,18 +128,7 @@ impl Database {
                 _ => {}
             }
         }
-        for entry in stubs {
-            let Some(digest) = entry.get("digest").and_then(Value::as_str) else { continue };
-            let data = self
-                .attachment_data(digest)
-                .await?
-                .ok_or_else(|| Error::storage(format!("attachment data {digest} missing")))?;
-            let encoded = STANDARD.encode(data.to_vec().await?);
-            if let Value::Object(e) = entry {
-                e.remove("stub");
-                e.insert("data".into(), encoded.into());
-            }
-        }
+        self.inline_stubs(stubs).await?;
         Ok(serde_json::to_string(&answer).expect("JSON serialises"))
     }
 

@@ -88,7 +88,8 @@ pub fn now_ms() -> f64 {
 
 #[async_trait(?Send)]
 pub trait BlobStore {
-    /// Stores `data` under `digest` (which the caller has checked) unless it is there already.
+    /// Stores `data` under `digest` (which the caller has checked). Callers skip digests
+    /// `contains` reports; storing one again keeps the same bytes.
     async fn put(&self, digest: &str, data: &AttData) -> Result<()>;
     async fn get(&self, digest: &str) -> Result<Option<AttData>>;
     /// Whether each digest is stored, in the order asked.

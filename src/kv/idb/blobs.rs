@@ -4,8 +4,8 @@
 //! - Each value is `{blob, at}`: the data as a `Blob` (Chromium keeps large ones as files, so
 //!   reading the record does not load the data) and when it was stored.
 //! - Bytes given as `AttData::Bytes` are turned into a `Blob` once, on the way in.
-//! - `put` is "add if absent": a second write of a digest never replaces the first, so the
-//!   `at` of data still in use does not move.
+//! - `put` does not look first: callers ask `contains` for a whole batch. A second write of
+//!   a digest rewrites the same bytes and only moves `at` later, which delays a sweep.
 
 use super::{idb_err, schema};
 use crate::error::{Error, Result};
@@ -36,10 +36,9 @@ fn field(value: &JsValue, name: &str) -> Option<JsValue> {
 
 #[async_trait(?Send)]
 impl BlobStore for IdbBlobs {
+    /// Callers check `contains` first (one read for a whole batch), so this is one readwrite
+    /// transaction, not a read and a write per attachment.
     async fn put(&self, digest: &str, data: &AttData) -> Result<()> {
-        if self.contains(&[digest.to_string()]).await?[0] {
-            return Ok(());
-        }
         let blob = data.to_blob("")?;
         let value = Object::new();
         Reflect::set(&value, &"blob".into(), &blob).map_err(|_| Error::storage("cannot build record"))?;
@@ -52,8 +51,8 @@ impl BlobStore for IdbBlobs {
             .build()
             .map_err(idb_err)?;
         let store = tx.object_store(schema::ATTACHMENTS).map_err(idb_err)?;
-        // Another tab may have stored the same digest since `contains`: `put` then rewrites
-        // the same bytes, which is harmless.
+        // Another tab may have stored the same digest since the caller's `contains`: `put`
+        // then rewrites the same bytes, which is harmless.
         let value: JsValue = value.into();
         store.put(value).with_key(digest).without_key_type().primitive().map_err(idb_err)?;
         tx.commit().await.map_err(idb_err)
