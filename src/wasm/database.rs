@@ -5,8 +5,10 @@ use super::changes_feed::ChangesFeed;
 use super::convert::{from_js, new_id, to_js};
 use super::endpoint::Endpoint;
 use super::error::to_js as err_to_js;
+use super::expand;
 use super::promise::spawn;
 use super::storage;
+use crate::db::shape::Shape;
 use crate::db::{self, DatabaseOptions, DEFAULT_REVS_LIMIT};
 use crate::error::{Error, Result};
 use crate::replicate::LocalPeer;
@@ -23,9 +25,17 @@ pub struct Database {
 
 /// Runs `f` as a Promise of the JSON text it produces, parsed once into JS.
 fn promise<F: Future<Output = Result<String>> + 'static>(f: F) -> Promise {
+    promise_as(f, to_js)
+}
+
+/// `promise`, with the JSON text turned into JS by `convert` (see `expand`).
+fn promise_as<F>(f: F, convert: fn(&str) -> Result<JsValue>) -> Promise
+where
+    F: Future<Output = Result<String>> + 'static,
+{
     spawn(async move {
         let json = f.await.map_err(err_to_js)?;
-        to_js(&json).map_err(err_to_js)
+        convert(&json).map_err(err_to_js)
     })
 }
 
@@ -144,13 +154,13 @@ impl Database {
     #[wasm_bindgen(js_name = allDocs)]
     pub fn all_docs(&self, options: JsValue) -> Promise {
         let db = self.inner.clone();
-        promise(async move { db.all_docs(&from_js(&options)?).await })
+        promise_as(async move { db.all_docs_as(&from_js(&options)?, Shape::Columns).await }, expand::all_docs)
     }
 
     /// One-shot changes; `liveChanges` is the feed that waits for more.
     pub fn changes(&self, options: JsValue) -> Promise {
         let db = self.inner.clone();
-        promise(async move { db.changes(&from_js(&options)?).await })
+        promise_as(async move { db.changes_as(&from_js(&options)?, Shape::Columns).await }, expand::changes)
     }
 
     #[wasm_bindgen(js_name = liveChanges)]
