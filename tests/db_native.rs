@@ -1,11 +1,13 @@
 //! The database conformance suite, natively: over `MemoryKv` and over the LSM tree on
-//! in-memory records (the same engine that runs on IndexedDB in the browser).
+//! in-memory records (the same engine that runs on IndexedDB in the browser); and the feeds
+//! suite (`changes` / `allDocs` encodings and shapes) over both.
 #![cfg(not(target_arch = "wasm32"))]
 
 #[macro_use]
 mod common;
 
 use settee::db::{Database, DatabaseOptions};
+use settee::kv::KvStore;
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -28,7 +30,13 @@ mod memory {
         Database::new("t", Rc::new(settee::kv::memory::MemoryKv::new()), options())
     }
 
+    async fn make_with_kv() -> (Database, Rc<dyn KvStore>) {
+        let kv: Rc<dyn KvStore> = Rc::new(settee::kv::memory::MemoryKv::new());
+        (Database::new("t", kv.clone(), options()), kv)
+    }
+
     settee_db_suite!(native, make());
+    settee_feeds_suite!(native, make_with_kv());
 }
 
 mod lsm {
@@ -41,5 +49,11 @@ mod lsm {
         Database::new("t", Rc::new(kv), options())
     }
 
+    async fn make_with_kv() -> (Database, Rc<dyn KvStore>) {
+        let kv: Rc<dyn KvStore> = Rc::new(Lsm::open(MemoryRecords::new()).await.expect("opens"));
+        (Database::new("t", kv.clone(), options()), kv)
+    }
+
     settee_db_suite!(native, make());
+    settee_feeds_suite!(native, make_with_kv());
 }

@@ -1,10 +1,12 @@
-//! The database conformance suite in headless Chromium, over the LSM tree on IndexedDB.
+//! The database conformance suite and the feeds suite in headless Chromium, over the LSM tree
+//! on IndexedDB.
 #![cfg(target_arch = "wasm32")]
 
 #[macro_use]
 mod common;
 
 use settee::db::{Database, DatabaseOptions};
+use settee::kv::KvStore;
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -16,16 +18,21 @@ thread_local! {
 
 /// A fresh IndexedDB-backed database: tests share one origin, so every one gets its own name.
 async fn make() -> Database {
+    make_with_kv().await.0
+}
+
+/// `make`, and the store under the database.
+async fn make_with_kv() -> (Database, Rc<dyn KvStore>) {
     let n = NEXT.with(|c| {
         c.set(c.get() + 1);
         c.get()
     });
     let name = format!("suite-{}-{n}", js_sys::Date::now());
-    let kv = settee::kv::idb::open_idb(&name).await.expect("IndexedDB opens");
+    let kv: Rc<dyn KvStore> = Rc::new(settee::kv::idb::open_idb(&name).await.expect("IndexedDB opens"));
     let ids = Rc::new(Cell::new(0u64));
-    Database::new(
+    let db = Database::new(
         &name,
-        Rc::new(kv),
+        kv.clone(),
         DatabaseOptions {
             adapter: "idb",
             revs_limit: 1000,
@@ -34,7 +41,9 @@ async fn make() -> Database {
                 format!("gen{:06}", ids.get())
             }),
         },
-    )
+    );
+    (db, kv)
 }
 
 settee_db_suite!(web, make());
+settee_feeds_suite!(web, make_with_kv());

@@ -166,6 +166,10 @@ fn check_against_model(sc: &Scenario, t: &RevTree) {
         assert!(key(&w[0]) > key(&w[1]));
     }
     assert_eq!(t.winner(), leaves.first().cloned());
+    // The borrowed winner and the leaf count say the same.
+    let w = t.winner_ref().map(|r| (r.pos, r.hash.to_string(), r.deleted));
+    assert_eq!(w, leaves.first().map(|l| (l.rev.pos, l.rev.hash.clone(), l.deleted)));
+    assert_eq!(t.leaf_count(), leaves.len());
     let conflicts: Vec<Rev> = leaves.iter().skip(1).filter(|l| !l.deleted).map(|l| l.rev.clone()).collect();
     let deleted: Vec<Rev> = leaves.iter().skip(1).filter(|l| l.deleted).map(|l| l.rev.clone()).collect();
     assert_eq!(t.conflicts(), conflicts);

@@ -1,134 +1,67 @@
 //! `allDocs`: docs by id, in byte order of the UTF-8 id (CouchDB's `_all_docs` order).
 //!
-//! A range query is one scan of the `d` key range. `keys` looks each id up and answers, as
-//! CouchDB does, `{key, error: "not_found"}` for a missing id and a row with
-//! `value.deleted: true` and `doc: null` for a deleted one. `offset` is the `skip` given, as
-//! PouchDB reports it; `total_rows` is the live doc count.
+//! A range query is one scan of the `d` key range, written out row by row (`all_docs_out`);
+//! each record's head (`record::RecordHead`) gives the winning rev, its deleted flag and body
+//! without parsing the rev tree, which only `conflicts` (and an original-encoding record)
+//! needs. `keys` looks each id up (`all_docs_keys`). `offset` is the `skip` given, as PouchDB
+//! reports it; `total_rows` is the live doc count.
 
+use super::all_docs_out::AllDocsOut;
 use super::options::{bad, Opts};
 use super::read::{render_doc, Render};
-use super::record::DocRecord;
+use super::record::{DocRecord, RecordHead};
+use super::rev_ref::RevRef;
+use super::shape::Shape;
 use super::{json, keys, Database};
 use crate::error::Result;
 use crate::kv::Range;
-use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 use std::ops::Bound;
 
-#[derive(Serialize)]
-struct RowValue {
-    rev: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    deleted: bool,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Row<'a> {
-    Doc {
-        id: &'a str,
-        key: &'a str,
-        value: RowValue,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        doc: Option<Option<Box<RawValue>>>,
-    },
-    Missing {
-        key: &'a str,
-        error: &'static str,
-    },
-}
-
-#[derive(Serialize)]
-struct AllDocs<'a> {
-    total_rows: u64,
-    offset: u64,
-    rows: Vec<Row<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    update_seq: Option<u64>,
+/// The options both kinds of `allDocs` query read.
+pub(super) struct AllDocsOpts {
+    pub include_docs: bool,
+    pub render: Render,
+    pub descending: bool,
+    pub skip: u64,
+    pub limit: Option<u64>,
+    /// `include_docs` with `attachments`: inline attachment data.
+    pub with_data: bool,
 }
 
 impl Database {
     pub async fn all_docs(&self, options: &Value) -> Result<String> {
+        self.all_docs_as(options, Shape::Rows).await
+    }
+
+    /// `all_docs` in the given shape (see `shape`; a `keys` answer is always `Rows`).
+    pub async fn all_docs_as(&self, options: &Value, shape: Shape) -> Result<String> {
         self.check_open()?;
         let o = Opts::new(options)?;
         let include_docs = o.bool("include_docs")?;
-        let render = Render { conflicts: o.bool("conflicts")?, ..Render::default() };
-        let descending = o.bool("descending")?;
-        let inclusive_end = o.bool_or("inclusive_end", true)?;
-        let skip = o.u64("skip")?.unwrap_or(0);
-        let limit = o.u64("limit")?;
-        let want_seq = o.bool("update_seq")?;
-        let with_data = include_docs && o.bool("attachments")?;
-        let meta = self.meta().await?;
-
-        let doc_of = |id: &str, r: &DocRecord| -> Option<Box<RawValue>> {
-            let w = r.meta.tree.winner()?;
-            let body = r.winner_body.as_deref()?;
-            Some(json::raw(render_doc(id, r, &w.rev, body, render)))
+        let q = AllDocsOpts {
+            include_docs,
+            render: Render { conflicts: o.bool("conflicts")?, ..Render::default() },
+            descending: o.bool("descending")?,
+            skip: o.u64("skip")?.unwrap_or(0),
+            limit: o.u64("limit")?,
+            with_data: include_docs && o.bool("attachments")?,
         };
-
-        let mut rows: Vec<Row> = Vec::new();
-        let keys_list = o.string_list("keys")?;
-        if let Some(mut list) = keys_list {
-            if descending {
-                list.reverse();
-            }
-            let mut records = self.records(&list).await?;
-            if with_data {
-                for r in records.iter_mut().flatten() {
-                    self.inline_record(r).await?;
-                }
-            }
-            for (id, record) in list.iter().zip(records.iter()) {
-                let row = match record.as_ref().and_then(|r| r.meta.tree.winner().map(|w| (r, w))) {
-                    None => Row::Missing { key: id, error: "not_found" },
-                    Some((r, w)) => Row::Doc {
-                        id,
-                        key: id,
-                        value: RowValue { rev: w.rev.to_string(), deleted: w.deleted },
-                        doc: include_docs.then(|| if w.deleted { None } else { doc_of(id, r) }),
-                    },
-                };
-                rows.push(row);
-            }
-            let skip = (skip as usize).min(rows.len());
-            let rows: Vec<Row> =
-                rows.into_iter().skip(skip).take(limit.map_or(usize::MAX, |l| l as usize)).collect();
-            return Ok(json::to_json(&AllDocs {
-                total_rows: meta.doc_count,
-                offset: skip as u64,
-                rows,
-                update_seq: want_seq.then_some(meta.update_seq),
-            }));
+        let inclusive_end = o.bool_or("inclusive_end", true)?;
+        let want_seq = o.bool("update_seq")?;
+        let meta = self.meta().await?;
+        let update_seq = want_seq.then_some(meta.update_seq);
+        if let Some(list) = o.string_list("keys")? {
+            return self.all_docs_keys(list, &q, meta.doc_count, update_seq).await;
         }
-
-        let range = self.id_range(&o, descending, inclusive_end)?;
-        let mut ids_and_records = self.scan_live(range, descending, skip, limit).await?;
-        if with_data {
-            for (_, r) in ids_and_records.iter_mut() {
-                self.inline_record(r).await?;
-            }
-        }
-        for (id, r) in &ids_and_records {
-            let w = r.meta.tree.winner().expect("live docs have a winner");
-            rows.push(Row::Doc {
-                id,
-                key: id,
-                value: RowValue { rev: w.rev.to_string(), deleted: false },
-                doc: include_docs.then(|| doc_of(id, r)),
-            });
-        }
-        Ok(json::to_json(&AllDocs {
-            total_rows: meta.doc_count,
-            offset: skip,
-            rows,
-            update_seq: want_seq.then_some(meta.update_seq),
-        }))
+        let range = self.id_range(&o, q.descending, inclusive_end)?;
+        let mut out = AllDocsOut::new(shape, include_docs);
+        self.range_rows(range, &q, &mut out).await?;
+        Ok(out.finish(meta.doc_count, q.skip, update_seq))
     }
 
     /// Puts attachment data into a record's (in-memory) winner body, for `attachments: true`.
-    async fn inline_record(&self, r: &mut DocRecord) -> Result<()> {
+    pub(super) async fn inline_record(&self, r: &mut DocRecord) -> Result<()> {
         if let Some(body) = &r.winner_body {
             r.winner_body = Some(self.inline_data(body).await?);
         }
@@ -159,34 +92,46 @@ impl Database {
         Ok(Range { start: lo_bound, end: hi_bound })
     }
 
-    /// Live (non-deleted) docs in `range`, after skipping `skip`, at most `limit`.
-    async fn scan_live(
-        &self,
-        mut range: Range,
-        descending: bool,
-        mut skip: u64,
-        limit: Option<u64>,
-    ) -> Result<Vec<(String, DocRecord)>> {
-        let mut out = Vec::new();
+    /// Writes the live (non-deleted) docs in `range` into `out`, after skipping `skip`, at
+    /// most `limit`.
+    async fn range_rows(&self, mut range: Range, q: &AllDocsOpts, out: &mut AllDocsOut) -> Result<()> {
         if range.is_backwards() {
-            return Ok(out);
+            return Ok(());
         }
-        let want = limit.unwrap_or(u64::MAX);
+        let AllDocsOpts { descending, mut skip, limit, render, with_data, .. } = *q;
+        let want = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
         const PAGE: usize = 2000;
-        while (out.len() as u64) < want {
-            let page = self.kv.scan(range.clone(), descending, Some(PAGE)).await?;
+        while out.len() < want {
+            let page = self.kv.scan_shared(range.clone(), descending, Some(PAGE)).await?;
             for (key, value) in &page {
-                let record = DocRecord::decode(value)?;
-                if record.meta.tree.winner().is_none_or(|w| w.deleted) {
-                    continue;
+                let id = keys::id_of(key).unwrap_or_default();
+                // The record's head has all a row needs, unless the doc wants metadata from the
+                // tree (`conflicts`) or its attachments inlined.
+                let head = if render.conflicts || with_data { None } else { RecordHead::read(value)? };
+                if let Some(head) = head {
+                    if head.deleted || skipped(&mut skip) {
+                        continue;
+                    }
+                    let rev = head.winner;
+                    let doc = head.body.map(|body| {
+                        move |buf: &mut String| json::push_doc(buf, id, |o| rev.push_json(o), body, &[])
+                    });
+                    out.row(id, rev, doc);
+                } else {
+                    let mut record = DocRecord::decode(value)?;
+                    let Some(winner) = record.meta.tree.winner().filter(|w| !w.deleted) else { continue };
+                    if skipped(&mut skip) {
+                        continue;
+                    }
+                    if with_data {
+                        self.inline_record(&mut record).await?;
+                    }
+                    let doc = record.winner_body.as_deref().map(|body| {
+                        |buf: &mut String| buf.push_str(&render_doc(id, &record, &winner.rev, body, render))
+                    });
+                    out.row(id, RevRef::new(winner.rev.pos, &winner.rev.hash), doc);
                 }
-                if skip > 0 {
-                    skip -= 1;
-                    continue;
-                }
-                let id = keys::id_of(key).unwrap_or_default().to_string();
-                out.push((id, record));
-                if out.len() as u64 >= want {
+                if out.len() >= want {
                     break;
                 }
             }
@@ -194,6 +139,13 @@ impl Database {
                 break;
             }
         }
-        Ok(out)
+        Ok(())
     }
+}
+
+/// Counts one row off `skip`: true while rows are still being skipped.
+fn skipped(skip: &mut u64) -> bool {
+    let skipping = *skip > 0;
+    *skip = skip.saturating_sub(1);
+    skipping
 }

@@ -1,17 +1,23 @@
 //! `changes`: the docs changed since a seq, each once, at its latest seq.
 //!
 //! It scans the `s` key range (seq → id) and reads the doc records for that page in one
-//! `get_many`. A record whose seq no longer matches its row was rewritten meanwhile; that row
-//! is skipped, since the doc appears again at its newer seq. `last_seq` is the last seq looked
-//! at, so a feed filtered by `doc_ids` does not re-scan what it already passed.
+//! `get_many`. A record's head (`record::RecordHead`) gives the row — winning rev, deleted
+//! flag, and the body for `include_docs` — without parsing the rev tree; only `conflicts`,
+//! and `style: 'all_docs'` for a doc that has other leaves, parse it. A record whose seq no
+//! longer matches its row was rewritten meanwhile; that row is skipped, since the doc appears
+//! again at its newer seq. `last_seq` is the last seq looked at, so a feed filtered by
+//! `doc_ids` does not re-scan what it already passed. Rows are written as JSON text as they are
+//! found (`changes_out`).
 
+use super::changes_out::ChangesOut;
 use super::options::{bad, Opts};
 use super::read::{render_doc, Render};
+use super::record::{DocRecord, RecordHead};
+use super::rev_ref::RevRef;
+use super::shape::Shape;
 use super::{json, keys, Database};
 use crate::error::Result;
 use crate::kv::Range;
-use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::ops::Bound;
@@ -25,28 +31,6 @@ pub struct ChangesRequest {
     pub conflicts: bool,
     pub all_docs_style: bool,
     pub doc_ids: Option<HashSet<String>>,
-}
-
-#[derive(Serialize)]
-struct RevRef {
-    rev: String,
-}
-
-#[derive(Serialize)]
-pub struct ChangeRow {
-    id: String,
-    seq: u64,
-    changes: Vec<RevRef>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    deleted: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    doc: Option<Box<RawValue>>,
-}
-
-#[derive(Serialize)]
-struct ChangesResult<'a> {
-    results: &'a [ChangeRow],
-    last_seq: u64,
 }
 
 impl ChangesRequest {
@@ -77,47 +61,44 @@ impl ChangesRequest {
 
 impl Database {
     pub async fn changes(&self, options: &Value) -> Result<String> {
-        self.check_open()?;
-        let req = ChangesRequest::parse(self, options).await?;
-        let (rows, last_seq) = self.changes_page(&req).await?;
-        Ok(json::to_json(&ChangesResult { results: &rows, last_seq }))
+        self.changes_as(options, Shape::Rows).await
     }
 
-    /// Rows after `req.since`, and the last seq looked at.
-    pub async fn changes_page(&self, req: &ChangesRequest) -> Result<(Vec<ChangeRow>, u64)> {
+    /// `changes` in the given shape (see `shape`).
+    pub async fn changes_as(&self, options: &Value, shape: Shape) -> Result<String> {
+        self.check_open()?;
+        let req = ChangesRequest::parse(self, options).await?;
+        let mut out = ChangesOut::new(shape, &req);
+        let last_seq = self.changes_page(&req, &mut out).await?;
+        Ok(out.into_results(last_seq))
+    }
+
+    /// Writes the rows after `req.since` into `out`; returns the last seq looked at.
+    pub async fn changes_page(&self, req: &ChangesRequest, out: &mut ChangesOut) -> Result<u64> {
         self.check_open()?;
         const PAGE: usize = 2000;
         let want = req.limit.unwrap_or(u64::MAX) as usize;
         let mut range =
             Range { start: Bound::Excluded(keys::seq(req.since)), end: Range::prefix(&[keys::SEQ]).end };
-        let mut rows = Vec::new();
         let mut last_seq = req.since;
-        let render = Render { conflicts: req.conflicts, ..Render::default() };
-        while rows.len() < want {
-            let page = self.kv.scan(range.clone(), req.descending, Some(PAGE)).await?;
+        while out.len() < want {
+            let page = self.kv.scan_shared(range.clone(), req.descending, Some(PAGE)).await?;
             let ids: Vec<&str> =
                 page.iter().map(|(_, v)| std::str::from_utf8(v).unwrap_or_default()).collect();
-            let records = self.records(&ids).await?;
-            for ((key, _), (id, record)) in page.iter().zip(ids.iter().zip(records)) {
+            let wanted = |id: &str| req.doc_ids.as_ref().is_none_or(|set| set.contains(id));
+            let record_keys: Vec<Vec<u8>> =
+                ids.iter().filter(|id| wanted(id)).map(|id| keys::doc(id)).collect();
+            let mut records = self.kv.get_many_shared(&record_keys).await?.into_iter();
+            for ((key, _), id) in page.iter().zip(&ids) {
                 let seq = keys::seq_of(key).unwrap_or_default();
                 last_seq = seq;
-                let Some(record) = record.filter(|r| r.meta.seq == seq) else { continue };
-                if req.doc_ids.as_ref().is_some_and(|set| !set.contains(*id)) {
+                if !wanted(id) {
                     continue;
                 }
-                let tree = &record.meta.tree;
-                let Some(winner) = tree.winner() else { continue };
-                let changes = if req.all_docs_style {
-                    tree.leaves().into_iter().map(|l| RevRef { rev: l.rev.to_string() }).collect()
-                } else {
-                    vec![RevRef { rev: winner.rev.to_string() }]
-                };
-                let doc = match (&record.winner_body, req.include_docs) {
-                    (Some(body), true) => Some(json::raw(render_doc(id, &record, &winner.rev, body, render))),
-                    _ => None,
-                };
-                rows.push(ChangeRow { id: id.to_string(), seq, changes, deleted: winner.deleted, doc });
-                if rows.len() >= want {
+                if let Some(bytes) = records.next().expect("one record read per wanted row") {
+                    change_from_record(out, req, id, seq, &bytes)?;
+                }
+                if out.len() >= want {
                     break;
                 }
             }
@@ -125,12 +106,54 @@ impl Database {
                 break;
             }
         }
-        Ok((rows, last_seq))
+        Ok(last_seq)
     }
 }
 
-impl ChangeRow {
-    pub fn to_json(rows: &[ChangeRow]) -> String {
-        json::to_json(rows)
+/// The row of `id` from its doc record. A record whose seq no longer matches the row's was
+/// rewritten meanwhile (another tab, between the scan and the read): no row, since the doc
+/// appears again at its newer seq.
+fn change_from_record(
+    out: &mut ChangesOut,
+    req: &ChangesRequest,
+    id: &str,
+    seq: u64,
+    bytes: &[u8],
+) -> Result<()> {
+    // The head has all a row needs unless it wants `_conflicts` in its doc, or the other leaves
+    // (`style: 'all_docs'`) of a doc that has some.
+    let head = if req.conflicts { None } else { RecordHead::read(bytes)? };
+    if let Some(head) = head.filter(|h| !(h.other_leaves && req.all_docs_style)) {
+        if head.seq != seq {
+            return Ok(());
+        }
+        out.begin_row(id, seq, head.winner, &[], head.deleted);
+        if let (Some(body), true) = (head.body, req.include_docs) {
+            // What `render_doc` writes when no metadata is asked for.
+            let deleted;
+            let extras: &[(&str, String)] = if head.deleted {
+                deleted = [("_deleted", "true".to_string())];
+                &deleted
+            } else {
+                &[]
+            };
+            json::push_doc(out.doc(), id, |o| head.winner.push_json(o), body, extras);
+        }
+        out.end_row();
+        return Ok(());
     }
+    let record = DocRecord::decode(bytes)?;
+    if record.meta.seq != seq {
+        return Ok(());
+    }
+    let leaves = record.meta.tree.leaves();
+    let Some(winner) = leaves.first() else { return Ok(()) };
+    let others: Vec<RevRef> = leaves[1..].iter().map(|l| RevRef::new(l.rev.pos, &l.rev.hash)).collect();
+    out.begin_row(id, seq, RevRef::new(winner.rev.pos, &winner.rev.hash), &others, winner.deleted);
+    if let (Some(body), true) = (&record.winner_body, req.include_docs) {
+        let render = Render { conflicts: req.conflicts, ..Render::default() };
+        out.doc().push_str(&render_doc(id, &record, &winner.rev, body, render));
+    }
+    out.end_row();
+    Ok(())
 }

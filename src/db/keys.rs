@@ -2,7 +2,7 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `d` id | `DocRecord`: rev tree, latest seq, and a copy of the winning body |
+//! | `d` id | `DocRecord`: latest seq, winning rev, rev tree, and the winning body (`record`) |
 //! | `b` len(id) id rev | the JSON body of one revision (every revision that still has one) |
 //! | `s` seq (u64 big-endian) | the id of the doc whose latest change has this seq |
 //! | `l` id | a `_local` doc (no rev tree, never in changes or allDocs) |

@@ -2,8 +2,10 @@
 //! batch of change rows, waiting for a commit (this handle's or another tab's) when there is
 //! none, and with `None` once cancelled, closed, or past its `limit`.
 
-use super::changes::{ChangeRow, ChangesRequest};
+use super::changes::ChangesRequest;
+use super::changes_out::ChangesOut;
 use super::notify::Notify;
+use super::shape::Shape;
 use super::Database;
 use crate::error::Result;
 use futures::future::{select, Either};
@@ -62,14 +64,15 @@ impl LiveChanges {
             }
             // Read the generations before scanning, so a commit during the scan still wakes us.
             let seen = (notify.generation(), self.cancel.generation());
-            let (rows, last_seq) = self.db.changes_page(&req).await?;
+            let mut rows = ChangesOut::new(Shape::Rows, &req);
+            let last_seq = self.db.changes_page(&req, &mut rows).await?;
             if let Some(r) = self.request.borrow_mut().as_mut() {
                 r.since = last_seq;
                 r.limit = r.limit.map(|l| l.saturating_sub(rows.len() as u64));
             }
             self.last_seq.set(last_seq);
             if !rows.is_empty() {
-                return Ok(Some(ChangeRow::to_json(&rows)));
+                return Ok(Some(rows.into_rows()));
             }
             let changed = notify.changed_since(seen.0);
             let cancelled = self.cancel.changed_since(seen.1);

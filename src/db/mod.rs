@@ -13,10 +13,13 @@
 //!   per call, with one `JSON.parse`.
 
 mod all_docs;
+mod all_docs_keys;
+mod all_docs_out;
 mod attachment_api;
 mod attachment_data;
 pub mod attachments;
 pub mod changes;
+pub mod changes_out;
 pub mod doc;
 pub mod json;
 pub mod keys;
@@ -28,6 +31,8 @@ pub mod peer_api;
 mod read;
 pub mod record;
 mod resolve;
+pub mod rev_ref;
+pub mod shape;
 pub mod views;
 mod write;
 

@@ -75,13 +75,18 @@ impl Range {
     /// For paged scans: after a page of `page_size` rows read in this range (descending when
     /// `reverse`), narrows the range to the keys after the page's last one, in scan order.
     /// Returns false when the page was short, so the scan has reached the end.
-    pub fn continue_after(&mut self, page: &[(Vec<u8>, Vec<u8>)], page_size: usize, reverse: bool) -> bool {
+    pub fn continue_after<K: std::ops::Deref<Target = [u8]>, V>(
+        &mut self,
+        page: &[(K, V)],
+        page_size: usize,
+        reverse: bool,
+    ) -> bool {
         match page.last() {
             Some((last, _)) if page.len() == page_size => {
                 if reverse {
-                    self.end = Bound::Excluded(last.clone());
+                    self.end = Bound::Excluded(last.to_vec());
                 } else {
-                    self.start = Bound::Excluded(last.clone());
+                    self.start = Bound::Excluded(last.to_vec());
                 }
                 true
             }
@@ -126,11 +131,46 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// A value read without copying it out of the store's own decoded data (an LSM chunk's
+/// record): a shared buffer and the value's place in it. Derefs to the value's bytes. The
+/// buffer is an `Rc<Vec<u8>>`, not an `Rc<[u8]>`, so that wrapping a `Vec` copies nothing.
+/// Holding one keeps its whole chunk in memory, past the chunk cache's budget: hold them for
+/// the call that read them, not longer.
+#[derive(Debug, Clone)]
+pub struct SharedBytes {
+    buf: Rc<Vec<u8>>,
+    start: usize,
+    end: usize,
+}
+
+impl SharedBytes {
+    pub fn new(buf: Rc<Vec<u8>>, range: std::ops::Range<usize>) -> Self {
+        assert!(range.start <= range.end && range.end <= buf.len(), "value within its buffer");
+        SharedBytes { buf, start: range.start, end: range.end }
+    }
+
+    pub fn from_vec(v: Vec<u8>) -> Self {
+        let end = v.len();
+        SharedBytes { buf: Rc::new(v), start: 0, end }
+    }
+}
+
+impl std::ops::Deref for SharedBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+}
+
 #[async_trait(?Send)]
 pub trait KvStore {
     async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
     /// One answer per key, in the order asked.
     async fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>>;
+    /// `get_many` without copying each value (see `SharedBytes`), for readers of many values.
+    async fn get_many_shared(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<SharedBytes>>> {
+        Ok(self.get_many(keys).await?.into_iter().map(|v| v.map(SharedBytes::from_vec)).collect())
+    }
     /// Rows in `range`, ascending or (`reverse`) descending, at most `limit` of them.
     async fn scan(
         &self,
@@ -138,6 +178,16 @@ pub trait KvStore {
         reverse: bool,
         limit: Option<usize>,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// `scan` without copying each key and value (see `SharedBytes`), for readers of many rows.
+    async fn scan_shared(
+        &self,
+        range: Range,
+        reverse: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<(SharedBytes, SharedBytes)>> {
+        let rows = self.scan(range, reverse, limit).await?;
+        Ok(rows.into_iter().map(|(k, v)| (SharedBytes::from_vec(k), SharedBytes::from_vec(v))).collect())
+    }
     /// Commits the batch atomically; see the module doc for `expected`. Returns the new version.
     async fn write(&self, batch: WriteBatch, expected: Option<u64>) -> Result<u64>;
     /// The version this handle last saw.

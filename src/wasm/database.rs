@@ -5,8 +5,10 @@ use super::changes_feed::ChangesFeed;
 use super::convert::{from_js, new_id, to_js};
 use super::endpoint::Endpoint;
 use super::error::to_js as err_to_js;
+use super::expand;
 use super::promise::spawn;
 use super::storage;
+use crate::db::shape::Shape;
 use crate::db::{self, DatabaseOptions, DEFAULT_REVS_LIMIT};
 use crate::error::{Error, Result};
 use crate::replicate::LocalPeer;
@@ -23,9 +25,17 @@ pub struct Database {
 
 /// Runs `f` as a Promise of the JSON text it produces, parsed once into JS.
 fn promise<F: Future<Output = Result<String>> + 'static>(f: F) -> Promise {
+    promise_as(f, to_js)
+}
+
+/// `promise`, with the JSON text turned into JS by `convert` (see `expand`).
+fn promise_as<F>(f: F, convert: fn(&str) -> Result<JsValue>) -> Promise
+where
+    F: Future<Output = Result<String>> + 'static,
+{
     spawn(async move {
         let json = f.await.map_err(err_to_js)?;
-        to_js(&json).map_err(err_to_js)
+        convert(&json).map_err(err_to_js)
     })
 }
 
@@ -148,9 +158,9 @@ impl Database {
             let run = async {
                 let options = from_js(&options)?;
                 let Some(stubs) = super::attachments::binary_read(&options)? else {
-                    return to_js(&db.all_docs(&options).await?);
+                    return expand::all_docs(&db.all_docs_as(&options, Shape::Columns).await?);
                 };
-                let answer = to_js(&db.all_docs(&stubs).await?)?;
+                let answer = expand::all_docs(&db.all_docs(&stubs).await?)?;
                 super::attachments::fill_row_blobs(&db, &answer).await?;
                 Ok(answer)
             };
@@ -161,7 +171,7 @@ impl Database {
     /// One-shot changes; `liveChanges` is the feed that waits for more.
     pub fn changes(&self, options: JsValue) -> Promise {
         let db = self.inner.clone();
-        promise(async move { db.changes(&from_js(&options)?).await })
+        promise_as(async move { db.changes_as(&from_js(&options)?, Shape::Columns).await }, expand::changes)
     }
 
     #[wasm_bindgen(js_name = liveChanges)]

@@ -1,8 +1,10 @@
 //! The JS classes: thin adapters from JS values to `db::Database` and back.
 //!
 //! Crossing rule: a call converts its whole input with one `JSON.stringify` and its whole
-//! output with one `JSON.parse`, never a property at a time. Errors become real JS `Error`
-//! objects carrying PouchDB's `status`, `name`, `message`, `error` and `reason`.
+//! output with one `JSON.parse`, never a property at a time. (`allDocs` and `changes` answer
+//! in columns that `expand` turns into PouchDB's rows in JS, right after that one parse.)
+//! Errors become real JS `Error` objects carrying PouchDB's `status`, `name`, `message`,
+//! `error` and `reason`.
 
 mod attachments;
 mod changes_feed;
@@ -11,6 +13,7 @@ mod database;
 mod database_query;
 mod endpoint;
 mod error;
+mod expand;
 mod promise;
 mod remote_database;
 mod replication;

@@ -92,6 +92,8 @@ pub async fn get_many_answers_every_key_in_the_order_asked(o: &impl Opener) {
     let got = s.get_many(&[b("z"), b("nope"), b("x"), b("y"), b("x")]).await.unwrap();
     assert_eq!(got, vec![Some(b("3")), None, Some(b("1")), None, Some(b("1"))]);
     assert!(s.get_many(&[]).await.unwrap().is_empty());
+    let shared = s.get_many_shared(&[b("z"), b("nope"), b("x"), b("y"), b("x")]).await.unwrap();
+    assert_eq!(shared.iter().map(|v| v.as_deref().map(<[u8]>::to_vec)).collect::<Vec<_>>(), got);
 }
 
 pub async fn scans_in_both_directions_with_bounds_and_limits(o: &impl Opener) {
@@ -142,6 +144,12 @@ pub async fn scans_in_both_directions_with_bounds_and_limits(o: &impl Opener) {
     assert_eq!(everything.last().map(String::as_str), Some("l"));
     let got = s.scan(range(Bound::Included("k05"), Bound::Included("k05")), false, None).await.unwrap();
     assert_eq!(got, rows(&[("k05", "v5")]), "values come back with their keys");
+    for (reverse, limit) in [(false, None), (true, None), (false, Some(4)), (true, Some(4))] {
+        let copies = s.scan(Range::prefix(b"k"), reverse, limit).await.unwrap();
+        let shared = s.scan_shared(Range::prefix(b"k"), reverse, limit).await.unwrap();
+        let shared: Vec<(Vec<u8>, Vec<u8>)> = shared.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+        assert_eq!(shared, copies, "scan_shared reverse={reverse} limit={limit:?}");
+    }
 }
 
 pub async fn a_batch_applies_whole_and_its_last_op_per_key_wins(o: &impl Opener) {

@@ -3,3 +3,5 @@
 pub mod db_suite;
 #[macro_use]
 pub mod views_suite;
+#[macro_use]
+pub mod feeds_suite;

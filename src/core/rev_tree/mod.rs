@@ -72,6 +72,14 @@ pub struct Leaf {
     pub deleted: bool,
 }
 
+/// A leaf borrowed from its tree (no clone of its hash): its rev is `pos-hash`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeafRef<'a> {
+    pub pos: u64,
+    pub hash: &'a str,
+    pub deleted: bool,
+}
+
 /// What [`RevTree::merge`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MergeOutcome {

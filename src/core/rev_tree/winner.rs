@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use super::{Leaf, Node, RevTree};
+use super::{Leaf, LeafRef, Node, RevTree};
 use crate::core::rev::Rev;
 
 /// CouchDB's winner order, best first: non-deleted before deleted, then higher pos, then the
@@ -16,6 +16,10 @@ pub(super) fn winner_order(a: &Node, b: &Node) -> Ordering {
 
 fn to_leaf(node: &Node) -> Leaf {
     Leaf { rev: node.rev(), deleted: node.is_deleted() }
+}
+
+fn to_leaf_ref(node: &Node) -> LeafRef<'_> {
+    LeafRef { pos: node.pos, hash: &node.hash, deleted: node.is_deleted() }
 }
 
 impl RevTree {
@@ -38,6 +42,16 @@ impl RevTree {
     /// All leaves, winner first.
     pub fn leaves(&self) -> Vec<Leaf> {
         self.sorted_leaf_nodes().into_iter().map(to_leaf).collect()
+    }
+
+    /// `winner`, borrowed from the tree: for writers that only copy its text out.
+    pub fn winner_ref(&self) -> Option<LeafRef<'_>> {
+        self.leaf_nodes().min_by(|a, b| winner_order(a, b)).map(to_leaf_ref)
+    }
+
+    /// How many leaves the tree has (more than one: conflicts, deleted or not).
+    pub fn leaf_count(&self) -> usize {
+        self.leaf_nodes().count()
     }
 
     /// Non-deleted leaves other than the winner, in winner order (`_conflicts`).

@@ -21,9 +21,14 @@ pub enum Step {
     /// Version 2: the `attachments` object store, out-of-line digest keys. Databases of
     /// version 1 kept attachment bytes inside the LSM; they are still read from there.
     CreateAttachmentStore,
+    /// Version 3: no structural change. From this version doc records may carry a head
+    /// (`db::record`, second encoding), which a Settee of version 2 would read as corrupt; the
+    /// version bump makes such a Settee refuse the database at open ("created by a newer
+    /// Settee") instead of failing on single docs later. This version still reads both.
+    DocRecordHeads,
 }
 
-pub const STEPS: &[Step] = &[Step::CreateRecordStore, Step::CreateAttachmentStore];
+pub const STEPS: &[Step] = &[Step::CreateRecordStore, Step::CreateAttachmentStore, Step::DocRecordHeads];
 
 pub const VERSION: u32 = STEPS.len() as u32;
 
@@ -37,6 +42,7 @@ pub fn upgrade(db: &Database, old_version: u32) -> indexed_db_futures::Result<()
             Step::CreateAttachmentStore => {
                 db.create_object_store(ATTACHMENTS).build()?;
             }
+            Step::DocRecordHeads => {}
         }
     }
     Ok(())

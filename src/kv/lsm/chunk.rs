@@ -7,12 +7,13 @@
 //! (`doc/…`, `seq/…`).
 //!
 //! A decoded `Chunk` keeps the record as is (values are read in place) plus one buffer of
-//! whole keys and a table of offsets: three allocations per chunk, none per entry.
+//! whole keys and a table of offsets: a few allocations per chunk, none per entry.
 
 use super::varint::{self, Reader};
 use crate::error::{Error, Result};
-use crate::kv::Range;
+use crate::kv::{Range, SharedBytes};
 use std::ops::Bound;
+use std::rc::Rc;
 
 const MAGIC: &[u8; 2] = b"SC";
 const FORMAT: u8 = 1;
@@ -113,10 +114,12 @@ struct Entry {
     val_len: u32,
 }
 
-/// A decoded chunk; immutable, shared through `Rc` by the cache and by readers.
+/// A decoded chunk; immutable, shared through `Rc` by the cache and by readers. The record
+/// and the key buffer are shared (`Rc`) so that readers can hold keys and values without
+/// copying them (`key_shared`, `value_shared`).
 pub struct Chunk {
-    raw: Vec<u8>,
-    keys: Vec<u8>,
+    raw: Rc<Vec<u8>>,
+    keys: Rc<Vec<u8>>,
     entries: Vec<Entry>,
 }
 
@@ -158,7 +161,7 @@ impl Chunk {
             entries.push(Entry { key: start as u32, key_len: key_len as u32, val: val as u32, val_len });
             prev = (start, key_len);
         }
-        Ok(Chunk { raw, keys, entries })
+        Ok(Chunk { raw: Rc::new(raw), keys: Rc::new(keys), entries })
     }
 
     pub fn len(&self) -> usize {
@@ -174,6 +177,19 @@ impl Chunk {
     pub fn value(&self, i: usize) -> Option<&[u8]> {
         let e = self.entries[i];
         (e.val_len != TOMBSTONE).then(|| &self.raw[e.val as usize..(e.val + e.val_len) as usize])
+    }
+
+    /// `key`, as a view into this chunk's key buffer rather than a copy.
+    pub fn key_shared(&self, i: usize) -> SharedBytes {
+        let e = self.entries[i];
+        SharedBytes::new(self.keys.clone(), e.key as usize..(e.key + e.key_len) as usize)
+    }
+
+    /// `value`, as a view into this chunk's record rather than a copy.
+    pub fn value_shared(&self, i: usize) -> Option<SharedBytes> {
+        let e = self.entries[i];
+        (e.val_len != TOMBSTONE)
+            .then(|| SharedBytes::new(self.raw.clone(), e.val as usize..(e.val + e.val_len) as usize))
     }
 
     /// The index of `key`, if this chunk holds an entry (value or tombstone) for it.
@@ -203,7 +219,12 @@ impl Chunk {
     }
 
     fn partition(&self, before: impl Fn(&[u8]) -> bool) -> usize {
-        let (mut lo, mut hi) = (0, self.len());
+        self.partition_within(0, self.len(), before)
+    }
+
+    /// The first index in `lo..hi` whose key is not `before` (keys there must be sorted so
+    /// that every `before` key comes first); `hi` if there is none.
+    pub fn partition_within(&self, mut lo: usize, mut hi: usize, before: impl Fn(&[u8]) -> bool) -> usize {
         while lo < hi {
             let mid = (lo + hi) / 2;
             if before(self.key(mid)) {

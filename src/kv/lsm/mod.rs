@@ -35,12 +35,12 @@ mod merge;
 mod policy;
 mod read;
 mod spawn;
-mod varint;
+pub(crate) mod varint;
 mod write;
 
 use crate::error::{Error, Result};
 use crate::kv::records::{RecordStore, MANIFEST_KEY};
-use crate::kv::{KvStore, Range, WriteBatch};
+use crate::kv::{KvStore, Range, SharedBytes, WriteBatch};
 use async_trait::async_trait;
 use cache::ChunkCache;
 use manifest::Manifest;
@@ -277,6 +277,10 @@ impl<R: RecordStore + 'static> KvStore for Lsm<R> {
     }
 
     async fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        Ok(self.get_many_shared(keys).await?.into_iter().map(|v| v.map(|v| v.to_vec())).collect())
+    }
+
+    async fn get_many_shared(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<SharedBytes>>> {
         self.check_open()?;
         self.get_many_impl(keys).await
     }
@@ -287,6 +291,16 @@ impl<R: RecordStore + 'static> KvStore for Lsm<R> {
         reverse: bool,
         limit: Option<usize>,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let rows = self.scan_shared(range, reverse, limit).await?;
+        Ok(rows.into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect())
+    }
+
+    async fn scan_shared(
+        &self,
+        range: Range,
+        reverse: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<(SharedBytes, SharedBytes)>> {
         self.check_open()?;
         self.scan_impl(range, reverse, limit).await
     }

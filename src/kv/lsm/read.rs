@@ -4,11 +4,11 @@
 
 use super::chunk::Chunk;
 use super::manifest::{chunk_key, Manifest};
-use super::merge::{Merger, Step};
+use super::merge::{Merger, Span};
 use super::{Lsm, MAX_ATTEMPTS};
 use crate::error::{Error, Result};
 use crate::kv::records::RecordStore;
-use crate::kv::Range;
+use crate::kv::{Range, SharedBytes};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -91,7 +91,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
         Ok(None)
     }
 
-    pub(super) async fn get_many_impl(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+    pub(super) async fn get_many_impl(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<SharedBytes>>> {
         let mut attempt = 0;
         loop {
             let m = self.manifest();
@@ -105,8 +105,8 @@ impl<R: RecordStore + 'static> Lsm<R> {
 
     /// Run by run, newest first: every key still unanswered looks in that run's one candidate
     /// chunk, and all those chunks are fetched together.
-    async fn get_many_in(&self, m: &Manifest, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
-        let mut answers: Vec<Option<Option<Vec<u8>>>> = vec![None; keys.len()];
+    async fn get_many_in(&self, m: &Manifest, keys: &[Vec<u8>]) -> Result<Vec<Option<SharedBytes>>> {
+        let mut answers: Vec<Option<Option<SharedBytes>>> = vec![None; keys.len()];
         for run in &m.runs {
             let todo: Vec<(usize, u64)> = (0..keys.len())
                 .filter(|&i| answers[i].is_none())
@@ -123,7 +123,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
             for (i, id) in todo {
                 let chunk = &chunks[&id];
                 if let Some(at) = chunk.find(&keys[i]) {
-                    answers[i] = Some(chunk.value(at).map(<[u8]>::to_vec));
+                    answers[i] = Some(chunk.value_shared(at));
                 }
             }
         }
@@ -135,7 +135,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
         range: Range,
         reverse: bool,
         limit: Option<usize>,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    ) -> Result<Vec<(SharedBytes, SharedBytes)>> {
         if limit == Some(0) {
             return Ok(Vec::new());
         }
@@ -156,7 +156,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
         range: Range,
         reverse: bool,
         limit: Option<usize>,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    ) -> Result<Vec<(SharedBytes, SharedBytes)>> {
         let mut merger = Merger::new(&m.runs, range, reverse);
         // Without a limit every overlapping chunk is needed: fetch them in one round. With one,
         // fetch each run's first chunk together and the rest only if the scan gets that far.
@@ -166,20 +166,25 @@ impl<R: RecordStore + 'static> Lsm<R> {
         let limit = limit.unwrap_or(usize::MAX);
         let mut out = Vec::new();
         loop {
-            match merger.step() {
-                Step::Item(chunk, i) => {
-                    if let Some(v) = chunk.value(i) {
-                        out.push((chunk.key(i).to_vec(), v.to_vec()));
-                        if out.len() >= limit {
-                            break;
+            match merger.step_span() {
+                Span::Items(chunk, span) => {
+                    let mut take = |i: usize| {
+                        if let Some(v) = chunk.value_shared(i) {
+                            out.push((chunk.key_shared(i), v));
                         }
+                        out.len() < limit
+                    };
+                    let more =
+                        if reverse { span.rev().all(&mut take) } else { span.into_iter().all(&mut take) };
+                    if !more {
+                        break;
                     }
                 }
-                Step::Load(cursor, id) => {
+                Span::Load(cursor, id) => {
                     let chunk = self.load_one(id, true).await?;
                     merger.supply(cursor, chunk);
                 }
-                Step::Done => break,
+                Span::Done => break,
             }
         }
         Ok(out)
