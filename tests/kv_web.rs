@@ -250,3 +250,46 @@ async fn a_write_returns_before_the_merge_it_triggers_which_then_runs_in_the_bac
     no_orphans(&lsm).await;
     lsm.close();
 }
+
+/// Creates the raw IndexedDB database behind Settee database `name` at `version`, with the
+/// object stores an earlier Settee had (`stores`), as that Settee would have left it.
+async fn create_raw(name: &str, version: u32, stores: &'static [&'static str]) {
+    use indexed_db_futures::factory::DBFactory;
+    use indexed_db_futures::prelude::*;
+    let db = DBFactory::new()
+        .unwrap()
+        .open_db(settee::kv::idb::idb_name(name).as_str())
+        .with_version(version)
+        .with_on_upgrade_needed(move |_, db| {
+            for store in stores {
+                db.create_object_store(store).build()?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    db.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_database_of_schema_version_2_upgrades_in_place() {
+    let name = unique("schema2");
+    create_raw(&name, 2, &["records", "attachments"]).await;
+    let kv = open_idb(&name).await.expect("an older schema opens");
+    let mut batch = WriteBatch::default();
+    batch.put(b"k".to_vec(), b"v".to_vec());
+    kv.write(batch, None).await.unwrap();
+    assert_eq!(kv.get(b"k").await.unwrap(), Some(b"v".to_vec()));
+    kv.destroy().await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_database_of_a_newer_schema_is_refused_with_a_clear_error() {
+    let name = unique("schema-newer");
+    create_raw(&name, settee::kv::idb::SCHEMA_VERSION + 1, &["records", "attachments"]).await;
+    let err = open_idb(&name).await.err().expect("refused");
+    assert!(err.message.contains("newer Settee"), "{err}");
+    // Clean up with IndexedDB itself: Settee cannot open it.
+    let factory = indexed_db_futures::factory::DBFactory::new().unwrap();
+    factory.delete_db(settee::kv::idb::idb_name(&name).as_str()).unwrap().await.unwrap();
+}
