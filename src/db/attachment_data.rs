@@ -97,7 +97,9 @@ impl Database {
                 .ok_or_else(|| Error::storage(format!("attachment data {digest} missing")))?;
             let encoded = STANDARD.encode(data.to_vec().await?);
             if let Value::Object(e) = entry {
+                // As CouchDB: `length` describes a stub, and an inlined attachment has none.
                 e.remove("stub");
+                e.remove("length");
                 e.insert("data".into(), encoded.into());
             }
         }

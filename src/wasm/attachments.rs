@@ -59,7 +59,10 @@ pub(super) async fn fill_blobs(db: &db::Database, doc: &JsValue) -> Result<()> {
             .attachment_data(&digest)
             .await?
             .ok_or_else(|| Error::storage(format!("attachment data {digest} missing")))?;
-        let _ = Reflect::delete_property(entry.unchecked_ref::<Object>(), &"stub".into());
+        // As `inline_data`: no `stub` and no `length` next to data.
+        for key in ["stub", "length"] {
+            let _ = Reflect::delete_property(entry.unchecked_ref::<Object>(), &key.into());
+        }
         let _ = Reflect::set(&entry, &"data".into(), data.to_blob(&ty)?.as_ref());
     }
     Ok(())

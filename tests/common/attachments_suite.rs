@@ -56,7 +56,10 @@ pub async fn base64_attachments_round_trip_and_read_as_stubs_by_default(db: Data
     assert!(stub.get("data").is_none());
 
     let full = get(&db, "a", json!({"attachments": true})).await;
-    assert_eq!(full["_attachments"]["hi.txt"]["data"], HELLO_B64);
+    let inlined = &full["_attachments"]["hi.txt"];
+    assert_eq!(inlined["data"], HELLO_B64);
+    assert!(inlined.get("stub").is_none() && inlined.get("length").is_none(), "as CouchDB: {inlined}");
+    assert_eq!((&inlined["revpos"], &inlined["content_type"]), (&json!(1), &json!("text/plain")));
     assert_eq!(full["_rev"], rev);
     let (ty, data) = db.get_attachment("a", "hi.txt", &json!({})).await.unwrap();
     assert_eq!((ty.as_str(), bytes(data).await.as_slice()), ("text/plain", &b"hello world"[..]));

@@ -59,7 +59,9 @@ test('get returns stubs, base64 with attachments, and Blobs with binary; allDocs
     const allBinary = await db.allDocs({ include_docs: true, attachments: true, binary: true });
     const allBlob = allBinary.rows[0].doc._attachments['x.txt'];
     return {
-      allBinary: { isBlob: allBlob.data instanceof Blob, text: await allBlob.data.text(), stub: allBlob.stub },
+      allBinary: { isBlob: allBlob.data instanceof Blob, text: await allBlob.data.text(), stub: allBlob.stub, length: allBlob.length },
+      inlineEntry: Object.keys(inline._attachments['x.txt']).sort(),
+      binaryEntry: Object.keys(binary._attachments['x.txt']).sort(),
       stub: stub._attachments['x.txt'],
       inline: inline._attachments['x.txt'].data,
       binary: { isBlob: blob instanceof Blob, type: blob.type, text: await blob.text() },
@@ -73,7 +75,10 @@ test('get returns stubs, base64 with attachments, and Blobs with binary; allDocs
   assert.equal(r.inline, Buffer.from('abc').toString('base64'));
   assert.deepEqual(r.binary, { isBlob: true, type: 'text/plain', text: 'abc' });
   assert.equal(r.all, Buffer.from('abc').toString('base64'));
-  assert.deepEqual(r.allBinary, { isBlob: true, text: 'abc', stub: undefined });
+  assert.deepEqual(r.allBinary, { isBlob: true, text: 'abc', stub: undefined, length: undefined });
+  // As CouchDB: an entry with data has no `stub` and no `length`.
+  assert.deepEqual(r.inlineEntry, ['content_type', 'data', 'digest', 'revpos']);
+  assert.deepEqual(r.binaryEntry, ['content_type', 'data', 'digest', 'revpos']);
 });
 
 test('removeAttachment drops one entry; later reads are 404', async () => {
