@@ -85,7 +85,6 @@ export interface AttachmentStub {
 export interface AttachmentWithData<Data extends string | Blob = string> {
   content_type: string;
   digest: string;
-  length: number;
   revpos: number;
   data: Data;
 }
@@ -268,6 +267,8 @@ export interface ChangesOptions {
   include_docs?: boolean;
   /** With `include_docs`: add `_conflicts` to each doc. */
   conflicts?: boolean;
+  /** With `include_docs`: attachments with their data (base64) instead of stubs. */
+  attachments?: boolean;
   /** `'all_docs'` lists every leaf revision in `changes`, not only the winner. */
   style?: 'main_only' | 'all_docs';
   /** Only changes of these ids. */

@@ -28,6 +28,8 @@ pub struct ChangesRequest {
     pub limit: Option<u64>,
     pub descending: bool,
     pub include_docs: bool,
+    /// With `include_docs`: attachment data inlined as base64 (PouchDB's `attachments`).
+    pub attachments: bool,
     pub conflicts: bool,
     pub all_docs_style: bool,
     pub doc_ids: Option<HashSet<String>>,
@@ -52,6 +54,7 @@ impl ChangesRequest {
             limit: o.u64("limit")?,
             descending: o.bool("descending")?,
             include_docs: o.bool("include_docs")?,
+            attachments: o.bool("attachments")?,
             conflicts: o.bool("conflicts")?,
             all_docs_style: style == Some("all_docs"),
             doc_ids: o.string_list("doc_ids")?.map(|l| l.into_iter().map(str::to_string).collect()),
@@ -70,7 +73,17 @@ impl Database {
         let req = ChangesRequest::parse(self, options).await?;
         let mut out = ChangesOut::new(shape, &req);
         let last_seq = self.changes_page(&req, &mut out).await?;
-        Ok(out.into_results(last_seq))
+        self.with_attachment_data(&req, out.into_results(last_seq)).await
+    }
+
+    /// A rendered answer with attachment data inlined when `req` asks for it (rare, so the
+    /// rows are written as stubs and re-parsed here rather than slowing every feed down).
+    pub async fn with_attachment_data(&self, req: &ChangesRequest, text: String) -> Result<String> {
+        if req.include_docs && req.attachments {
+            self.inline_everywhere(text).await
+        } else {
+            Ok(text)
+        }
     }
 
     /// Writes the rows after `req.since` into `out`; returns the last seq looked at.

@@ -72,7 +72,7 @@ impl LiveChanges {
             }
             self.last_seq.set(last_seq);
             if !rows.is_empty() {
-                return Ok(Some(rows.into_rows()));
+                return Ok(Some(self.db.with_attachment_data(&req, rows.into_rows()).await?));
             }
             let changed = notify.changed_since(seen.0);
             let cancelled = self.cancel.changed_since(seen.1);

@@ -77,6 +77,14 @@ pub async fn base64_attachments_round_trip_and_read_as_stubs_by_default(db: Data
     let all = parse(&db.all_docs(&json!({"include_docs": true, "attachments": true})).await.unwrap());
     assert_eq!(all["rows"][0]["doc"]["_attachments"]["hi.txt"]["data"], HELLO_B64);
 
+    // So do changes: data only with both include_docs and attachments.
+    let c = parse(&db.changes(&json!({"include_docs": true, "attachments": true})).await.unwrap());
+    assert_eq!(c["results"][0]["doc"]["_attachments"]["hi.txt"]["data"], HELLO_B64);
+    let c = parse(&db.changes(&json!({"include_docs": true})).await.unwrap());
+    assert_eq!(c["results"][0]["doc"]["_attachments"]["hi.txt"]["stub"], true);
+    let c = parse(&db.changes(&json!({"attachments": true})).await.unwrap());
+    assert!(c["results"][0].get("doc").is_none(), "{c}");
+
     // The stored bytes are raw, not base64.
     assert_eq!(
         stored(&kv).await,

@@ -66,6 +66,7 @@ test('get returns stubs, base64 with attachments, and Blobs with binary; allDocs
       inline: inline._attachments['x.txt'].data,
       binary: { isBlob: blob instanceof Blob, type: blob.type, text: await blob.text() },
       all: all.rows[0].doc._attachments['x.txt'].data,
+      changes: (await db.changes({ include_docs: true, attachments: true })).results[0].doc._attachments['x.txt'].data,
     };
   }, uniqueName('att-get'));
 
@@ -75,6 +76,7 @@ test('get returns stubs, base64 with attachments, and Blobs with binary; allDocs
   assert.equal(r.inline, Buffer.from('abc').toString('base64'));
   assert.deepEqual(r.binary, { isBlob: true, type: 'text/plain', text: 'abc' });
   assert.equal(r.all, Buffer.from('abc').toString('base64'));
+  assert.equal(r.changes, Buffer.from('abc').toString('base64'));
   assert.deepEqual(r.allBinary, { isBlob: true, text: 'abc', stub: undefined, length: undefined });
   // As CouchDB: an entry with data has no `stub` and no `length`.
   assert.deepEqual(r.inlineEntry, ['content_type', 'data', 'digest', 'revpos']);
