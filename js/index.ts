@@ -205,7 +205,7 @@ export class Settee<Doc extends object = Record<string, unknown>> {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Attachments (local databases)
+  // Attachments
 
   /**
    * Adds or replaces attachment `name` of the document at `rev`; without a rev (PouchDB's
@@ -231,17 +231,17 @@ export class Settee<Doc extends object = Record<string, unknown>> {
     // As PouchDB: with no fifth argument, the rev was left out.
     const [rev, data, ty] =
       type === undefined ? [undefined, revOrData, dataOrType as string] : [revOrData, dataOrType, type];
-    return (await this.#local('putAttachment')).putAttachment(id, name, rev ?? undefined, data, ty);
+    return (await this.#open()).putAttachment(id, name, rev ?? undefined, data, ty);
   }
 
   /** Attachment `name` of the winning revision (or of `rev`), as a `Blob` of its content type. */
   async getAttachment(id: string, name: string, options: GetAttachmentOptions = {}): Promise<Blob> {
-    return (await this.#local('getAttachment')).getAttachment(id, name, options);
+    return (await this.#open()).getAttachment(id, name, options);
   }
 
   /** Removes attachment `name` from the document at `rev`. Resolves with the new revision. */
   async removeAttachment(id: string, name: string, rev: string): Promise<PutResponse> {
-    return (await this.#local('removeAttachment')).removeAttachment(id, name, rev);
+    return (await this.#open()).removeAttachment(id, name, rev);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -259,57 +259,47 @@ export class Settee<Doc extends object = Record<string, unknown>> {
     Settee.#views.set(view.replace(/^_design\//, ''), fns as Q.ViewFunctions<never>);
   }
 
-  /** The local database, for the query methods (remote databases don't have them yet). */
-  async #local(method: string): Promise<Database> {
-    const db = await this.#open();
-    if (db instanceof Database) return db;
-    throw Object.assign(new Error(`${method} is not supported on a remote database`), {
-      status: 400,
-      name: 'bad_request',
-      error: true,
-    });
-  }
-
   /**
    * Queries a view: `'ddoc/view'` (from a design doc), or a temporary view given as a map
-   * function or `{map, reduce}`. The index is persisted and updated incrementally.
+   * function or `{map, reduce}`. The index is persisted and updated incrementally. On a
+   * remote database CouchDB answers, and only `'ddoc/view'` works (it has no temporary views).
    */
   query(fun: Q.MapFunction<Doc>, options?: Q.QueryOptions): Promise<Q.QueryResponse<Doc>>;
   query(fun: string | Q.ViewFunctions<Doc>, options: Q.QueryOptions & { reduce: false }): Promise<Q.QueryResponse<Doc>>;
   query<R = Q.QueryResponse<Doc> | Q.ReduceResponse>(fun: string | Q.ViewFunctions<Doc>, options?: Q.QueryOptions): Promise<R>;
   async query(fun: string | Q.MapFunction<Doc> | Q.ViewFunctions<Doc>, options: Q.QueryOptions = {}): Promise<unknown> {
     const registered = typeof fun === 'string' ? Settee.#views.get(fun.replace(/^_design\//, '')) : undefined;
-    return (await this.#local('query')).query(fun, options, registered);
+    return (await this.#open()).query(fun, options, registered);
   }
 
   /** Deletes index data that no design doc uses any more (old versions, temporary views). */
   async viewCleanup(): Promise<{ ok: true }> {
-    return (await this.#local('viewCleanup')).viewCleanup();
+    return (await this.#open()).viewCleanup();
   }
 
   /** Creates a Mango json index (stored as a `_design/` doc with `language: "query"`). */
   async createIndex(options: Q.CreateIndexOptions): Promise<Q.CreateIndexResponse> {
-    return (await this.#local('createIndex')).createIndex(options);
+    return (await this.#open()).createIndex(options);
   }
 
   /** Lists the Mango indexes, starting with the special `_all_docs`. */
   async getIndexes(): Promise<Q.GetIndexesResponse> {
-    return (await this.#local('getIndexes')).getIndexes();
+    return (await this.#open()).getIndexes();
   }
 
   /** Deletes a Mango index, as `getIndexes` lists it (`{ddoc, name}`). */
   async deleteIndex(index: { ddoc: string; name: string }): Promise<{ ok: true }> {
-    return (await this.#local('deleteIndex')).deleteIndex(index);
+    return (await this.#open()).deleteIndex(index);
   }
 
   /** A Mango query, through the best index (or all docs, with a `warning`). */
   async find(request: Q.FindRequest): Promise<Q.FindResponse<Doc>> {
-    return (await this.#local('find')).find(request);
+    return (await this.#open()).find(request);
   }
 
   /** How `find` would answer `request`: the index and the range it would read. */
   async explain(request: Q.FindRequest): Promise<Q.ExplainResponse> {
-    return (await this.#local('explain')).explain(request);
+    return (await this.#open()).explain(request);
   }
 
   /** Deletes the database and all its data. */

@@ -19,11 +19,11 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-fn string(v: &JsValue, what: &str) -> Result<String> {
+pub(super) fn string(v: &JsValue, what: &str) -> Result<String> {
     v.as_string().ok_or_else(|| Error::bad_request(format!("{what} must be a string")))
 }
 
-fn data_of(data: &JsValue) -> Result<AttData> {
+pub(super) fn data_of(data: &JsValue) -> Result<AttData> {
     AttData::from_js(data).unwrap_or_else(|| {
         Err(Error::bad_request("attachment data must be a Blob, a Uint8Array or a base64 string"))
     })

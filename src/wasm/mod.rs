@@ -16,6 +16,7 @@ mod error;
 mod expand;
 mod promise;
 mod remote_database;
+mod remote_more;
 mod replication;
 mod storage;
 mod view_fns;

@@ -20,7 +20,7 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 pub struct RemoteDatabase {
-    peer: Rc<HttpPeer>,
+    pub(super) peer: Rc<HttpPeer>,
 }
 
 fn remote_options(options: &Value) -> Result<(RemoteOptions, bool)> {
@@ -45,7 +45,7 @@ fn remote_options(options: &Value) -> Result<(RemoteOptions, bool)> {
     Ok((out, !skip_setup))
 }
 
-fn promise<F: Future<Output = Result<Value>> + 'static>(f: F) -> Promise {
+pub(super) fn promise<F: Future<Output = Result<Value>> + 'static>(f: F) -> Promise {
     spawn(async move {
         let v = f.await.map_err(err_to_js)?;
         to_js(&v.to_string()).map_err(err_to_js)

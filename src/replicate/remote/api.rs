@@ -4,10 +4,14 @@
 //! - Query values: strings go raw, everything else as JSON text; keys that CouchDB parses as
 //!   JSON (`startkey`, `endkey`, `key`, and their `start_key`/`end_key` spellings) always go as
 //!   JSON, so a string key arrives quoted.
+//! - `query` takes `'ddoc/view'` only: CouchDB has no temporary views since 2.0.
+//! - `createIndex` accepts PouchDB's shape (`{index: {fields, name?, ddoc?, type?}}`), where
+//!   CouchDB wants `name`, `ddoc` and `type` beside `index`: they are moved up.
 //! - `_bulk_docs` error rows (`{id, error: "conflict", reason}`) become Settee's error rows
 //!   (`{error: true, status, name, message, reason, id}`), as a local database answers.
 
 use super::url::percent_encode;
+use crate::error::{Error, Result};
 use serde_json::{json, Value};
 
 const JSON_KEYS: &[&str] = &["startkey", "endkey", "key", "start_key", "end_key"];
@@ -30,6 +34,43 @@ pub fn query_string(options: &Value, skip: &[&str]) -> String {
         out.push_str(&percent_encode(&text));
     }
     out
+}
+
+/// `_design/ddoc/_view/view` from `'ddoc/view'` or `'_design/ddoc/view'`.
+pub fn view_path(name: &str) -> Result<String> {
+    let short = name.strip_prefix("_design/").unwrap_or(name);
+    match short.split_once('/') {
+        Some((ddoc, view)) if !ddoc.is_empty() && !view.is_empty() && !view.contains('/') => {
+            Ok(format!("_design/{}/_view/{}", percent_encode(ddoc), percent_encode(view)))
+        }
+        _ => Err(Error::bad_request(format!("query expects 'ddoc/view', not '{name}'"))),
+    }
+}
+
+/// PouchDB's `createIndex` request as CouchDB's `_index` body.
+pub fn index_body(request: Value) -> Result<Value> {
+    let shape = || Error::bad_request("createIndex expects {index: {fields: [...]}}");
+    let Value::Object(mut body) = request else { return Err(shape()) };
+    let Some(Value::Object(index)) = body.get_mut("index") else { return Err(shape()) };
+    let moved: Vec<(&str, Value)> =
+        ["name", "ddoc", "type"].into_iter().filter_map(|k| index.remove(k).map(|v| (k, v))).collect();
+    for (k, v) in moved {
+        body.entry(k).or_insert(v);
+    }
+    if let Some(Value::String(ddoc)) = body.get_mut("ddoc") {
+        if let Some(short) = ddoc.strip_prefix("_design/") {
+            *ddoc = short.to_string();
+        }
+    }
+    Ok(Value::Object(body))
+}
+
+/// `_index/_design%2F{ddoc}/json/{name}` (what `DELETE` takes) for an index as `getIndexes`
+/// lists it. The design doc id goes whole, its slash encoded: CouchDB takes that or the bare
+/// name, pouchdb-server only that.
+pub fn index_path(ddoc: &str, name: &str) -> String {
+    let ddoc = ddoc.strip_prefix("_design/").unwrap_or(ddoc);
+    format!("_index/{}/json/{}", percent_encode(&format!("_design/{ddoc}")), percent_encode(name))
 }
 
 fn status_of(name: &str) -> u16 {
@@ -74,6 +115,31 @@ mod tests {
         assert_eq!(q, "?include_docs=true&startkey=%22a%22&limit=2&rev=1-x");
         assert_eq!(query_string(&json!({"open_revs": ["1-a"]}), &[]), "?open_revs=%5B%221-a%22%5D");
         assert_eq!(query_string(&Value::Null, &[]), "");
+    }
+
+    #[test]
+    fn view_names_become_view_paths_and_anything_else_is_400() {
+        assert_eq!(view_path("app/by n").unwrap(), "_design/app/_view/by%20n");
+        assert_eq!(view_path("_design/app/x").unwrap(), "_design/app/_view/x");
+        for bad in ["app", "app/", "/x", "a/b/c", ""] {
+            assert_eq!(view_path(bad).unwrap_err().status, 400, "{bad}");
+        }
+    }
+
+    #[test]
+    fn pouchdb_create_index_requests_become_couchdb_index_bodies() {
+        let body = index_body(
+            json!({"index": {"fields": ["n"], "name": "by-n", "ddoc": "_design/idx", "type": "json"}}),
+        );
+        assert_eq!(
+            body.unwrap(),
+            json!({"index": {"fields": ["n"]}, "name": "by-n", "ddoc": "idx", "type": "json"})
+        );
+        let body = index_body(json!({"index": {"fields": ["n"]}, "name": "top"})).unwrap();
+        assert_eq!(body, json!({"index": {"fields": ["n"]}, "name": "top"}));
+        assert_eq!(index_body(json!({"fields": ["n"]})).unwrap_err().status, 400);
+        assert_eq!(index_path("_design/idx", "by n"), "_index/_design%2Fidx/json/by%20n");
+        assert_eq!(index_path("idx", "n"), "_index/_design%2Fidx/json/n");
     }
 
     #[test]
