@@ -52,6 +52,7 @@ import type {
   PutOptions,
   PutResponse,
   RevsDiffResponse,
+  Seq,
   SetteeError,
   SetteeOptions,
 } from './types.js';
@@ -180,16 +181,7 @@ export class Settee<Doc extends object = Record<string, unknown>> {
   changes(options: ChangesOptions = {}): Changes<Doc> | Promise<ChangesResponse<Doc>> {
     const { live, ...rest } = options;
     if (live) {
-      return new Changes<Doc>(() =>
-        this.#open().then((db) => {
-          if (db instanceof Database) return db.liveChanges(rest);
-          throw Object.assign(new Error('live changes of a remote database: use replicate({live: true})'), {
-            status: 400,
-            name: 'bad_request',
-            error: true,
-          });
-        }),
-      );
+      return new Changes<Doc>(() => this.#open().then((db) => db.liveChanges(rest)));
     }
     return this.#open().then((db) => db.changes(rest));
   }
@@ -372,7 +364,7 @@ function withEndpoints<T>(endpoints: Endpoint[], start: () => T): T {
 
 type Listeners<Doc> = {
   change: ((row: ChangeRow<Doc>) => void)[];
-  complete: ((info: { last_seq: number; status: 'cancelled' | 'finished' }) => void)[];
+  complete: ((info: { last_seq: Seq; status: 'cancelled' | 'finished' }) => void)[];
   error: ((err: SetteeError) => void)[];
 };
 
@@ -396,14 +388,18 @@ export class Changes<Doc> implements AsyncIterable<ChangeRow<Doc>> {
     this.#openFeed = openFeed;
   }
 
-  /** The seq of the last change delivered (0 before the first). */
-  get lastSeq(): number {
+  /**
+   * The seq of the last change delivered (0 before the first). A remote database's feed has
+   * its server's seqs: numbers, or opaque strings from CouchDB 2+ (0 until `since: 'now'` is
+   * resolved).
+   */
+  get lastSeq(): Seq {
     return this.#feed?.lastSeq ?? 0;
   }
 
   /** Adds a listener; returns the feed, so calls chain. */
   on(event: 'change', listener: (row: ChangeRow<Doc>) => void): this;
-  on(event: 'complete', listener: (info: { last_seq: number; status: 'cancelled' | 'finished' }) => void): this;
+  on(event: 'complete', listener: (info: { last_seq: Seq; status: 'cancelled' | 'finished' }) => void): this;
   on(event: 'error', listener: (err: SetteeError) => void): this;
   on(event: keyof Listeners<Doc>, listener: (arg: never) => void): this {
     (this.#listeners[event] as unknown[]).push(listener);

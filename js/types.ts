@@ -259,9 +259,12 @@ export interface AllDocsResponse<Doc, O extends AllDocsOptions = {}> {
 }
 
 /** Options of `changes`. */
+/** A changes-feed position: a number locally; a remote server's own (an opaque string from CouchDB 2+). */
+export type Seq = number | string;
+
 export interface ChangesOptions {
   /** Start after this seq; `'now'` starts at the current end. */
-  since?: number | 'now';
+  since?: Seq | 'now';
   limit?: number;
   descending?: boolean;
   include_docs?: boolean;

@@ -1,24 +1,37 @@
-//! `ChangesFeed`: the JS face of `db::live::LiveChanges`. The TS wrapper turns its `next()`
-//! into an event emitter and an async iterator.
+//! `ChangesFeed`: the JS face of a live changes feed: `db::live::LiveChanges` for a local
+//! database, `http::live_changes::RemoteChanges` (longpolls) for a remote one. The TS wrapper
+//! turns its `next()` into an event emitter and an async iterator.
 
 use super::convert::to_js;
 use super::error::to_js as err_to_js;
 use super::promise::spawn;
 use crate::db::{self, live::LiveChanges};
 use crate::error::Result;
+use crate::replicate::http::live_changes::RemoteChanges;
+use crate::replicate::http::HttpPeer;
 use js_sys::Promise;
 use serde_json::Value;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
+#[derive(Clone)]
+enum Feed {
+    Local(Rc<LiveChanges>),
+    Remote(Rc<RemoteChanges>),
+}
+
 #[wasm_bindgen]
 pub struct ChangesFeed {
-    feed: Rc<LiveChanges>,
+    feed: Feed,
 }
 
 impl ChangesFeed {
     pub(super) fn new(db: Rc<db::Database>, options: Result<Value>) -> ChangesFeed {
-        ChangesFeed { feed: Rc::new(LiveChanges::new(db, options)) }
+        ChangesFeed { feed: Feed::Local(Rc::new(LiveChanges::new(db, options))) }
+    }
+
+    pub(super) fn remote(peer: Rc<HttpPeer>, options: Value) -> Result<ChangesFeed> {
+        Ok(ChangesFeed { feed: Feed::Remote(Rc::new(RemoteChanges::new(peer, options)?)) })
     }
 }
 
@@ -28,7 +41,11 @@ impl ChangesFeed {
     pub fn next(&self) -> Promise {
         let feed = self.feed.clone();
         spawn(async move {
-            match feed.next().await.map_err(err_to_js)? {
+            let rows = match &feed {
+                Feed::Local(f) => f.next().await,
+                Feed::Remote(f) => f.next().await,
+            };
+            match rows.map_err(err_to_js)? {
                 Some(json) => to_js(&json).map_err(err_to_js),
                 None => Ok(JsValue::UNDEFINED),
             }
@@ -36,11 +53,19 @@ impl ChangesFeed {
     }
 
     pub fn cancel(&self) {
-        self.feed.cancel();
+        match &self.feed {
+            Feed::Local(f) => f.cancel(),
+            Feed::Remote(f) => f.cancel(),
+        }
     }
 
+    /// The seq of the last change delivered: a number locally; a remote server's own seq
+    /// (a number or, from CouchDB 2+, an opaque string).
     #[wasm_bindgen(getter, js_name = lastSeq)]
-    pub fn last_seq(&self) -> f64 {
-        self.feed.last_seq() as f64
+    pub fn last_seq(&self) -> JsValue {
+        match &self.feed {
+            Feed::Local(f) => JsValue::from(f.last_seq() as f64),
+            Feed::Remote(f) => to_js(&f.last_seq().to_string()).unwrap_or(JsValue::NULL),
+        }
     }
 }

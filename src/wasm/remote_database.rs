@@ -3,6 +3,7 @@
 //! `bulkDocs` error rows get Settee's fields (`remote::api`). Errors reject as Settee errors.
 //! Credentials live only in the request headers (`remote::url`).
 
+use super::changes_feed::ChangesFeed;
 use super::convert::{from_js, to_js};
 use super::endpoint::Endpoint;
 use super::error::to_js as err_to_js;
@@ -10,7 +11,7 @@ use super::promise::spawn;
 use crate::db::options::Opts;
 use crate::error::{Error, Result};
 use crate::replicate::http::HttpPeer;
-use crate::replicate::remote::api::{bulk_docs_rows, query_string};
+use crate::replicate::remote::api::{bulk_docs_rows, changes_call, query_string};
 use crate::replicate::remote::url::{doc_path, percent_encode, DbUrl, RemoteOptions};
 use js_sys::Promise;
 use serde_json::{json, Value};
@@ -171,29 +172,20 @@ impl RemoteDatabase {
         })
     }
 
-    /// One-shot changes; `doc_ids` are POSTed with `filter=_doc_ids`.
+    /// One-shot changes; `doc_ids` and `selector` are POSTed with their built-in filters.
     pub fn changes(&self, options: JsValue) -> Promise {
         let peer = self.peer.clone();
         promise(async move {
-            let mut options = from_js(&options)?;
-            if options.get("live").and_then(Value::as_bool) == Some(true) {
-                return Err(Error::bad_request(
-                    "live changes of a remote database: use replicate({live: true})",
-                ));
-            }
-            match options.get("doc_ids").cloned().filter(|v| !v.is_null()) {
-                Some(ids) => {
-                    options["filter"] = json!("_doc_ids");
-                    let path = "_changes".to_string() + &query_string(&options, &["doc_ids"]);
-                    peer.client().raw("POST", &path, Some(&json!({ "doc_ids": ids }))).await
-                }
-                None => {
-                    peer.client()
-                        .raw("GET", &("_changes".to_string() + &query_string(&options, &[])), None)
-                        .await
-                }
-            }
+            let call = changes_call(&from_js(&options)?, None);
+            peer.client().raw(call.method, &call.path, call.body.as_ref()).await
         })
+    }
+
+    /// `changes({live: true, ...})`: a feed of longpoll requests (see `RemoteChanges`).
+    #[wasm_bindgen(js_name = liveChanges)]
+    pub fn live_changes(&self, options: JsValue) -> std::result::Result<ChangesFeed, JsValue> {
+        let options = from_js(&options).map_err(err_to_js)?;
+        ChangesFeed::remote(self.peer.clone(), options).map_err(err_to_js)
     }
 
     pub fn compact(&self) -> Promise {

@@ -139,3 +139,59 @@ test('a remote database creates, lists, uses and deletes Mango indexes with Pouc
   assert.equal(r.deleted, true);
   assert.deepEqual(r.after, ['_all_docs']);
 });
+
+test('a remote live changes feed follows the server with longpolls and stops on cancel', async () => {
+  const remote = await remoteDb('remote-live');
+  await couch.request('PUT', `/${remote.name}/before`, { n: 0 });
+  await resetFetchLog(page);
+  const started = page.evaluate(async ({ url }) => {
+    const db = new Settee(url);
+    window.__remoteRows = [];
+    const feed = db.changes({ live: true, since: 'now', include_docs: true });
+    window.__remoteFeed = feed;
+    return await new Promise((resolve) => {
+      feed.on('change', (row) => {
+        window.__remoteRows.push([row.id, row.doc?.n ?? null, row.deleted ?? false]);
+        if (window.__remoteRows.length === 3) feed.cancel();
+      });
+      feed.on('complete', (info) => resolve({ status: info.status, lastSeq: info.last_seq }));
+      feed.on('error', (e) => resolve({ error: e.message }));
+    });
+  }, remote);
+  // Writes land on the server after the feed is waiting, one at a time.
+  await new Promise((ok) => setTimeout(ok, 500));
+  const a = (await couch.request('PUT', `/${remote.name}/a`, { n: 1 })).body;
+  await new Promise((ok) => setTimeout(ok, 200));
+  await couch.request('PUT', `/${remote.name}/b`, { n: 2 });
+  await new Promise((ok) => setTimeout(ok, 200));
+  await couch.request('DELETE', `/${remote.name}/a?rev=${a.rev}`);
+  const done = await started;
+  assert.equal(done.status, 'cancelled', JSON.stringify(done));
+  assert.ok(done.lastSeq !== 0 && done.lastSeq !== undefined);
+  const rows = await page.evaluate(() => window.__remoteRows);
+  assert.deepEqual(rows, [['a', 1, false], ['b', 2, false], ['a', null, true]], 'since now: no "before"');
+  const polls = (await fetchLog(page)).filter((f) => f.includes('/_changes'));
+  assert.ok(polls.some((f) => f.includes('feed=longpoll')), polls.join('\n'));
+  assert.ok(polls.length <= 8, `one longpoll per wake-up, not a busy loop: ${polls.length}`);
+});
+
+test('a remote live feed with doc_ids and limit ends by itself; a bad server answer is an error event', async () => {
+  const remote = await remoteDb('remote-live-ids');
+  for (const id of ['x', 'y', 'z']) await couch.request('PUT', `/${remote.name}/${id}`, { id });
+  const r = await page.evaluate(async ({ url }) => {
+    const collect = (feed) =>
+      new Promise((resolve) => {
+        const ids = [];
+        feed.on('change', (row) => ids.push(row.id));
+        feed.on('complete', (info) => resolve({ ids, status: info.status }));
+        feed.on('error', (e) => resolve({ ids, error: { status: e.status, name: e.name } }));
+      });
+    const db = new Settee(url);
+    const limited = await collect(db.changes({ live: true, doc_ids: ['x', 'z'], limit: 2 }));
+    const missing = await collect(new Settee(url + '-missing-db').changes({ live: true }));
+    return { limited, missing };
+  }, remote);
+  assert.deepEqual(r.limited, { ids: ['x', 'z'], status: 'finished' });
+  assert.deepEqual(r.missing.ids, []);
+  assert.equal(r.missing.error.status, 404);
+});

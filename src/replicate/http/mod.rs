@@ -5,9 +5,11 @@
 //!   `network_error`, an optional client-side timeout (the request is aborted, not left open).
 //! - `peer`: `HttpPeer`, the `Peer` implementation, with `_bulk_get` → `open_revs` fallback
 //!   and the longpoll wait of live replication.
+//! - `live_changes`: `changes({live: true})` of a remote database, a loop of longpolls.
 //! - `timer`: `sleep` on the global `setTimeout` (works in windows and workers).
 
 pub mod client;
+pub mod live_changes;
 pub mod peer;
 pub mod timer;
 

@@ -73,6 +73,38 @@ pub fn index_path(ddoc: &str, name: &str) -> String {
     format!("_index/{}/json/{}", percent_encode(&format!("_design/{ddoc}")), percent_encode(name))
 }
 
+/// A `_changes` request: method, path and query, and the body a POST carries.
+pub struct ChangesCall {
+    pub method: &'static str,
+    pub path: String,
+    pub body: Option<Value>,
+}
+
+/// `_changes` with PouchDB's options: `doc_ids` and `selector` are POSTed with the matching
+/// built-in filter. `live`, which a remote database answers with a longpoll loop, is never
+/// sent; `longpoll` (with the `since` to start from) makes the one request of that loop.
+pub fn changes_call(options: &Value, longpoll: Option<&Value>) -> ChangesCall {
+    let mut options = match options {
+        Value::Object(m) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
+    options.remove("live");
+    let mut body = None;
+    for (key, filter) in [("doc_ids", "_doc_ids"), ("selector", "_selector")] {
+        if let Some(v) = options.remove(key).filter(|v| !v.is_null()) {
+            options.insert("filter".into(), filter.into());
+            body = Some(json!({ key: v }));
+        }
+    }
+    if let Some(since) = longpoll {
+        options.insert("feed".into(), "longpoll".into());
+        options.insert("since".into(), since.clone());
+        options.entry("heartbeat").or_insert(json!(10_000));
+    }
+    let path = "_changes".to_string() + &query_string(&Value::Object(options), &[]);
+    ChangesCall { method: if body.is_some() { "POST" } else { "GET" }, path, body }
+}
+
 fn status_of(name: &str) -> u16 {
     match name {
         "conflict" => 409,
@@ -140,6 +172,18 @@ mod tests {
         assert_eq!(index_body(json!({"fields": ["n"]})).unwrap_err().status, 400);
         assert_eq!(index_path("_design/idx", "by n"), "_index/_design%2Fidx/json/by%20n");
         assert_eq!(index_path("idx", "n"), "_index/_design%2Fidx/json/n");
+    }
+
+    #[test]
+    fn changes_post_doc_ids_and_selectors_and_a_longpoll_starts_at_its_since() {
+        let c = changes_call(&json!({"include_docs": true, "live": true}), None);
+        assert_eq!((c.method, c.path.as_str(), c.body), ("GET", "_changes?include_docs=true", None));
+        let c = changes_call(&json!({"doc_ids": ["a"], "since": 3}), None);
+        assert_eq!((c.method, c.path.as_str()), ("POST", "_changes?since=3&filter=_doc_ids"));
+        assert_eq!(c.body, Some(json!({"doc_ids": ["a"]})));
+        let c = changes_call(&json!({"selector": {"n": 1}, "since": 0}), Some(&json!("7-g1AAAA")));
+        assert_eq!(c.path, "_changes?since=7-g1AAAA&filter=_selector&feed=longpoll&heartbeat=10000");
+        assert_eq!(c.body, Some(json!({"selector": {"n": 1}})));
     }
 
     #[test]
