@@ -1,7 +1,9 @@
 //! `RemoteDatabase`: the JS class behind a `Settee` whose name is an http(s) URL. Each method
 //! is one request to CouchDB, with PouchDB's option names; answers are CouchDB's, except that
 //! `bulkDocs` error rows get Settee's fields (`remote::api`). Errors reject as Settee errors.
-//! Credentials live only in the request headers (`remote::url`).
+//! Credentials live only in the request headers (`remote::url`). `liveChanges` is the one
+//! method that sends many (longpolls, `http::live_changes`); attachments and queries are in
+//! `remote_more`.
 
 use super::changes_feed::ChangesFeed;
 use super::convert::{from_js, to_js};
