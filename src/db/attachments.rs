@@ -83,6 +83,12 @@ pub fn has_stubs(doc: &ParsedDoc) -> bool {
     atts.keys().any(|n| !doc.new_attachments.iter().any(|a| &a.name == n))
 }
 
+/// Whether the doc's body has an `_attachments` member (only then does `resolve` look at the
+/// parent's body).
+pub fn has_field(doc: &ParsedDoc) -> bool {
+    doc.body.contains_key(FIELD)
+}
+
 /// The body to store for an edit creating revision `pos`: new attachments get `revpos = pos`,
 /// and stubs take their entry from `parent` (matched by name, and by digest when given).
 /// Borrows the body unchanged when it has no attachments (the common case: no copy).

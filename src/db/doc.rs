@@ -31,7 +31,7 @@ pub struct ParsedDoc {
 const READ_ONLY: [&str; 4] = ["_conflicts", "_deleted_conflicts", "_revs_info", "_local_seq"];
 
 pub fn parse_doc(doc: Value) -> Result<ParsedDoc> {
-    let Value::Object(map) = doc else { return Err(Error::not_an_object()) };
+    let Value::Object(mut map) = doc else { return Err(Error::not_an_object()) };
     let mut parsed = ParsedDoc {
         id: None,
         rev: None,
@@ -42,30 +42,46 @@ pub fn parse_doc(doc: Value) -> Result<ParsedDoc> {
         new_attachments: Vec::new(),
     };
     let mut rev_text = None;
-    for (key, value) in map {
-        match key.as_str() {
-            "_id" => parsed.id = Some(parse_id(&value)?),
-            "_rev" => match value {
-                Value::String(s) => rev_text = Some(s),
-                _ => return Err(Error::invalid_rev("Invalid rev format")),
+    // The special members come out of the map in place, so the body is the user's map itself
+    // (no second map, no re-hashing of its keys). `retain` keeps the order; the first error
+    // in key order wins, as a plain loop would return it.
+    let mut failed: Option<Error> = None;
+    map.retain(|key, value| {
+        if failed.is_some() || !key.starts_with('_') || key == "_attachments" {
+            return true;
+        }
+        let outcome = match key.as_str() {
+            "_id" => match value.take() {
+                Value::String(id) => validate_id(&id).map(|()| parsed.id = Some(id)),
+                other => parse_id(&other).map(drop),
+            },
+            "_rev" => match value.take() {
+                Value::String(s) => {
+                    rev_text = Some(s);
+                    Ok(())
+                }
+                _ => Err(Error::invalid_rev("Invalid rev format")),
             },
             "_deleted" => match value {
-                Value::Bool(b) => parsed.deleted = b,
-                _ => return Err(Error::bad_request("_deleted must be a boolean")),
+                Value::Bool(b) => {
+                    parsed.deleted = *b;
+                    Ok(())
+                }
+                _ => Err(Error::bad_request("_deleted must be a boolean")),
             },
-            "_revisions" => parsed.revisions = Some(parse_revisions(&value)?),
-            "_attachments" => {
-                parsed.body.insert(key, value);
-            }
-            k if READ_ONLY.contains(&k) => {}
-            k if k.starts_with('_') => {
-                return Err(Error::doc_validation(format!("Bad special document member: {k}")));
-            }
-            _ => {
-                parsed.body.insert(key, value);
-            }
+            "_revisions" => parse_revisions(value).map(|r| parsed.revisions = Some(r)),
+            k if READ_ONLY.contains(&k) => Ok(()),
+            k => Err(Error::doc_validation(format!("Bad special document member: {k}"))),
+        };
+        if let Err(e) = outcome {
+            failed = Some(e);
         }
+        false
+    });
+    if let Some(e) = failed {
+        return Err(e);
     }
+    parsed.body = map;
     if let Some(text) = rev_text {
         if parsed.id.as_deref().is_some_and(is_local) {
             let n = text.strip_prefix("0-").and_then(|n| n.parse().ok());
@@ -152,6 +168,25 @@ mod tests {
     fn unknown_underscore_fields_fail_validation() {
         let e = parse_doc(json!({"_id": "a", "_foo": 1})).unwrap_err();
         assert_eq!((e.status, e.name), (400, "doc_validation"));
+    }
+
+    #[test]
+    fn the_first_bad_member_in_key_order_names_the_error() {
+        let e = parse_doc(json!({"_id": 5, "_foo": 1})).unwrap_err();
+        assert_eq!(e.name, "bad_request");
+        let e = parse_doc(json!({"_foo": 1, "_id": 5})).unwrap_err();
+        assert_eq!(e.name, "doc_validation");
+    }
+
+    #[test]
+    fn special_members_leave_the_body_and_the_rest_keeps_its_order() {
+        let p = parse_doc(json!({
+            "b": 1, "_id": "x", "_rev": "1-a", "a": 2, "_deleted": false, "_conflicts": [],
+            "_attachments": {}, "c": 3
+        }))
+        .unwrap();
+        assert_eq!((p.id.as_deref(), p.rev.map(|r| r.to_string())), (Some("x"), Some("1-a".into())));
+        assert_eq!(p.body.keys().collect::<Vec<_>>(), vec!["b", "a", "_attachments", "c"]);
     }
 
     #[test]

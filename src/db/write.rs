@@ -10,7 +10,7 @@ use super::local::LocalPlan;
 use super::record::{DocMeta, DocRecord};
 use super::{attachments, json, keys, Database, Meta};
 use crate::core::rev::{new_rev_hash_of_json, Rev};
-use crate::core::rev_tree::{MergeOutcome, RevTree};
+use crate::core::rev_tree::{Leaf, MergeOutcome, RevTree};
 use crate::error::{Error, Result};
 use crate::kv::{Range, WriteBatch};
 use serde::Serialize;
@@ -54,12 +54,27 @@ impl WriteResult {
     }
 }
 
+/// What a doc's stored record said before this batch (its tree moved into the plan).
+struct OldDoc {
+    seq: u64,
+    winner: Option<Leaf>,
+    /// The old winner's body, stored inline in its record.
+    winner_body: Option<Vec<u8>>,
+}
+
+impl OldDoc {
+    /// The old winner, if it is `rev`.
+    fn winner_is(&self, rev: &Rev) -> bool {
+        self.winner.as_ref().is_some_and(|w| &w.rev == rev)
+    }
+}
+
 /// A doc's state while a batch is planned.
 struct DocPlan {
-    old: Option<DocRecord>,
+    old: Option<OldDoc>,
     tree: RevTree,
-    /// Bodies written by this batch, by rev string.
-    new_bodies: HashMap<String, Vec<u8>>,
+    /// Bodies written by this batch, by rev (nearly always one: a short list, no hashing).
+    new_bodies: Vec<(Rev, Vec<u8>)>,
     /// Bodies to delete (stemmed away).
     dropped: Vec<Rev>,
     changed: bool,
@@ -67,12 +82,40 @@ struct DocPlan {
 
 impl DocPlan {
     fn new(old: Option<DocRecord>) -> Self {
-        let tree = old.as_ref().map(|r| r.meta.tree.clone()).unwrap_or_default();
-        DocPlan { old, tree, new_bodies: HashMap::new(), dropped: Vec::new(), changed: false }
+        let (old, tree) = match old {
+            Some(r) => {
+                let winner = r.meta.tree.winner();
+                (Some(OldDoc { seq: r.meta.seq, winner, winner_body: r.winner_body }), r.meta.tree)
+            }
+            None => (None, RevTree::default()),
+        };
+        DocPlan { old, tree, new_bodies: Vec::new(), dropped: Vec::new(), changed: false }
     }
 
-    fn is_live(tree: &RevTree) -> bool {
-        tree.winner().is_some_and(|w| !w.deleted)
+    fn new_body(&self, rev: &Rev) -> Option<&Vec<u8>> {
+        self.new_bodies.iter().find(|(r, _)| r == rev).map(|(_, b)| b)
+    }
+
+    fn take_new_body(&mut self, rev: &Rev) -> Option<Vec<u8>> {
+        let i = self.new_bodies.iter().position(|(r, _)| r == rev)?;
+        Some(self.new_bodies.swap_remove(i).1)
+    }
+}
+
+/// The plans of a batch's docs, by id: `ids` sorted and deduplicated, `plans` in the same order
+/// (a binary search instead of hashing every id).
+struct Plans<'a> {
+    ids: Vec<&'a str>,
+    plans: Vec<DocPlan>,
+}
+
+impl Plans<'_> {
+    fn get(&self, id: &str) -> Option<&DocPlan> {
+        self.ids.binary_search(&id).ok().map(|i| &self.plans[i])
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut DocPlan> {
+        self.ids.binary_search(&id).ok().map(|i| &mut self.plans[i])
     }
 }
 
@@ -206,11 +249,11 @@ impl Database {
         ids.dedup();
         let doc_keys: Vec<Vec<u8>> = ids.iter().map(|id| keys::doc(id)).collect();
         let stored = self.kv.get_many(&doc_keys).await?;
-        let mut plans: HashMap<&str, DocPlan> = HashMap::with_capacity(ids.len());
-        for (id, bytes) in ids.iter().zip(stored) {
-            let old = bytes.map(|b| DocRecord::decode(&b)).transpose()?;
-            plans.insert(id, DocPlan::new(old));
-        }
+        let plans = stored
+            .into_iter()
+            .map(|bytes| Ok(DocPlan::new(bytes.map(|b| DocRecord::decode(&b)).transpose()?)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut plans = Plans { ids, plans };
         let mut locals = LocalPlan::load(self, &local_ids).await?;
         let parent_bodies = self.stub_parent_bodies(docs, &plans, new_edits).await?;
         let absent = if new_edits { HashSet::new() } else { self.absent_stub_data(docs).await? };
@@ -231,7 +274,13 @@ impl Database {
             } else {
                 let plan = plans.get_mut(id).expect("planned");
                 if new_edits {
-                    let parent = d.rev.as_ref().and_then(|r| parent_body(plan, id, r, &parent_bodies));
+                    // Only attachments read the parent's body (`attachments::resolve`): no parse
+                    // of it for a doc without `_attachments`.
+                    let parent = d
+                        .rev
+                        .as_ref()
+                        .filter(|_| attachments::has_field(d))
+                        .and_then(|r| parent_body(plan, id, r, &parent_bodies));
                     self.apply_edit(plan, d, parent.as_ref())
                 } else {
                     match attachments::stubs_needing_data(d).into_iter().find(|g| absent.contains(*g)) {
@@ -303,11 +352,11 @@ impl Database {
             return;
         }
         if !existed {
-            plan.new_bodies.insert(path[0].to_string(), body);
+            plan.new_bodies.push((path[0].clone(), body));
         }
         // Whatever stemming cuts off loses its body too (unless this batch just wrote it).
         for rev in stemmed {
-            if plan.new_bodies.remove(&rev.to_string()).is_none() {
+            if plan.take_new_body(&rev).is_none() {
                 plan.dropped.push(rev);
             }
         }
@@ -339,15 +388,14 @@ impl Database {
     async fn stub_parent_bodies(
         &self,
         docs: &[(Option<String>, Result<ParsedDoc>)],
-        plans: &HashMap<&str, DocPlan>,
+        plans: &Plans<'_>,
         new_edits: bool,
     ) -> Result<HashMap<(String, String), Vec<u8>>> {
         let mut wanted = Vec::new();
         for d in docs.iter().filter_map(|(_, d)| d.as_ref().ok()) {
             let (Some(id), Some(rev)) = (d.id.as_deref(), &d.rev) else { continue };
             let Some(plan) = plans.get(id) else { continue };
-            let is_old_winner = plan.tree.winner().is_some_and(|w| &w.rev == rev);
-            if new_edits && attachments::has_stubs(d) && !is_old_winner {
+            if new_edits && attachments::has_stubs(d) && plan.tree.winner().is_none_or(|w| &w.rev != rev) {
                 wanted.push((id.to_string(), rev.to_string()));
             }
         }
@@ -360,23 +408,30 @@ impl Database {
     }
 
     /// Turns changed doc plans into KV ops: record, bodies, seq index, counters.
-    async fn commit_docs(&self, plans: &mut HashMap<&str, DocPlan>, batch: &mut WriteBatch) -> Result<()> {
-        let mut changed: Vec<(&str, &mut DocPlan)> =
-            plans.iter_mut().filter(|(_, p)| p.changed).map(|(id, p)| (*id, p)).collect();
+    async fn commit_docs(&self, plans: &mut Plans<'_>, batch: &mut WriteBatch) -> Result<()> {
+        // `plans.ids` is sorted, so seqs go out in a stable order (by id): the same batch always
+        // gets the same seqs.
+        let changed: Vec<(&str, &mut DocPlan, Leaf)> = plans
+            .ids
+            .iter()
+            .zip(plans.plans.iter_mut())
+            .filter(|(_, p)| p.changed)
+            .map(|(id, p)| {
+                let winner = p.tree.winner().expect("a changed doc has leaves");
+                (*id, p, winner)
+            })
+            .collect();
         if changed.is_empty() {
             return Ok(());
         }
-        // Keep seqs in a stable order (by id) so the same batch always gets the same seqs.
-        changed.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let Meta { mut update_seq, mut doc_count } = self.meta().await?;
 
         // A winner whose body is neither new nor the old inline copy must be read back.
         let mut need: Vec<(usize, Vec<u8>)> = Vec::new();
-        for (i, (id, p)) in changed.iter().enumerate() {
-            let w = p.tree.winner().expect("a changed doc has leaves").rev.to_string();
-            let old_winner = p.old.as_ref().and_then(|o| o.meta.tree.winner()).map(|w| w.rev.to_string());
-            if !p.new_bodies.contains_key(&w) && old_winner.as_deref() != Some(w.as_str()) {
-                need.push((i, keys::body(id, &w)));
+        for (i, (id, p, winner)) in changed.iter().enumerate() {
+            let w = &winner.rev;
+            if p.new_body(w).is_none() && !p.old.as_ref().is_some_and(|o| o.winner_is(w)) {
+                need.push((i, keys::body(id, &w.to_string())));
             }
         }
         let fetched = if need.is_empty() {
@@ -388,47 +443,63 @@ impl Database {
         let mut fetched_by_index: HashMap<usize, Option<Vec<u8>>> =
             need.iter().map(|(i, _)| *i).zip(fetched).collect();
 
-        for (i, (id, p)) in changed.iter_mut().enumerate() {
-            let winner = p.tree.winner().expect("a changed doc has leaves");
-            let w = winner.rev.to_string();
-            let old_winner =
-                p.old.as_ref().and_then(|o| o.meta.tree.winner().map(|l| (l.rev, &o.winner_body)));
+        // The ops go out grouped by key prefix (`b`, `d`, `m`, then the old and the new `s`
+        // keys), each group in id or seq order, so the LSM's sort of the batch finds a few
+        // sorted runs instead of ops interleaved doc by doc. Each key is in one group only, so
+        // the order of ops on one key is kept.
+        let mut bodies = WriteBatch::new();
+        let mut records = WriteBatch::new();
+        let mut old_seqs = WriteBatch::new();
+        let mut new_seqs = WriteBatch::new();
+
+        for (i, (id, p, winner)) in changed.into_iter().enumerate() {
+            let old = p.old.take();
+            let was_live = old.as_ref().is_some_and(|o| o.winner.as_ref().is_some_and(|w| !w.deleted));
+            let (old_rev, mut old_body) = match old {
+                Some(o) => {
+                    old_seqs.delete(keys::seq(o.seq));
+                    (o.winner.map(|w| w.rev), o.winner_body)
+                }
+                None => (None, None),
+            };
             // The winner's body lives only inline in the doc record; others under `b` keys.
-            let winner_body = match p.new_bodies.remove(&w) {
+            let winner_body = match p.take_new_body(&winner.rev) {
                 Some(b) => Some(b),
                 None => match fetched_by_index.remove(&i) {
                     Some(b) => {
                         // A losing rev became the winner: move its body inline.
-                        batch.delete(keys::body(id, &w));
+                        bodies.delete(keys::body(id, &winner.rev.to_string()));
                         b
                     }
-                    None => old_winner.as_ref().and_then(|(_, b)| (*b).clone()),
+                    // Neither new nor fetched: the winner is the old one (see `need`).
+                    None => old_body.take(),
                 },
             };
-            if let Some((old_rev, Some(old_body))) = &old_winner {
-                if old_rev != &winner.rev && p.tree.contains(old_rev) && !p.dropped.contains(old_rev) {
-                    batch.put(keys::body(id, &old_rev.to_string()), old_body.clone());
+            if let (Some(old_rev), Some(old_body)) = (old_rev, old_body) {
+                if old_rev != winner.rev && p.tree.contains(&old_rev) && !p.dropped.contains(&old_rev) {
+                    bodies.put(keys::body(id, &old_rev.to_string()), old_body);
                 }
             }
-            let was_live = p.old.as_ref().is_some_and(|o| DocPlan::is_live(&o.meta.tree));
             let is_live = !winner.deleted;
             doc_count = doc_count + is_live as u64 - was_live as u64;
-            if let Some(old) = &p.old {
-                batch.delete(keys::seq(old.meta.seq));
-            }
             update_seq += 1;
-            batch.put(keys::seq(update_seq), id.as_bytes().to_vec());
-            for (rev, body) in p.new_bodies.drain() {
-                batch.put(keys::body(id, &rev), body);
+            new_seqs.put(keys::seq(update_seq), id.as_bytes().to_vec());
+            for (rev, body) in p.new_bodies.drain(..) {
+                bodies.put(keys::body(id, &rev.to_string()), body);
             }
             for rev in p.dropped.drain(..) {
-                batch.delete(keys::body(id, &rev.to_string()));
+                bodies.delete(keys::body(id, &rev.to_string()));
             }
-            let record = DocRecord { meta: DocMeta { seq: update_seq, tree: p.tree.clone() }, winner_body };
-            batch.put(keys::doc(id), record.encode());
+            let tree = std::mem::take(&mut p.tree);
+            let record = DocRecord { meta: DocMeta { seq: update_seq, tree }, winner_body };
+            records.put(keys::doc(id), record.encode());
         }
-        batch.put(keys::meta("seq"), update_seq.to_be_bytes().to_vec());
+        batch.ops.append(&mut bodies.ops);
+        batch.ops.append(&mut records.ops);
         batch.put(keys::meta("count"), doc_count.to_be_bytes().to_vec());
+        batch.put(keys::meta("seq"), update_seq.to_be_bytes().to_vec());
+        batch.ops.append(&mut old_seqs.ops);
+        batch.ops.append(&mut new_seqs.ops);
         Ok(())
     }
 }
@@ -441,13 +512,11 @@ fn parent_body(
     rev: &Rev,
     fetched: &HashMap<(String, String), Vec<u8>>,
 ) -> Option<Map<String, Value>> {
-    let key = rev.to_string();
-    let old_winner = plan.old.as_ref().filter(|o| o.meta.tree.winner().is_some_and(|w| &w.rev == rev));
+    let old_winner = plan.old.as_ref().filter(|o| o.winner_is(rev));
     let bytes = plan
-        .new_bodies
-        .get(&key)
+        .new_body(rev)
         .or_else(|| old_winner.and_then(|o| o.winner_body.as_ref()))
-        .or_else(|| fetched.get(&(id.to_string(), key)))?;
+        .or_else(|| fetched.get(&(id.to_string(), rev.to_string())))?;
     serde_json::from_slice(bytes).ok()
 }
 

@@ -89,8 +89,14 @@ impl Splitter {
         if self.entries == 0 {
             return;
         }
+        let mut bytes = std::mem::take(&mut self.buf);
+        // `push` reserved a whole chunk's worth; a short chunk (a single put's run, the tail of
+        // a batch) gives the rest back, as it lives on in the cache, which counts capacity.
+        if bytes.capacity() > bytes.len() + bytes.len() / 4 {
+            bytes.shrink_to_fit();
+        }
         self.done.push(Encoded {
-            bytes: std::mem::take(&mut self.buf),
+            bytes,
             first: std::mem::take(&mut self.first),
             last: self.last.clone(),
             entries: self.entries,
