@@ -165,3 +165,11 @@ fn find_results_project_to_the_requested_fields() {
     let out: Vec<Value> = docs().iter().filter(|d| sel.matches(d)).map(|d| project(d, &fields)).collect();
     assert_eq!(out, vec![json!({"_id": "a", "o": {"k": 1}}), json!({"_id": "b", "o": {"k": 2}})]);
 }
+
+#[test]
+fn a_selector_names_the_top_level_members_it_reads() {
+    let s = Selector::parse(&json!({"b.c": 1, "$or": [{"a": {"$gt": 1}}, {"b": {"$elemMatch": {"x": 1}}}]}))
+        .unwrap();
+    assert_eq!(s.top_fields().unwrap(), vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(Selector::parse(&json!({})).unwrap().top_fields().unwrap(), Vec::<String>::new());
+}

@@ -61,6 +61,8 @@ pub struct Database {
     notify: Rc<Notify>,
     closed: Cell<bool>,
     new_id: Box<dyn Fn() -> String>,
+    /// The Mango indexes and the design doc records they were read from (`views::mango`).
+    mango_cache: views::MangoCache,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -100,6 +102,7 @@ impl Database {
             notify,
             closed: Cell::new(false),
             new_id: options.new_id,
+            mango_cache: RefCell::default(),
         }
     }
 

@@ -13,7 +13,7 @@ use settee::db::views::{
 };
 use settee::db::{Database, DatabaseOptions};
 use settee::error::{Error, Result};
-use settee::kv::{KvStore, Range};
+use settee::kv::{KvStore, Range, WriteBatch};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -112,6 +112,25 @@ pub async fn builds_larger_than_one_batch_index_every_doc(db: Database, _kv: Rc<
     let r = query(&db, &view, json!({"limit": 3, "descending": true})).await;
     assert_eq!(keys_of(&r), [json!(1233), json!(1232), json!(1231)]);
     assert_eq!((r["total_rows"].as_u64(), calls.get()), (Some(1234), 1234));
+}
+
+pub async fn a_rebuild_after_an_interrupted_cleanup_drops_the_rows_left_behind(
+    db: Database,
+    kv: Rc<dyn KvStore>,
+) {
+    numbered(&db, 600).await;
+    let (view, _) = counted_view(None);
+    query(&db, &view, json!({})).await;
+    // `view_cleanup` deletes the meta first, then rows and back-index: stop after the meta.
+    let mut batch = WriteBatch::new();
+    batch.delete(settee::db::keys::view_meta(&view.id()));
+    kv.write(batch, None).await.unwrap();
+    let rev = parse(&db.get("d07", &Value::Null).await.unwrap())["_rev"].as_str().unwrap().to_string();
+    put(&db, json!({"_id": "d07", "_rev": rev, "n": 1000})).await;
+    let r = query(&db, &view, json!({})).await;
+    assert_eq!(r["rows"].as_array().unwrap().len(), 600, "one row per doc, none stale");
+    assert_eq!(keys_of(&query(&db, &view, json!({"key": 7})).await), Vec::<Value>::new());
+    assert_eq!(ids(&query(&db, &view, json!({"key": 1000})).await), ["d07"]);
 }
 
 pub async fn deleted_docs_drop_their_rows(db: Database, _kv: Rc<dyn KvStore>) {
@@ -488,6 +507,7 @@ macro_rules! settee_views_suite {
             rows_are_ordered_by_key_then_doc_id_with_collation_across_types,
             after_one_doc_changes_the_next_query_maps_exactly_that_doc,
             builds_larger_than_one_batch_index_every_doc,
+            a_rebuild_after_an_interrupted_cleanup_drops_the_rows_left_behind,
             deleted_docs_drop_their_rows,
             a_map_that_fails_for_one_doc_skips_only_that_doc,
             a_doc_emitting_one_key_twice_gets_two_rows,

@@ -49,6 +49,26 @@ impl Selector {
         eval::node_matches(&self.root, doc)
     }
 
+    /// The top-level members of a doc that matching reads (the first segment of every field
+    /// path, sorted, without repeats), so a caller may parse only those. `None` when it needs
+    /// the whole doc.
+    pub fn top_fields(&self) -> Option<Vec<String>> {
+        fn walk(node: &Node, out: &mut Vec<String>) -> Option<()> {
+            match node {
+                Node::And(nodes) | Node::Or(nodes) => nodes.iter().try_for_each(|n| walk(n, out)),
+                Node::Field(path, _) => {
+                    out.push(path.segments().first()?.clone());
+                    Some(())
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root, &mut out)?;
+        out.sort();
+        out.dedup();
+        Some(out)
+    }
+
     /// True for `{}` (every document matches).
     pub fn is_empty(&self) -> bool {
         matches!(&self.root, Node::And(nodes) if nodes.is_empty())

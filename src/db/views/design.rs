@@ -10,7 +10,7 @@ use crate::core::reduce::BuiltinReduce;
 use crate::db::record::DocRecord;
 use crate::db::{keys, Database};
 use crate::error::{Error, Result};
-use crate::kv::Range;
+use crate::kv::{Range, SharedBytes};
 use serde_json::Value;
 use std::ops::Bound;
 use std::rc::Rc;
@@ -100,21 +100,30 @@ impl Database {
 
     /// Every live design doc: (id, body).
     pub(super) async fn design_docs(&self) -> Result<Vec<(String, Value)>> {
+        parse_design_docs(&self.design_doc_records().await?)
+    }
+
+    /// The doc records of every design doc, as stored (deleted ones too).
+    pub(super) async fn design_doc_records(&self) -> Result<Vec<(SharedBytes, SharedBytes)>> {
         let range = Range {
             start: Bound::Included(keys::doc("_design/")),
             end: Bound::Excluded(keys::doc("_design0")),
         };
-        let rows = self.kv.scan(range, false, None).await?;
-        let mut out = Vec::new();
-        for (k, v) in rows {
-            let record = DocRecord::decode(&v)?;
-            let live = record.meta.tree.winner().is_some_and(|w| !w.deleted);
-            let (Some(id), Some(body), true) = (keys::id_of(&k), &record.winner_body, live) else { continue };
-            let body = serde_json::from_slice(body).map_err(|e| Error::storage(e.to_string()))?;
-            out.push((id.to_string(), body));
-        }
-        Ok(out)
+        self.kv.scan_shared(range, false, None).await
     }
+}
+
+/// The live design docs among `design_doc_records`: (id, body).
+pub(super) fn parse_design_docs(rows: &[(SharedBytes, SharedBytes)]) -> Result<Vec<(String, Value)>> {
+    let mut out = Vec::new();
+    for (k, v) in rows {
+        let record = DocRecord::decode(v)?;
+        let live = record.meta.tree.winner().is_some_and(|w| !w.deleted);
+        let (Some(id), Some(body), true) = (keys::id_of(k), &record.winner_body, live) else { continue };
+        let body = serde_json::from_slice(body).map_err(|e| Error::storage(e.to_string()))?;
+        out.push((id.to_string(), body));
+    }
+    Ok(out)
 }
 
 /// A design view compiled into a `ViewDef`: built-in reduces need no compiler.

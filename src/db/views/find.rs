@@ -7,16 +7,17 @@
 //! - Design docs are never results (they are not in Mango indexes either).
 //! - An unindexed query answers correctly with CouchDB's `warning`.
 
-use super::mango::{all_docs_index_json, MangoIndex};
+use super::mango::{all_docs_index_json, members, MangoIndex};
 use crate::core::mango::{parse_fields, parse_sort, plan_query, FieldPath, IndexDef, QueryPlan, Selector};
 use crate::db::options::{bad, Opts};
 use crate::db::read::{render_doc, Render};
-use crate::db::record::DocRecord;
+use crate::db::record::{DocRecord, RecordHead};
 use crate::db::{json, keys, Database};
 use crate::error::{Error, Result};
-use crate::kv::Range;
+use crate::kv::{Range, SharedBytes};
 use serde_json::{json, Value};
 use std::ops::Bound;
+use std::rc::Rc;
 
 const PAGE: usize = 500;
 
@@ -69,7 +70,7 @@ fn index_name(use_index: &str, indexes: &[MangoIndex]) -> String {
 }
 
 impl Database {
-    async fn plan_find(&self, req: &FindRequest) -> Result<(Vec<MangoIndex>, QueryPlan)> {
+    async fn plan_find(&self, req: &FindRequest) -> Result<(Rc<Vec<MangoIndex>>, QueryPlan)> {
         let indexes = self.mango_indexes().await?;
         let defs: Vec<IndexDef> = indexes.iter().map(MangoIndex::planner_def).collect::<Result<_>>()?;
         let sort = parse_sort(Some(&req.sort))?;
@@ -98,58 +99,81 @@ impl Database {
             None => (id_range(&plan), None),
         };
         let docs = self.find_docs(&req, range, prefix_len, plan.descending).await?;
-        let mut out = json!({ "docs": docs });
+        let mut out = String::with_capacity(docs.len() + 16);
+        out.push_str("{\"docs\":");
+        out.push_str(&docs);
         if let Some(w) = plan.warning {
-            out["warning"] = Value::String(w);
+            out.push_str(",\"warning\":");
+            json::push_str_json(&mut out, &w);
         }
-        Ok(json::to_json(&out))
+        out.push('}');
+        Ok(out)
     }
 
-    /// Scans `range` (index rows when `prefix_len` is given, else doc records) for matches.
+    /// Scans `range` (index rows when `prefix_len` is given, else doc records) for matches;
+    /// returns the JSON array of the docs to answer, as text.
     async fn find_docs(
         &self,
         req: &FindRequest,
         mut range: Range,
         prefix_len: Option<usize>,
         descending: bool,
-    ) -> Result<Vec<Value>> {
-        let render = Render { conflicts: req.conflicts, ..Render::default() };
+    ) -> Result<String> {
         let want = req.limit.unwrap_or(u64::MAX) as usize;
         let mut skip = req.skip;
-        let mut out = Vec::new();
-        if range.is_backwards() {
+        let mut out = String::from("[");
+        let mut found = 0;
+        if range.is_backwards() || want == 0 {
+            out.push(']');
             return Ok(out);
         }
-        while out.len() < want {
-            let page = self.kv.scan(range.clone(), descending, Some(PAGE)).await?;
-            let candidates: Vec<(String, Option<DocRecord>)> = match prefix_len {
+        // An index read asks for no more rows than the answer needs when every row in range
+        // matches (the usual case); a short page that is not the end just reads on.
+        let page_size = match prefix_len {
+            Some(_) => (want as u64).saturating_add(skip).clamp(1, PAGE as u64) as usize,
+            None => PAGE,
+        };
+        // Matching (and projecting) reads a few members of each doc: parse only those, unless
+        // the selector needs the whole doc. The answer is the doc text as read.
+        let parse_only: Option<Vec<String>> = req.selector.top_fields().map(|mut names| {
+            if let Some(f) = &req.fields {
+                names.extend(f.iter().filter_map(|p| p.segments().first().cloned()));
+            }
+            names
+        });
+        let parse_only: Option<Vec<&str>> =
+            parse_only.as_ref().map(|n| n.iter().map(String::as_str).collect());
+        let mut text = String::new();
+        'pages: loop {
+            let page = self.kv.scan_shared(range.clone(), descending, Some(page_size)).await?;
+            let candidates: Vec<(String, Option<SharedBytes>)> = match prefix_len {
                 Some(n) => {
                     let ids: Vec<String> = page
                         .iter()
                         .map(|(k, _)| Ok(crate::core::keycodec::split_doc_id(&k[n..])?.1.to_string()))
                         .collect::<Result<_>>()?;
-                    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-                    let records = self.records(&refs).await?;
+                    let ks: Vec<Vec<u8>> = ids.iter().map(|id| keys::doc(id)).collect();
+                    let records = self.kv.get_many_shared(&ks).await?;
                     ids.into_iter().zip(records).collect()
                 }
                 None => page
                     .iter()
-                    .map(|(k, v)| {
-                        Ok((keys::id_of(k).unwrap_or_default().to_string(), Some(DocRecord::decode(v)?)))
-                    })
-                    .collect::<Result<_>>()?,
+                    .map(|(k, v)| (keys::id_of(k).unwrap_or_default().to_string(), Some(v.clone())))
+                    .collect(),
             };
             for (id, record) in candidates {
-                let Some(r) = record else { continue };
+                let Some(bytes) = record else { continue };
                 if id.starts_with("_design/") {
                     continue;
                 }
-                let (Some(w), Some(body)) = (r.meta.tree.winner().filter(|w| !w.deleted), &r.winner_body)
-                else {
+                text.clear();
+                if !render_live(&mut text, &id, &bytes, req.conflicts)? {
                     continue;
+                }
+                let doc: Value = match &parse_only {
+                    Some(names) => members(&text, names)?,
+                    None => serde_json::from_str(&text).map_err(|e| Error::storage(e.to_string()))?,
                 };
-                let doc: Value = serde_json::from_str(&render_doc(&id, &r, &w.rev, body, render))
-                    .map_err(|e| Error::storage(e.to_string()))?;
                 if !req.selector.matches(&doc) {
                     continue;
                 }
@@ -157,18 +181,23 @@ impl Database {
                     skip -= 1;
                     continue;
                 }
-                out.push(match &req.fields {
-                    Some(f) => crate::core::mango::project(&doc, f),
-                    None => doc,
-                });
-                if out.len() >= want {
-                    break;
+                if found > 0 {
+                    out.push(',');
+                }
+                match &req.fields {
+                    Some(f) => out.push_str(&json::to_json(&crate::core::mango::project(&doc, f))),
+                    None => out.push_str(&text),
+                }
+                found += 1;
+                if found >= want {
+                    break 'pages;
                 }
             }
-            if !range.continue_after(&page, PAGE, descending) {
+            if !range.continue_after(&page, page_size, descending) {
                 break;
             }
         }
+        out.push(']');
         Ok(out)
     }
 
@@ -214,6 +243,23 @@ impl Database {
         }
         Ok(json::to_json(&out))
     }
+}
+
+/// Writes the live winner of a doc record as `get` renders it (with `_conflicts` when
+/// `conflicts`); false (nothing written) for a deleted doc or one without a body. The record's
+/// head gives the winner without parsing the rev tree, unless conflicts are wanted and exist.
+fn render_live(out: &mut String, id: &str, bytes: &[u8], conflicts: bool) -> Result<bool> {
+    if let Some(h) = RecordHead::read(bytes)?.filter(|h| !(conflicts && h.other_leaves)) {
+        let Some(body) = h.body.filter(|_| !h.deleted) else { return Ok(false) };
+        json::push_doc(out, id, |o| h.winner.push_json(o), body, &[]);
+        return Ok(true);
+    }
+    let r = DocRecord::decode(bytes)?;
+    let (Some(w), Some(body)) = (r.meta.tree.winner().filter(|w| !w.deleted), &r.winner_body) else {
+        return Ok(false);
+    };
+    out.push_str(&render_doc(id, &r, &w.rev, body, Render { conflicts, ..Render::default() }));
+    Ok(true)
 }
 
 /// The `d` key range that the planner's `_id` bounds allow (string bounds only).

@@ -1,5 +1,5 @@
-//! Building a view's index incrementally: from its last indexed seq to the current one, one
-//! batch of changed docs per KV write.
+//! Building a view's index incrementally: from its last indexed seq to the current one, pages
+//! of changed docs (one map call each) gathered into KV writes of up to `WRITE_BYTES`.
 //!
 //! For each changed doc the back-index (`w` key) lists the keys it emitted last time, with how
 //! many values each, so its old rows are dropped without a scan and the row count stays exact.
@@ -9,16 +9,20 @@
 use super::{Emits, ViewDef};
 use crate::core::keycodec::encode;
 use crate::db::read::{render_doc, Render};
-use crate::db::{keys, Database};
+use crate::db::record::{DocRecord, RecordHead};
+use crate::db::{json, keys, Database};
 use crate::error::{Error, Result};
-use crate::kv::{Range, WriteBatch};
+use crate::kv::{Range, SharedBytes, WriteBatch};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-/// Docs per batch: one map call and one KV write each.
+/// Docs per page of changes: one map call each.
 pub(super) const BATCH: usize = 500;
+/// Pages go into one KV write (one IndexedDB transaction, one LSM run) until it holds this
+/// many bytes: a build of 10,000 small docs is one write, not twenty runs to merge again.
+const WRITE_BYTES: usize = 4 << 20;
 /// Consecutive stale-version retries before giving up (another tab keeps writing).
 const MAX_STALE: usize = 50;
 
@@ -85,21 +89,55 @@ impl Database {
     pub async fn update_view(&self, view: &ViewDef) -> Result<ViewMeta> {
         self.check_open()?;
         let mut stale = 0;
+        // The store version after this call's last write while the view's back-index held
+        // nothing but what this call wrote (see `fresh` below).
+        let mut own: Option<u64> = None;
         loop {
             let version = self.kv.version();
-            let meta = self.view_meta(view).await?;
-            let range =
-                Range { start: Bound::Excluded(keys::seq(meta.seq)), end: Range::prefix(&[keys::SEQ]).end };
-            let page = self.kv.scan(range, false, Some(BATCH)).await?;
-            if page.is_empty() {
+            let mut meta = self.view_meta(view).await?;
+            // With no back-index entries at all, no doc has rows yet: the pages skip reading
+            // them (each would be a miss). A view never built can still have some, left by an
+            // interrupted `view_cleanup`, hence the check.
+            let fresh = own == Some(version) || (meta.seq == 0 && self.no_backs(view).await?);
+            // Row and back-index ops apart, then rows first: the write sorts the batch, and
+            // two stretches that are each often already in order sort fastest.
+            let mut batch = WriteBatch::new();
+            let mut backs = WriteBatch::new();
+            let mut bytes = 0;
+            let mut pages = 0;
+            let done = loop {
+                let range = Range {
+                    start: Bound::Excluded(keys::seq(meta.seq)),
+                    end: Range::prefix(&[keys::SEQ]).end,
+                };
+                let page = self.kv.scan_shared(range, false, Some(BATCH)).await?;
+                if page.is_empty() {
+                    break true;
+                }
+                pages += 1;
+                let out = (&mut batch, &mut backs, &mut bytes);
+                meta = self.plan_view_page(view, meta, &page, fresh, out).await?;
+                if page.len() < BATCH {
+                    break true;
+                }
+                if bytes >= WRITE_BYTES {
+                    break false;
+                }
+            };
+            if pages == 0 {
                 return Ok(meta);
             }
-            let (batch, next) = self.plan_view_batch(view, meta, &page).await?;
+            batch.ops.append(&mut backs.ops);
+            batch.put(keys::view_meta(&view.id()), serde_json::to_vec(&meta).expect("meta serialises"));
             match self.kv.write(batch, Some(version)).await {
-                Ok(_) if page.len() < BATCH => return Ok(next),
-                Ok(_) => stale = 0,
+                Ok(_) if done => return Ok(meta),
+                Ok(v) => {
+                    stale = 0;
+                    own = fresh.then_some(v);
+                }
                 Err(e) if e.is_stale() && stale < MAX_STALE => {
                     stale += 1;
+                    own = None;
                     self.kv.refresh().await?;
                 }
                 Err(e) => return Err(e),
@@ -107,30 +145,49 @@ impl Database {
         }
     }
 
-    /// The KV batch that indexes one page of the `s` (seq → id) range.
-    async fn plan_view_batch(
+    /// True when the view has no back-index entry at all.
+    async fn no_backs(&self, view: &ViewDef) -> Result<bool> {
+        Ok(self
+            .kv
+            .scan_shared(Range::prefix(&keys::view_backs(&view.id())), false, Some(1))
+            .await?
+            .is_empty())
+    }
+
+    /// Adds what indexes one page of the `s` (seq → id) range to `out`: the row ops, the
+    /// back-index ops, and a count of the bytes put. Returns the meta after the page. `fresh`:
+    /// no doc of the page has back-index entries.
+    async fn plan_view_page(
         &self,
         view: &ViewDef,
         mut meta: ViewMeta,
-        page: &[(Vec<u8>, Vec<u8>)],
-    ) -> Result<(WriteBatch, ViewMeta)> {
+        page: &[(SharedBytes, SharedBytes)],
+        fresh: bool,
+        out: (&mut WriteBatch, &mut WriteBatch, &mut usize),
+    ) -> Result<ViewMeta> {
+        let (batch, back_batch, bytes) = out;
         let vid = view.id();
         let ids: Vec<&str> = page.iter().map(|(_, v)| std::str::from_utf8(v).unwrap_or_default()).collect();
-        let records = self.records(&ids).await?;
-        let back_keys: Vec<Vec<u8>> = ids.iter().map(|id| keys::view_back(&vid, id)).collect();
-        let backs = self.kv.get_many(&back_keys).await?;
+        let doc_keys: Vec<Vec<u8>> = ids.iter().map(|id| keys::doc(id)).collect();
+        let records = self.kv.get_many_shared(&doc_keys).await?;
+        let backs = if fresh {
+            vec![None; ids.len()]
+        } else {
+            let back_keys: Vec<Vec<u8>> = ids.iter().map(|id| keys::view_back(&vid, id)).collect();
+            self.kv.get_many_shared(&back_keys).await?
+        };
 
-        // The docs to map (live, not design docs), and for each changed id its slot in `docs`.
-        let mut docs: Vec<Value> = Vec::new();
+        // The docs to map (live, not design docs), as JSON text, and for each changed id its
+        // slot in `docs`.
+        let mut docs: Vec<String> = Vec::new();
         let mut changed: Vec<(usize, Option<usize>)> = Vec::new();
         for (i, ((key, _), record)) in page.iter().zip(&records).enumerate() {
             let seq = keys::seq_of(key).unwrap_or_default();
-            let Some(record) = record.as_ref().filter(|r| r.meta.seq == seq) else { continue };
-            let live = record.meta.tree.winner().filter(|w| !w.deleted);
-            let slot = match (live, &record.winner_body) {
-                (Some(w), Some(body)) if !ids[i].starts_with("_design/") => {
-                    let text = render_doc(ids[i], record, &w.rev, body, Render::default());
-                    docs.push(serde_json::from_str(&text).map_err(|e| Error::storage(e.to_string()))?);
+            let Some(bytes) = record else { continue };
+            let Some(text) = render_if_current(ids[i], bytes, seq)? else { continue };
+            let slot = match text {
+                Some(text) if !ids[i].starts_with("_design/") => {
+                    docs.push(text);
                     Some(docs.len() - 1)
                 }
                 _ => None,
@@ -148,7 +205,10 @@ impl Database {
             k.extend_from_slice(id.as_bytes());
             k
         };
-        let mut batch = WriteBatch::new();
+        let mut put = |batch: &mut WriteBatch, k: Vec<u8>, v: Vec<u8>| {
+            *bytes += k.len() + v.len();
+            batch.put(k, v);
+        };
         for (i, slot) in changed {
             let id = ids[i];
             let old = backs[i].as_deref().map(decode_back).transpose()?.unwrap_or_default();
@@ -167,20 +227,43 @@ impl Database {
             for (enc, values) in new_rows {
                 meta.rows += values.len() as u64;
                 back.push((enc.clone(), values.len() as u32));
-                batch.put(row_key(&enc, id), serde_json::to_vec(&values).expect("values serialise"));
+                put(batch, row_key(&enc, id), serde_json::to_vec(&values).expect("values serialise"));
             }
             if back.is_empty() {
                 if !old.is_empty() {
-                    batch.delete(keys::view_back(&vid, id));
+                    back_batch.delete(keys::view_back(&vid, id));
                 }
             } else {
-                batch.put(keys::view_back(&vid, id), encode_back(&back));
+                put(back_batch, keys::view_back(&vid, id), encode_back(&back));
             }
         }
         meta.seq = page.last().and_then(|(k, _)| keys::seq_of(k)).unwrap_or(meta.seq);
-        batch.put(keys::view_meta(&vid), serde_json::to_vec(&meta).expect("meta serialises"));
-        Ok((batch, meta))
+        Ok(meta)
     }
+}
+
+/// For a doc record read at change `seq`: `None` when the doc has changed since (it is
+/// indexed at its newer seq), else `Some` of its live winner as `get` renders it, or `None`
+/// inside when it has none (deleted, or no body). The record's head gives the winner without
+/// parsing the rev tree.
+fn render_if_current(id: &str, bytes: &[u8], seq: u64) -> Result<Option<Option<String>>> {
+    if let Some(h) = RecordHead::read(bytes)? {
+        if h.seq != seq {
+            return Ok(None);
+        }
+        let Some(body) = h.body.filter(|_| !h.deleted) else { return Ok(Some(None)) };
+        let mut text = String::with_capacity(body.len() + id.len() + 48);
+        json::push_doc(&mut text, id, |o| h.winner.push_json(o), body, &[]);
+        return Ok(Some(Some(text)));
+    }
+    let record = DocRecord::decode(bytes)?;
+    if record.meta.seq != seq {
+        return Ok(None);
+    }
+    Ok(Some(match (record.meta.tree.winner().filter(|w| !w.deleted), &record.winner_body) {
+        (Some(w), Some(body)) => Some(render_doc(id, &record, &w.rev, body, Render::default())),
+        _ => None,
+    }))
 }
 
 /// A doc's emits by encoded key; one key emitted twice keeps both values, in emit order.

@@ -9,12 +9,16 @@
 //! - Without a name, an index is named `idx-<hash of its fields>`, and its design doc is
 //!   `_design/<name>`; creating the same definition again answers `result: "exists"`.
 
+use super::design::parse_design_docs;
 use super::{signature, Emits, MapFn, ViewDef};
 use crate::core::mango::{FieldPath, IndexDef, Lookup};
 use crate::db::{json, Database};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::rc::Rc;
 
 /// One json index, as its design doc defines it.
@@ -67,9 +71,12 @@ struct MangoMap {
 
 #[async_trait(?Send)]
 impl MapFn for MangoMap {
-    async fn map_batch(&self, docs: &[Value]) -> Vec<Result<Emits>> {
+    async fn map_batch(&self, docs: &[String]) -> Vec<Result<Emits>> {
+        let names: Vec<&str> =
+            self.fields.iter().filter_map(|f| f.segments().first()).map(String::as_str).collect();
         docs.iter()
-            .map(|doc| {
+            .map(|text| {
+                let doc = &members(text, &names)?;
                 let values: Option<Vec<Value>> = self
                     .fields
                     .iter()
@@ -81,6 +88,68 @@ impl MapFn for MangoMap {
                 Ok(values.map(|v| vec![(Value::Array(v), Value::Null)]).unwrap_or_default())
             })
             .collect()
+    }
+}
+
+/// The members of a doc's JSON object named in `names`, as an object; the others are skipped
+/// without building values for them (an index reads one or two fields of each doc).
+pub(super) fn members(text: &str, names: &[&str]) -> Result<Value> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let picked = Pick(names).deserialize(&mut de).and_then(|m| de.end().map(|()| m));
+    picked.map(Value::Object).map_err(|e| Error::storage(format!("corrupt doc: {e}")))
+}
+
+struct Pick<'n>(&'n [&'n str]);
+
+impl<'de> DeserializeSeed<'de> for Pick<'_> {
+    type Value = Map<String, Value>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Pick<'_> {
+    type Value = Map<String, Value>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = m.next_key::<KeyText<'de>>()? {
+            let key = key.0;
+            if self.0.contains(&&*key) {
+                // A repeated member: the last one wins, as when parsing the whole doc.
+                out.insert(key.into_owned(), m.next_value()?);
+            } else {
+                m.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A member name, borrowed from the text unless it has escapes.
+struct KeyText<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for KeyText<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyText<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                s: &'de str,
+            ) -> std::result::Result<Self::Value, E> {
+                Ok(KeyText(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> std::result::Result<Self::Value, E> {
+                Ok(KeyText(Cow::Owned(s.to_string())))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -126,10 +195,28 @@ pub fn indexes_of(ddoc: &str, body: &Value) -> Vec<MangoIndex> {
 }
 
 impl Database {
-    pub(super) async fn mango_indexes(&self) -> Result<Vec<MangoIndex>> {
+    /// Every json index, by design doc and name. The list is kept with the design doc records
+    /// it was parsed from, and reused while they are byte for byte the same: a `find` reads
+    /// them (a cached range scan) but parses no design doc.
+    pub(super) async fn mango_indexes(&self) -> Result<Rc<Vec<MangoIndex>>> {
+        let rows = self.design_doc_records().await?;
+        let mut stamp = Vec::new();
+        for (k, v) in &rows {
+            for part in [&k[..], &v[..]] {
+                stamp.extend_from_slice(&(part.len() as u64).to_le_bytes());
+                stamp.extend_from_slice(part);
+            }
+        }
+        if let Some((seen, list)) = &*self.mango_cache.borrow() {
+            if *seen == stamp {
+                return Ok(list.clone());
+            }
+        }
         let mut out: Vec<MangoIndex> =
-            self.design_docs().await?.iter().flat_map(|(id, body)| indexes_of(id, body)).collect();
+            parse_design_docs(&rows)?.iter().flat_map(|(id, body)| indexes_of(id, body)).collect();
         out.sort_by(|a, b| (&a.ddoc, &a.name).cmp(&(&b.ddoc, &b.name)));
+        let out = Rc::new(out);
+        *self.mango_cache.borrow_mut() = Some((stamp, out.clone()));
         Ok(out)
     }
 
@@ -216,5 +303,19 @@ impl Database {
             self.put(doc, true).await?;
         }
         Ok(r#"{"ok":true}"#.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_keeps_only_the_named_ones_and_the_last_of_a_repeat() {
+        let text = r#"{"_id":"a","n":1,"s\"q":{"x":[1,2]},"skip":{"deep":[{"y":null}]},"n":2}"#;
+        assert_eq!(members(text, &["n", "s\"q"]).unwrap(), json!({"n": 2, "s\"q": {"x": [1, 2]}}));
+        assert_eq!(members(text, &[]).unwrap(), json!({}));
+        assert!(members(r#"{"n":1"#, &["n"]).is_err());
+        assert!(members(r#"{"n":1} x"#, &["n"]).is_err());
     }
 }

@@ -9,9 +9,10 @@
 //!   JS function, Mango a built-in. It sees a batch of docs at once, so the wasm layer
 //!   crosses into JS once per batch. A doc whose map fails is skipped (it has no rows), as in
 //!   CouchDB; the build goes on.
-//! - `update` (in `index`) applies the changes since the view's last indexed seq, in batches
-//!   of `BATCH` docs. Each batch is one KV write (rows, back-index and meta), made only if the
-//!   store version still holds (else it is re-planned), so an index is never half-updated.
+//! - `update` (in `index`) applies the changes since the view's last indexed seq, in pages
+//!   of `BATCH` docs gathered into KV writes of a few MB. Each write (rows, back-index and
+//!   meta) is made only if the store version still holds (else it is re-planned), so an index
+//!   is never half-updated.
 //!   `MapFn::map_batch` is async: the wasm implementation yields to the event loop there.
 //! - Design docs are never mapped (CouchDB's default), deleted docs only drop their rows.
 //! - A doc emitting one key twice gets one KV row holding both values; reads expand it.
@@ -29,6 +30,9 @@ mod reduce;
 pub use design::{js_views, view_def, DesignView, ViewCompiler};
 pub use index::ViewMeta;
 pub use mango::MangoIndex;
+
+/// See `Database::mango_indexes`.
+pub(crate) type MangoCache = std::cell::RefCell<Option<(Vec<u8>, Rc<Vec<MangoIndex>>)>>;
 pub use options::{QueryOpts, Stale};
 
 use crate::core::reduce::BuiltinReduce;
@@ -41,11 +45,12 @@ use std::rc::Rc;
 /// What a map function emitted for one doc: `(key, value)` pairs, in order.
 pub type Emits = Vec<(Value, Value)>;
 
-/// A map function over a batch of docs (each with `_id` and `_rev`). One result per doc, in
-/// order; an `Err` means the function threw for that doc, which then gets no rows.
+/// A map function over a batch of docs (each with `_id` and `_rev`), given as JSON text: the
+/// JS map hands the texts to JS as they are, without building a `Value` first. One result per
+/// doc, in order; an `Err` means the function threw for that doc, which then gets no rows.
 #[async_trait(?Send)]
 pub trait MapFn {
-    async fn map_batch(&self, docs: &[Value]) -> Vec<Result<Emits>>;
+    async fn map_batch(&self, docs: &[String]) -> Vec<Result<Emits>>;
 }
 
 /// A plain Rust function as a `MapFn`, called once per doc.
@@ -53,9 +58,14 @@ pub struct FnMap<F>(pub F);
 
 #[async_trait(?Send)]
 impl<F: Fn(&Value) -> Result<Emits>> MapFn for FnMap<F> {
-    async fn map_batch(&self, docs: &[Value]) -> Vec<Result<Emits>> {
-        docs.iter().map(&self.0).collect()
+    async fn map_batch(&self, docs: &[String]) -> Vec<Result<Emits>> {
+        docs.iter().map(|text| (self.0)(&parse_doc(text)?)).collect()
     }
+}
+
+/// A doc's JSON text as a `Value`.
+pub(crate) fn parse_doc(text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| crate::error::Error::storage(format!("corrupt doc: {e}")))
 }
 
 /// A custom reduce function, CouchDB style: `keys` are `(key, doc id)` pairs when reducing

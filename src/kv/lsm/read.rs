@@ -9,7 +9,6 @@ use super::{Lsm, MAX_ATTEMPTS};
 use crate::error::{Error, Result};
 use crate::kv::records::RecordStore;
 use crate::kv::{Range, SharedBytes};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 const MISSING: &str = "missing_chunk";
@@ -118,10 +117,12 @@ impl<R: RecordStore + 'static> Lsm<R> {
             let mut ids: Vec<u64> = todo.iter().map(|t| t.1).collect();
             ids.sort_unstable();
             ids.dedup();
-            let chunks: HashMap<u64, Rc<Chunk>> =
-                ids.iter().copied().zip(self.load(&ids, true).await?).collect();
+            // `ids` is sorted: a binary search finds each key's chunk (hashing every key's
+            // chunk id cost more, for batches of hundreds of keys over several runs).
+            let chunks: Vec<Rc<Chunk>> = self.load(&ids, true).await?;
             for (i, id) in todo {
-                let chunk = &chunks[&id];
+                let at = ids.binary_search(&id).expect("every chunk id was loaded");
+                let chunk = &chunks[at];
                 if let Some(at) = chunk.find(&keys[i]) {
                     answers[i] = Some(chunk.value_shared(at));
                 }
