@@ -7,7 +7,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$ROOT"
-wasm=target/wasm32-unknown-unknown/release/settee.wasm
+wasm=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/settee.wasm
 out=bench/.pkg-profiling
 [ -f "$wasm" ] || die "$wasm missing: run scripts/build.sh first"
 [ -f pkg/index.js ] || die "pkg/index.js missing: run scripts/build.sh first"

@@ -5,6 +5,7 @@ use crate::error::Error;
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
 
+#[cold]
 pub fn to_js(e: Error) -> JsValue {
     let err = js_sys::Error::new(&e.message);
     let obj: &JsValue = err.as_ref();
