@@ -99,6 +99,22 @@ impl Database {
             // them (each would be a miss). A view never built can still have some, left by an
             // interrupted `view_cleanup`, hence the check.
             let fresh = own == Some(version) || (meta.seq == 0 && self.no_backs(view).await?);
+            if meta.seq == 0 && !fresh {
+                // Leftovers of an interrupted `view_cleanup` (it deletes the meta first): the
+                // row count would start from 0 while their back-index entries subtract from
+                // it. Clear them a page at a time under the version seen, so a build another
+                // tab commits meanwhile is never touched (the write fails stale, and the
+                // next round reads that tab's meta).
+                match self.clear_leftover_page(view, version).await {
+                    Ok(()) => {}
+                    Err(e) if e.is_stale() && stale < MAX_STALE => {
+                        stale += 1;
+                        self.kv.refresh().await?;
+                    }
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
             // Row and back-index ops apart, then rows first: the write sorts the batch, and
             // two stretches that are each often already in order sort fastest.
             let mut batch = WriteBatch::new();
@@ -143,6 +159,19 @@ impl Database {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Deletes one page of the view's rows and back-index entries, if the store is still at
+    /// `version`.
+    async fn clear_leftover_page(&self, view: &ViewDef, version: u64) -> Result<()> {
+        const PAGE: usize = 2000;
+        let mut batch = WriteBatch::new();
+        for prefix in [keys::view_rows(&view.id()), keys::view_backs(&view.id())] {
+            for (k, _) in self.kv.scan_shared(Range::prefix(&prefix), false, Some(PAGE)).await? {
+                batch.delete(k.to_vec());
+            }
+        }
+        self.kv.write(batch, Some(version)).await.map(drop)
     }
 
     /// True when the view has no back-index entry at all.
