@@ -18,15 +18,10 @@ use crate::error::Error;
 use crate::kv::blobs::AttData;
 use crate::replicate::remote::api::{index_body, index_path, query_string, view_path};
 use crate::replicate::remote::protocol::Call;
-use crate::replicate::remote::url::{doc_path, percent_encode};
+use crate::replicate::remote::url::{attachment_path, percent_encode};
 use js_sys::{Promise, Uint8Array};
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
-
-/// `doc/att`, encoded.
-fn attachment_path(id: &str, name: &str) -> String {
-    format!("{}/{}", doc_path(id), percent_encode(name))
-}
 
 #[wasm_bindgen]
 impl RemoteDatabase {

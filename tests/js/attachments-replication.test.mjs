@@ -65,16 +65,11 @@ function corruptingProxy(target) {
   );
 }
 
-async function remoteDb(prefix) {
-  const name = await couch.createDb(uniqueName(prefix).toLowerCase());
-  return { name, url: couch.dbUrl(name, true) };
-}
-
 /** Bytes 0..n-1 mod 251, a pattern that is cheap to check. */
 const pattern = (n, seed = 0) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + seed) % 251));
 
 test('a push sends small attachments inline and a 1 MB one as multipart; the server serves the same bytes', async () => {
-  const remote = await remoteDb('att-push');
+  const remote = await couch.freshDb('att-push');
   const r = await page.evaluate(async ({ url }) => {
     const big = new Uint8Array(1024 * 1024).map((_, i) => (i * 7) % 251);
     const db = new Settee(crypto.randomUUID());
@@ -97,7 +92,7 @@ test('a push sends small attachments inline and a 1 MB one as multipart; the ser
 });
 
 test('a pull downloads attachment data once per digest, stores one Blob per digest, and an edit downloads nothing again', async () => {
-  const remote = await remoteDb('att-pull');
+  const remote = await couch.freshDb('att-pull');
   const b64 = (buf) => buf.toString('base64');
   const shared = { content_type: 'image/png', data: b64(pattern(300 * 1024, 1)) };
   await couch.request('POST', `/${remote.name}/_bulk_docs`, {
@@ -164,7 +159,7 @@ test('a pull downloads attachment data once per digest, stores one Blob per dige
 });
 
 test('a conflict where only the server changed an attachment converges, with both leaves readable on both sides', async () => {
-  const remote = await remoteDb('att-conflict');
+  const remote = await couch.freshDb('att-conflict');
   const name = uniqueName('att-conflict-local');
   const r = await page.evaluate(async ({ url, name }) => {
     const db = new Settee(name);
@@ -201,7 +196,7 @@ test('a conflict where only the server changed an attachment converges, with bot
 });
 
 test('data that does not match its digest fails that doc, is never stored, and the others are written', async () => {
-  const remote = await remoteDb('att-corrupt');
+  const remote = await couch.freshDb('att-corrupt');
   await couch.request('POST', `/${remote.name}/_bulk_docs`, {
     docs: [
       { _id: 'x', _attachments: { 'corrupt.bin': { content_type: 'a/b', data: pattern(64).toString('base64') } } },

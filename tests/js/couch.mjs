@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { uniqueName } from './helpers.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(root, 'node_modules/pouchdb-server/bin/pouchdb-server');
@@ -122,6 +123,12 @@ export class CouchServer {
     const r = await this.request('PUT', `/${name}`);
     if (r.status !== 201 && r.status !== 412) throw new Error(`PUT /${name}: ${JSON.stringify(r.body)}`);
     return name;
+  }
+
+  /** A fresh database named after `prefix`: its name, URL with credentials, and plain URL. */
+  async freshDb(prefix) {
+    const name = await this.createDb(uniqueName(prefix).toLowerCase());
+    return { name, url: this.dbUrl(name, true), plainUrl: this.dbUrl(name) };
   }
 }
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CouchServer, fetchLog, installFetchCounter, resetFetchLog } from './couch.mjs';
-import { launch, openPage, removeProfile, startServer, uniqueName } from './helpers.mjs';
+import { launch, openPage, removeProfile, startServer } from './helpers.mjs';
 
 let web, browser, page, couch;
 before(async () => {
@@ -21,13 +21,8 @@ after(async () => {
   await couch?.stop();
 });
 
-async function remoteDb(prefix) {
-  const name = await couch.createDb(uniqueName(prefix).toLowerCase());
-  return { name, url: couch.dbUrl(name, true) };
-}
-
 test('a remote database puts, gets and removes attachments as bytes, not base64 JSON', async () => {
-  const remote = await remoteDb('remote-att');
+  const remote = await couch.freshDb('remote-att');
   await resetFetchLog(page);
   const r = await page.evaluate(async ({ url }) => {
     const db = new Settee(url);
@@ -74,7 +69,7 @@ test('a remote database puts, gets and removes attachments as bytes, not base64 
 });
 
 test('a remote database queries design-doc views; temporary views are a clear 400', async () => {
-  const remote = await remoteDb('remote-view');
+  const remote = await couch.freshDb('remote-view');
   const r = await page.evaluate(async ({ url }) => {
     const db = new Settee(url);
     await db.bulkDocs(Array.from({ length: 20 }, (_, i) => ({ _id: `d${String(i).padStart(2, '0')}`, n: i, even: i % 2 === 0 })));
@@ -113,7 +108,7 @@ test('a remote database queries design-doc views; temporary views are a clear 40
 });
 
 test('a remote database creates, lists, uses and deletes Mango indexes with PouchDB-shaped requests', async () => {
-  const remote = await remoteDb('remote-find');
+  const remote = await couch.freshDb('remote-find');
   const r = await page.evaluate(async ({ url }) => {
     const db = new Settee(url);
     await db.bulkDocs(Array.from({ length: 30 }, (_, i) => ({ _id: `p${i}`, n: i, kind: i % 3 ? 'a' : 'b' })));
@@ -141,7 +136,7 @@ test('a remote database creates, lists, uses and deletes Mango indexes with Pouc
 });
 
 test('a remote live changes feed follows the server with longpolls and stops on cancel', async () => {
-  const remote = await remoteDb('remote-live');
+  const remote = await couch.freshDb('remote-live');
   await couch.request('PUT', `/${remote.name}/before`, { n: 0 });
   await resetFetchLog(page);
   const started = page.evaluate(async ({ url }) => {
@@ -176,7 +171,7 @@ test('a remote live changes feed follows the server with longpolls and stops on 
 });
 
 test('a remote live feed with doc_ids and limit ends by itself; a bad server answer is an error event', async () => {
-  const remote = await remoteDb('remote-live-ids');
+  const remote = await couch.freshDb('remote-live-ids');
   for (const id of ['x', 'y', 'z']) await couch.request('PUT', `/${remote.name}/${id}`, { id });
   const r = await page.evaluate(async ({ url }) => {
     const collect = (feed) =>

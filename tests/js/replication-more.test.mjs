@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
 import { ADMIN, CouchServer, fetchLog, installFetchCounter, resetFetchLog } from './couch.mjs';
-import { launch, openPage, removeProfile, startServer, uniqueName } from './helpers.mjs';
+import { launch, openPage, removeProfile, startServer } from './helpers.mjs';
 
 let web, browser, page, couch;
 before(async () => {
@@ -28,11 +28,6 @@ after(async () => {
 afterEach(async () => {
   await couch.ensureUp();
 });
-
-async function remoteDb(prefix) {
-  const name = await couch.createDb(uniqueName(prefix).toLowerCase());
-  return { name, url: couch.dbUrl(name, true), plainUrl: couch.dbUrl(name) };
-}
 
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
@@ -60,7 +55,7 @@ const revPath = (id, depth) =>
 const sinceOf = (entry) => Number(new URL(couch.url + entry.split(' ')[1]).searchParams.get('since'));
 
 test('a push of 2,000 docs with updates, deletes and 50-rev histories matches on the server', async () => {
-  const remote = await remoteDb('bigpush');
+  const remote = await couch.freshDb('bigpush');
   const r = await page.evaluate(async ({ url }) => {
     const db = new Settee(crypto.randomUUID(), { adapter: 'memory' });
     const docs = Array.from({ length: 2000 }, (_, i) => ({ _id: `d${String(i).padStart(4, '0')}`, i }));
@@ -95,7 +90,7 @@ test('a push of 2,000 docs with updates, deletes and 50-rev histories matches on
 });
 
 test('a pull of 2,000 docs with updates, deletes, conflicts and deep histories matches the server', async () => {
-  const remote = await remoteDb('bigpull');
+  const remote = await couch.freshDb('bigpull');
   const docs = Array.from({ length: 2000 }, (_, i) => ({ _id: `d${String(i).padStart(4, '0')}`, i }));
   const revs = (await couch.request('POST', `/${remote.name}/_bulk_docs`, { docs })).body.map((w) => w.rev);
   await couch.request('POST', `/${remote.name}/_bulk_docs`, {
@@ -138,7 +133,7 @@ test('a pull of 2,000 docs with updates, deletes, conflicts and deep histories m
 });
 
 test('a pull interrupted by the server dying resumes from its checkpoint after the restart', async () => {
-  const remote = await remoteDb('killpull');
+  const remote = await couch.freshDb('killpull');
   const docs = Array.from({ length: 3000 }, (_, i) => ({ _id: `k${String(i).padStart(4, '0')}`, i }));
   await couch.request('POST', `/${remote.name}/_bulk_docs`, { docs });
   await resetFetchLog(page);
@@ -175,7 +170,7 @@ test('a pull interrupted by the server dying resumes from its checkpoint after t
 });
 
 test('a push killed mid-run fails, and a rerun resumes from the checkpoint without duplicates', async () => {
-  const remote = await remoteDb('killpush');
+  const remote = await couch.freshDb('killpush');
   await page.evaluate(async () => {
     const db = new Settee(crypto.randomUUID(), { adapter: 'memory' });
     await db.bulkDocs(Array.from({ length: 3000 }, (_, i) => ({ _id: `p${String(i).padStart(4, '0')}`, i })));
@@ -207,7 +202,7 @@ test('a push killed mid-run fails, and a rerun resumes from the checkpoint witho
 });
 
 test('doc_ids and selector filter a push; a selector also filters local to local', async () => {
-  const remote = await remoteDb('pushfilter');
+  const remote = await couch.freshDb('pushfilter');
   const r = await page.evaluate(async ({ url }) => {
     const db = new Settee(crypto.randomUUID(), { adapter: 'memory' });
     await db.bulkDocs(Array.from({ length: 20 }, (_, i) => ({ _id: `x${i}`, kind: i % 4 === 0 ? 'keep' : 'skip', i })));
@@ -228,7 +223,7 @@ test('doc_ids and selector filter a push; a selector also filters local to local
 });
 
 test('since starts a pull at a server seq, and a design-doc filter with query_params filters a pull', async () => {
-  const remote = await remoteDb('pullfilter');
+  const remote = await couch.freshDb('pullfilter');
   await couch.request('PUT', `/${remote.name}/_design/f`, {
     filters: { by_kind: 'function (doc, req) { return doc.kind === req.query.kind; }' },
   });
@@ -257,7 +252,7 @@ test('since starts a pull at a server seq, and a design-doc filter with query_pa
 });
 
 test('a cookie session logs in with POST /_session, replicates on the cookie, and logs in again when it is gone', async () => {
-  const remote = await remoteDb('session');
+  const remote = await couch.freshDb('session');
   await couch.request('PUT', `/${remote.name}/_security`, { admins: { names: [], roles: [] }, members: { names: [ADMIN.username], roles: [] } });
   await browser.context.clearCookies();
   await resetFetchLog(page);
@@ -305,7 +300,7 @@ test('a cookie session logs in with POST /_session, replicates on the cookie, an
 });
 
 test('PouchDB 9 and Settee syncing one server database agree on docs, winners and conflicts', async () => {
-  const remote = await remoteDb('interop');
+  const remote = await couch.freshDb('interop');
   const seed = Array.from({ length: 40 }, (_, i) => ({ _id: `s${String(i).padStart(2, '0')}`, v: 0 }));
   await couch.request('POST', `/${remote.name}/_bulk_docs`, { docs: seed });
   const setup = await page.evaluate(async ({ url, plainUrl, admin }) => {

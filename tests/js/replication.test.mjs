@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
 import { ADMIN, CouchServer, fetchLog, installFetchCounter, resetFetchLog } from './couch.mjs';
-import { launch, openPage, removeProfile, startServer, uniqueName } from './helpers.mjs';
+import { launch, openPage, removeProfile, startServer } from './helpers.mjs';
 
 let web, browser, page, couch;
 before(async () => {
@@ -24,12 +24,6 @@ afterEach(async () => {
   await couch.ensureUp();
 });
 
-/** A fresh remote database (created as the admin); returns its URL with credentials. */
-async function remoteDb(prefix) {
-  const name = await couch.createDb(uniqueName(prefix).toLowerCase());
-  return { name, url: couch.dbUrl(name, true), plainUrl: couch.dbUrl(name) };
-}
-
 const eventually = async (what, check, ms = 15000) => {
   const end = Date.now() + ms;
   for (;;) {
@@ -41,7 +35,7 @@ const eventually = async (what, check, ms = 15000) => {
 };
 
 test('a push copies docs, updates and deletions to the server', async () => {
-  const remote = await remoteDb('push');
+  const remote = await couch.freshDb('push');
   const r = await page.evaluate(async ({ url }) => {
     const db = new Settee(crypto.randomUUID(), { adapter: 'memory' });
     await db.bulkDocs([{ _id: 'a', n: 1 }, { _id: 'b', n: 2 }, { _id: 'c', n: 3 }]);
@@ -63,7 +57,7 @@ test('a push copies docs, updates and deletions to the server', async () => {
 });
 
 test('a pull brings docs with their whole rev history into a local database', async () => {
-  const remote = await remoteDb('pull');
+  const remote = await couch.freshDb('pull');
   let rev = (await couch.request('PUT', `/${remote.name}/deep`, { v: 0 })).body.rev;
   for (let v = 1; v < 12; v++) rev = (await couch.request('PUT', `/${remote.name}/deep`, { _rev: rev, v })).body.rev;
   await couch.request('PUT', `/${remote.name}/other`, { v: 'x' });
@@ -82,7 +76,7 @@ test('a pull brings docs with their whole rev history into a local database', as
 });
 
 test('a sync with concurrent edits ends with the same winner and conflicts on both sides', async () => {
-  const remote = await remoteDb('conflict');
+  const remote = await couch.freshDb('conflict');
   await couch.request('PUT', `/${remote.name}/doc`, { side: 'server' });
   await couch.request('PUT', `/${remote.name}/only-server`, { n: 1 });
   const r = await page.evaluate(async ({ url }) => {
@@ -104,7 +98,7 @@ test('a sync with concurrent edits ends with the same winner and conflicts on bo
 });
 
 test('a second run resumes from the checkpoint, writes nothing, and checkpoints hold no credentials', async () => {
-  const remote = await remoteDb('resume');
+  const remote = await couch.freshDb('resume');
   await resetFetchLog(page);
   const r = await page.evaluate(async ({ url }) => {
     const db = new Settee(crypto.randomUUID(), { adapter: 'memory' });
@@ -129,7 +123,7 @@ test('a second run resumes from the checkpoint, writes nothing, and checkpoints 
 });
 
 test('a sync of databases already in sync costs a constant number of requests', async () => {
-  const remote = await remoteDb('noop');
+  const remote = await couch.freshDb('noop');
   const counts = [];
   for (const n of [100, 400]) {
     const name = crypto.randomUUID();
@@ -154,7 +148,7 @@ test('a sync of databases already in sync costs a constant number of requests', 
 });
 
 test('a live sync picks up a change made on the server and pushes a local one', async () => {
-  const remote = await remoteDb('live');
+  const remote = await couch.freshDb('live');
   await page.evaluate(async ({ url }) => {
     const db = new Settee(crypto.randomUUID(), { adapter: 'memory' });
     window.__live = { db, events: [] };
@@ -181,7 +175,7 @@ test('a live sync picks up a change made on the server and pushes a local one', 
 });
 
 test('a live replication with retry survives the server being restarted', async () => {
-  const remote = await remoteDb('restart');
+  const remote = await couch.freshDb('restart');
   await page.evaluate(async ({ url }) => {
     const db = new Settee(crypto.randomUUID(), { adapter: 'memory' });
     window.__retry = { db, events: [] };
@@ -212,7 +206,7 @@ test('a live replication with retry survives the server being restarted', async 
 });
 
 test('basic auth works from the auth option and from the URL, and a remote Settee reads and writes', async () => {
-  const remote = await remoteDb('auth');
+  const remote = await couch.freshDb('auth');
   const r = await page.evaluate(async ({ plainUrl, url, admin }) => {
     const viaOption = new Settee(plainUrl, { auth: admin });
     const put = await viaOption.put({ _id: 'x', v: 1 });
@@ -236,7 +230,7 @@ test('basic auth works from the auth option and from the URL, and a remote Sette
 });
 
 test('a wrong password stops a live, retrying replication with a 401 error that hides the password', async () => {
-  const remote = await remoteDb('denied');
+  const remote = await couch.freshDb('denied');
   await resetFetchLog(page);
   const bad = remote.url.replace(ADMIN.password, 'wrong-password-9');
   const r = await page.evaluate(async ({ bad }) => {
@@ -255,7 +249,7 @@ test('a wrong password stops a live, retrying replication with a 401 error that 
 });
 
 test('doc_ids and filter functions limit what is replicated', async () => {
-  const remote = await remoteDb('filters');
+  const remote = await couch.freshDb('filters');
   for (const id of ['a', 'b', 'c', 'd']) await couch.request('PUT', `/${remote.name}/${id}`, { keep: id !== 'd' });
   const r = await page.evaluate(async ({ url }) => {
     const pulled = new Settee(crypto.randomUUID(), { adapter: 'memory' });
@@ -274,7 +268,7 @@ test('doc_ids and filter functions limit what is replicated', async () => {
 });
 
 test('a 1,000-doc pull completes with every doc', async () => {
-  const remote = await remoteDb('big');
+  const remote = await couch.freshDb('big');
   const docs = Array.from({ length: 1000 }, (_, i) => ({ _id: `doc-${String(i).padStart(4, '0')}`, i, text: 'x'.repeat(50) }));
   await couch.request('POST', `/${remote.name}/_bulk_docs`, { docs });
   const r = await page.evaluate(async ({ url }) => {

@@ -33,20 +33,28 @@ impl Database {
             let mut batch = WriteBatch::new();
             batch.delete(key.clone());
             self.kv.write(batch, None).await?;
-            for prefix in [keys::view_rows(&vid), keys::view_backs(&vid)] {
-                loop {
-                    let page = self.kv.scan(Range::prefix(&prefix), false, Some(PAGE)).await?;
-                    if page.is_empty() {
-                        break;
-                    }
-                    let mut batch = WriteBatch::new();
-                    for (k, _) in &page {
-                        batch.delete(k.clone());
-                    }
-                    self.kv.write(batch, None).await?;
-                }
-            }
+            while self.delete_view_page(&vid, None).await? {}
         }
         Ok(r#"{"ok":true}"#.to_string())
+    }
+
+    /// Deletes up to a page of view `vid`'s index data, if the store is still at `expect`
+    /// (any version: `None`); false once there is none. Rows go before back-index entries, so
+    /// data left behind by an interrupted cleanup always has back-index entries: that is how
+    /// a build finds it (`update_view`).
+    pub(super) async fn delete_view_page(&self, vid: &str, expect: Option<u64>) -> Result<bool> {
+        for prefix in [keys::view_rows(vid), keys::view_backs(vid)] {
+            let page = self.kv.scan_shared(Range::prefix(&prefix), false, Some(PAGE)).await?;
+            if page.is_empty() {
+                continue;
+            }
+            let mut batch = WriteBatch::new();
+            for (k, _) in &page {
+                batch.delete(k.to_vec());
+            }
+            self.kv.write(batch, expect).await?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 }

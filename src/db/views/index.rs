@@ -105,8 +105,8 @@ impl Database {
                 // it. Clear them a page at a time under the version seen, so a build another
                 // tab commits meanwhile is never touched (the write fails stale, and the
                 // next round reads that tab's meta).
-                match self.clear_leftover_page(view, version).await {
-                    Ok(()) => {}
+                match self.delete_view_page(&view.id(), Some(version)).await {
+                    Ok(_) => {}
                     Err(e) if e.is_stale() && stale < MAX_STALE => {
                         stale += 1;
                         self.kv.refresh().await?;
@@ -159,19 +159,6 @@ impl Database {
                 Err(e) => return Err(e),
             }
         }
-    }
-
-    /// Deletes one page of the view's rows and back-index entries, if the store is still at
-    /// `version`.
-    async fn clear_leftover_page(&self, view: &ViewDef, version: u64) -> Result<()> {
-        const PAGE: usize = 2000;
-        let mut batch = WriteBatch::new();
-        for prefix in [keys::view_rows(&view.id()), keys::view_backs(&view.id())] {
-            for (k, _) in self.kv.scan_shared(Range::prefix(&prefix), false, Some(PAGE)).await? {
-                batch.delete(k.to_vec());
-            }
-        }
-        self.kv.write(batch, Some(version)).await.map(drop)
     }
 
     /// True when the view has no back-index entry at all.

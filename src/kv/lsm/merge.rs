@@ -16,7 +16,6 @@
 use super::chunk::Chunk;
 use super::manifest::Run;
 use crate::kv::Range;
-use std::cmp::Ordering;
 use std::rc::Rc;
 
 struct Cursor {
@@ -189,18 +188,7 @@ impl Merger {
         let mut best: Option<(usize, &[u8])> = None;
         for (i, c) in self.cursors.iter().enumerate() {
             let Some(k) = c.key(reverse) else { continue };
-            let better = match best {
-                None => true,
-                Some((_, b)) => {
-                    let ord = k.cmp(b);
-                    if reverse {
-                        ord == Ordering::Greater
-                    } else {
-                        ord == Ordering::Less
-                    }
-                }
-            };
-            if better {
+            if best.is_none_or(|(_, b)| self.before(k, b)) {
                 best = Some((i, k));
             }
         }

@@ -85,19 +85,19 @@ impl RemoteChanges {
             if let Some(left) = self.left.get() {
                 options["limit"] = left.into();
             }
-            let Some(answer) = self.request(options, Some(&since), seen).await? else { return Ok(None) };
-            let rows = match answer.get("results") {
+            let Some(mut answer) = self.request(options, Some(&since), seen).await? else { return Ok(None) };
+            let rows = match answer.get_mut("results").map(Value::take) {
                 Some(Value::Array(rows)) => rows,
                 _ => return Err(Error::storage("the server's _changes answer has no results")),
             };
-            if let Some(seq) = answer.get("last_seq").filter(|s| !s.is_null()) {
-                *self.since.borrow_mut() = Some(seq.clone());
+            if let Some(seq) = answer.get_mut("last_seq").map(Value::take).filter(|s| !s.is_null()) {
+                *self.since.borrow_mut() = Some(seq);
             }
             if rows.is_empty() {
                 continue;
             }
             self.left.set(self.left.get().map(|l| l.saturating_sub(rows.len() as u64)));
-            return Ok(Some(Value::Array(rows.clone()).to_string()));
+            return Ok(Some(Value::Array(rows).to_string()));
         }
     }
 

@@ -8,7 +8,7 @@
 //!   parts by filename, CouchDB by order). The body is assembled from `Blob`s by the caller,
 //!   so large data never sits in memory whole.
 
-use super::url::{doc_path, percent_encode};
+use super::url::{attachment_path, doc_path};
 use crate::replicate::peer::AttRef;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -21,7 +21,7 @@ pub const INLINE_MAX: u64 = 256 * 1024;
 pub fn attachment_call(att: &AttRef) -> Call {
     Call {
         method: "GET",
-        path: format!("{}/{}", doc_path(&att.id), percent_encode(&att.name)),
+        path: attachment_path(&att.id, &att.name),
         query: vec![("rev", att.rev.clone())],
         body: None,
     }

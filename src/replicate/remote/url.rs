@@ -153,6 +153,11 @@ pub fn doc_path(id: &str) -> String {
 }
 
 /// encodeURIComponent: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` as UTF-8 `%XX`.
+/// `doc/att`, each encoded: the path of an attachment below its database.
+pub fn attachment_path(id: &str, name: &str) -> String {
+    format!("{}/{}", doc_path(id), percent_encode(name))
+}
+
 pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
