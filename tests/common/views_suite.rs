@@ -134,6 +134,35 @@ pub async fn a_rebuild_after_an_interrupted_cleanup_drops_the_rows_left_behind(
     assert_eq!(ids(&query(&db, &view, json!({"key": 1000})).await), ["d07"]);
 }
 
+pub async fn leftovers_with_more_rows_than_one_page_are_all_dropped_before_a_rebuild(
+    db: Database,
+    kv: Rc<dyn KvStore>,
+) {
+    // Three rows a doc: 2,100 rows but 700 back-index entries, so the rows outlast the
+    // back-index if both are deleted page by page together.
+    numbered(&db, 700).await;
+    let map = FnMap(|doc: &Value| -> Result<Emits> {
+        Ok((0..3).map(|i| (json!([doc["n"], i]), Value::Null)).collect())
+    });
+    let view = ViewDef {
+        ddoc: None,
+        name: "three".into(),
+        signature: "three".into(),
+        map: Rc::new(map),
+        reduce: None,
+    };
+    query(&db, &view, json!({})).await;
+    let mut batch = WriteBatch::new();
+    batch.delete(settee::db::keys::view_meta(&view.id()));
+    kv.write(batch, None).await.unwrap();
+    let rev = parse(&db.get("d699", &Value::Null).await.unwrap())["_rev"].as_str().unwrap().to_string();
+    put(&db, json!({"_id": "d699", "_rev": rev, "n": 5000})).await;
+    let r = query(&db, &view, json!({})).await;
+    assert_eq!((r["total_rows"].as_u64(), r["rows"].as_array().unwrap().len()), (Some(2100), 2100));
+    let old = query(&db, &view, json!({"startkey": [699], "endkey": [699, {}]})).await;
+    assert_eq!(keys_of(&old), Vec::<Value>::new(), "no row of d699's old key is left");
+}
+
 pub async fn deleted_docs_drop_their_rows(db: Database, _kv: Rc<dyn KvStore>) {
     numbered(&db, 3).await;
     let (view, calls) = counted_view(None);
@@ -509,6 +538,7 @@ macro_rules! settee_views_suite {
             after_one_doc_changes_the_next_query_maps_exactly_that_doc,
             builds_larger_than_one_batch_index_every_doc,
             a_rebuild_after_an_interrupted_cleanup_drops_the_rows_left_behind,
+            leftovers_with_more_rows_than_one_page_are_all_dropped_before_a_rebuild,
             deleted_docs_drop_their_rows,
             a_map_that_fails_for_one_doc_skips_only_that_doc,
             a_doc_emitting_one_key_twice_gets_two_rows,
