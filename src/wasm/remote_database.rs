@@ -55,6 +55,16 @@ pub(super) fn promise<F: Future<Output = Result<Value>> + 'static>(f: F) -> Prom
     })
 }
 
+/// `GET path?options`, or a POST of `{keys}` when the options have `keys` (which can be too
+/// long for a URL): how CouchDB takes `_all_docs` and view queries.
+pub(super) async fn read_with_keys(peer: &HttpPeer, path: &str, options: &Value) -> Result<Value> {
+    let path = path.to_string() + &query_string(options, &["keys"]);
+    match options.get("keys").filter(|k| !k.is_null()) {
+        Some(keys) => peer.client().raw("POST", &path, Some(&json!({ "keys": keys }))).await,
+        None => peer.client().raw("GET", &path, None).await,
+    }
+}
+
 fn id_of(doc: &Value) -> Result<String> {
     doc.get("_id").and_then(Value::as_str).map(str::to_string).ok_or_else(Error::missing_id)
 }
@@ -162,16 +172,7 @@ impl RemoteDatabase {
     #[wasm_bindgen(js_name = allDocs)]
     pub fn all_docs(&self, options: JsValue) -> Promise {
         let peer = self.peer.clone();
-        promise(async move {
-            let options = from_js(&options)?;
-            let path = "_all_docs".to_string() + &query_string(&options, &["keys"]);
-            match options.get("keys") {
-                Some(keys) if !keys.is_null() => {
-                    peer.client().raw("POST", &path, Some(&json!({ "keys": keys }))).await
-                }
-                _ => peer.client().raw("GET", &path, None).await,
-            }
-        })
+        promise(async move { read_with_keys(&peer, "_all_docs", &from_js(&options)?).await })
     }
 
     /// One-shot changes; `doc_ids` and `selector` are POSTed with their built-in filters.

@@ -13,10 +13,10 @@ use super::attachments::{data_of, string};
 use super::convert::from_js;
 use super::error::to_js as err_to_js;
 use super::promise::spawn;
-use super::remote_database::{promise, RemoteDatabase};
+use super::remote_database::{promise, read_with_keys, RemoteDatabase};
 use crate::error::Error;
 use crate::kv::blobs::AttData;
-use crate::replicate::remote::api::{index_body, index_path, query_string, view_path};
+use crate::replicate::remote::api::{index_body, index_path, view_path};
 use crate::replicate::remote::protocol::Call;
 use crate::replicate::remote::url::{attachment_path, percent_encode};
 use js_sys::{Promise, Uint8Array};
@@ -86,13 +86,7 @@ impl RemoteDatabase {
                     "a remote database queries its design docs' views: pass 'ddoc/view' (CouchDB has no temporary views)",
                 )
             })?;
-            let path = view_path(&name)?;
-            let options = from_js(&options)?;
-            let path = path + &query_string(&options, &["keys"]);
-            match options.get("keys").filter(|k| !k.is_null()) {
-                Some(keys) => peer.client().raw("POST", &path, Some(&json!({ "keys": keys }))).await,
-                None => peer.client().raw("GET", &path, None).await,
-            }
+            read_with_keys(&peer, &view_path(&name)?, &from_js(&options)?).await
         })
     }
 
