@@ -334,6 +334,46 @@ fn a_conditioned_write_survives_another_handles_compaction_and_listeners_stay_qu
 }
 
 #[test]
+fn a_merge_keeps_the_chunks_no_other_run_overlaps_and_rewrites_the_rest() {
+    block_on(async {
+        let records = MemoryRecords::new();
+        let a = Lsm::open_with(records.reopen(), manual()).await.unwrap();
+        a.write(docs(0, 100, "a"), None).await.unwrap();
+        a.write(docs(100, 200, "b"), None).await.unwrap();
+        let disjoint = a.live_chunk_keys();
+        let bytes: Vec<Option<Vec<u8>>> = disjoint.iter().map(|k| records.raw(k)).collect();
+        a.write(docs(150, 151, "c"), None).await.unwrap();
+        let before = everything(&a).await;
+
+        a.compact().await.unwrap();
+        assert_eq!(a.stats().runs, 1);
+        assert_eq!(everything(&a).await, before);
+        let live = a.live_chunk_keys();
+        let kept: Vec<usize> = (0..disjoint.len()).filter(|&i| live.contains(&disjoint[i])).collect();
+        // Every chunk of the first two writes but the one holding k0150 stays, record and all.
+        assert_eq!(kept.len(), disjoint.len() - 1, "kept {kept:?} of {disjoint:?}");
+        for i in kept {
+            assert!(bytes[i].is_some());
+            assert_eq!(records.raw(&disjoint[i]), bytes[i], "chunk {} is unchanged", disjoint[i]);
+        }
+        assert_no_orphans(&records, &a);
+
+        // Tombstones must go once a merge reaches the oldest run, so a chunk of them is not
+        // kept even where nothing overlaps it (k0500..k0599 never existed).
+        let mut gone = WriteBatch::new();
+        for i in (0..100).chain(500..600) {
+            gone.delete(format!("k{i:04}").into_bytes());
+        }
+        a.write(gone, None).await.unwrap();
+        a.compact().await.unwrap();
+        let stats = a.stats();
+        assert_eq!((stats.runs, stats.entries), (1, 100), "no tombstone is left: {stats:?}");
+        assert_eq!(everything(&a).await, before[100..].to_vec());
+        assert_no_orphans(&records, &a);
+    });
+}
+
+#[test]
 fn a_read_that_finds_its_chunk_compacted_away_refreshes_and_retries() {
     block_on(async {
         let records = MemoryRecords::new();
@@ -346,7 +386,11 @@ fn a_read_that_finds_its_chunk_compacted_away_refreshes_and_retries() {
 
         writer.write(docs(150, 151, "new"), None).await.unwrap();
         writer.compact().await.unwrap();
-        assert!(records.raw(&reader.live_chunk_keys()[0]).is_none(), "the reader's chunks are gone");
+        // The new write overlaps the chunk holding k0150, so the merge rewrote that one.
+        assert!(
+            reader.live_chunk_keys().iter().any(|k| records.raw(k).is_none()),
+            "some of the reader's chunks are gone"
+        );
 
         assert_eq!(reader.get(b"k0150").await.unwrap(), Some(b"new150".to_vec()));
         assert!(reader.version() > seen, "the missing chunk made the reader refresh");

@@ -6,6 +6,11 @@
 //! Keys strictly increase. Sharing prefixes matters because Settee's keys share long prefixes
 //! (`doc/…`, `seq/…`).
 //!
+//! A chunk may be cut where the keys' first byte changes (`Splitter::split_kinds`): Settee's
+//! first byte is the kind of key (doc, seq, meta…), and a chunk holding one kind only can be
+//! kept as it is by a merge when no other run has keys in its span (`compact`), where a chunk
+//! spanning docs *and* seqs would overlap every other batch's and be rewritten every time.
+//!
 //! A decoded `Chunk` keeps the record as is (values are read in place) plus one buffer of
 //! whole keys and a table of offsets: a few allocations per chunk, none per entry.
 
@@ -36,6 +41,9 @@ pub struct Splitter {
     last: Vec<u8>,
     entries: u32,
     tombstones: u32,
+    /// Cut before a key whose first byte differs from the chunk's, once the chunk holds this
+    /// many bytes.
+    split_kinds: usize,
     done: Vec<Encoded>,
 }
 
@@ -48,12 +56,23 @@ impl Splitter {
             last: Vec::new(),
             entries: 0,
             tombstones: 0,
+            split_kinds: usize::MAX,
             done: Vec::new(),
         }
     }
 
+    /// Also cut where the first byte of the keys changes, if the chunk so far holds at least
+    /// `min_bytes` (0: at every change).
+    pub fn split_kinds(mut self, min_bytes: usize) -> Self {
+        self.split_kinds = min_bytes;
+        self
+    }
+
     /// Appends an entry; keys must arrive strictly increasing.
     pub fn push(&mut self, key: &[u8], value: Option<&[u8]>) {
+        if self.entries > 0 && self.buf.len() >= self.split_kinds && key.first() != self.last.first() {
+            self.cut();
+        }
         if self.entries == 0 {
             self.buf.clear();
             self.buf.reserve(self.target + self.target / 8);
@@ -109,6 +128,13 @@ impl Splitter {
     pub fn finish(mut self) -> Vec<Encoded> {
         self.cut();
         self.done
+    }
+
+    /// The chunks done so far, the one in progress included (cut short); the splitter goes on
+    /// with a fresh chunk.
+    pub fn take(&mut self) -> Vec<Encoded> {
+        self.cut();
+        std::mem::take(&mut self.done)
     }
 }
 
@@ -285,6 +311,30 @@ mod tests {
         for w in chunks.windows(2) {
             assert!(w[0].last < w[1].first);
         }
+    }
+
+    #[test]
+    fn split_kinds_cuts_where_the_first_byte_changes_once_the_chunk_is_big_enough() {
+        let entries =
+            [("da", Some("1")), ("db", Some("2")), ("ma", Some("3")), ("s1", Some("4")), ("s2", None)];
+        let firsts = |min: usize| {
+            let mut s = Splitter::new(1 << 20).split_kinds(min);
+            for (k, v) in entries {
+                s.push(k.as_bytes(), v.map(str::as_bytes));
+            }
+            s.finish().iter().map(|e| String::from_utf8(e.first.clone()).unwrap()).collect::<Vec<_>>()
+        };
+        assert_eq!(firsts(0), ["da", "ma", "s1"]);
+        assert_eq!(firsts(1 << 10), ["da"], "chunks under the minimum are not cut");
+        // 14 bytes of doc entries reach the minimum, the 9 of "ma" do not.
+        assert_eq!(firsts(12), ["da", "ma"], "a kind is cut only where the chunk is big enough");
+        let mut s = Splitter::new(1 << 20);
+        s.push(b"a", Some(b"1"));
+        let first = s.take();
+        s.push(b"b", None);
+        let rest = s.finish();
+        assert_eq!((first.len(), rest.len()), (1, 1));
+        assert_eq!((rest[0].first.as_slice(), rest[0].tombstones), (&b"b"[..], 1));
     }
 
     #[test]

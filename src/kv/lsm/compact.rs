@@ -12,22 +12,54 @@
 //!   is abandoned and planned again.
 //! - Replaced chunks are deleted in the same commit. Another handle still reading them gets
 //!   "missing" and restarts its read on the new manifest.
+//! - A chunk whose key span holds no key of any other merged run is *kept*: the merged run
+//!   lists it as it is, its record is neither read nor rewritten nor deleted. Its entries are
+//!   exactly the merge's output for that span, since nothing else is in it. Not kept: chunks
+//!   under `chunk_bytes / KEEP_FRACTION` (keeping them would leave runs of many tiny records)
+//!   and, when the merge reaches the oldest run, chunks with tombstones (which must go). Runs
+//!   written in key order (a bulk load, seqs) then merge at the cost of a manifest.
 
-use super::chunk::{Chunk, Splitter};
-use super::manifest::{chunk_key, Manifest, Run};
+use super::chunk::Splitter;
+use super::manifest::{chunk_key, ChunkMeta, Manifest, Run};
 use super::merge::{Merger, Step};
 use super::policy::plan;
 use super::read::is_missing;
-use super::write::{new_run, puts};
+use super::write::{cache_new, new_run, puts, Piece};
 use super::{Lsm, MAX_ATTEMPTS};
 use crate::error::Result;
 use crate::kv::records::{Commit, RecordStore};
 use crate::kv::Range;
 use std::ops::Range as Span;
-use std::rc::Rc;
 
 /// Merges whose inputs are at most this large fetch all their chunks in one round.
 const PRELOAD_BYTES: u64 = 16 << 20;
+
+/// Chunks under `chunk_bytes / KEEP_FRACTION` are rewritten even where they could be kept.
+const KEEP_FRACTION: usize = 32;
+
+/// A merge's own chunks are cut where the key kind changes once they hold this much.
+const SPLIT_KINDS_BYTES: usize = 4 << 10;
+
+/// Which chunks of `runs` a merge keeps as they are (see the module doc), in key order, and
+/// the runs with those chunks taken out.
+fn keepers(runs: &[Run], oldest: bool, min_bytes: u64) -> (Vec<ChunkMeta>, Vec<Run>) {
+    let mut kept = Vec::new();
+    let rest = runs
+        .iter()
+        .enumerate()
+        .map(|(i, run)| {
+            let (keep, merge): (Vec<&ChunkMeta>, Vec<&ChunkMeta>) = run.chunks.iter().partition(|c| {
+                c.bytes >= min_bytes
+                    && !(oldest && c.tombstones > 0)
+                    && runs.iter().enumerate().all(|(j, other)| j == i || !other.overlaps(&c.first, &c.last))
+            });
+            kept.extend(keep.into_iter().cloned());
+            Run { id: run.id, chunks: merge.into_iter().cloned().collect() }
+        })
+        .collect();
+    kept.sort_by(|a, b| a.first.cmp(&b.first));
+    (kept, rest)
+}
 
 fn sizes(m: &Manifest) -> Vec<u64> {
     m.runs.iter().map(Run::bytes).collect()
@@ -107,21 +139,31 @@ impl<R: RecordStore + 'static> Lsm<R> {
     /// Merges runs `span` of `m` and commits; false if those runs changed meanwhile.
     async fn merge_span(&self, m: &Manifest, span: Span<usize>) -> Result<bool> {
         let oldest = span.end == m.runs.len();
-        let runs = &m.runs[span];
-        let run_ids: Vec<u64> = runs.iter().map(|r| r.id).collect();
-        let mut merger = Merger::new(runs, Range::all(), false);
+        let run_ids: Vec<u64> = m.runs[span.clone()].iter().map(|r| r.id).collect();
+        let min_keep = (self.inner.opts.chunk_bytes / KEEP_FRACTION) as u64;
+        let (kept, runs) = keepers(&m.runs[span], oldest, min_keep);
+        let mut kept = kept.into_iter().peekable();
+        let mut pieces = Vec::new();
+        let mut merger = Merger::new(&runs, Range::all(), false);
         if runs.iter().map(Run::bytes).sum::<u64>() <= PRELOAD_BYTES {
             let ids = merger.all_ids();
             let chunks = self.load(&ids, false).await?;
             merger.preload(&ids.into_iter().zip(chunks).collect::<Vec<_>>());
         }
-        let mut out = Splitter::new(self.inner.opts.chunk_bytes);
+        let mut out = Splitter::new(self.inner.opts.chunk_bytes).split_kinds(SPLIT_KINDS_BYTES);
         loop {
             match merger.step() {
                 Step::Item(chunk, i) => {
+                    let key = chunk.key(i);
+                    // Kept chunks hold no merged key, so one that starts before `key` ends
+                    // before it too: it goes between the chunks cut so far and this entry.
+                    while kept.peek().is_some_and(|k| k.first.as_slice() < key) {
+                        pieces.extend(out.take().into_iter().map(Piece::New));
+                        pieces.extend(kept.next().map(Piece::Kept));
+                    }
                     let value = chunk.value(i);
                     if value.is_some() || !oldest {
-                        out.push(chunk.key(i), value);
+                        out.push(key, value);
                     }
                 }
                 Step::Load(cursor, id) => {
@@ -131,7 +173,8 @@ impl<R: RecordStore + 'static> Lsm<R> {
                 Step::Done => break,
             }
         }
-        let encoded = out.finish();
+        pieces.extend(out.finish().into_iter().map(Piece::New));
+        pieces.extend(kept.map(Piece::Kept));
 
         for _ in 0..MAX_ATTEMPTS {
             let _committing = self.inner.committing.lock().await;
@@ -147,14 +190,19 @@ impl<R: RecordStore + 'static> Lsm<R> {
             }
             let mut next = (*cur).clone();
             next.version += 1;
-            let run = new_run(&mut next, &encoded);
+            let run = new_run(&mut next, &pieces);
             let replacement = if run.chunks.is_empty() { None } else { Some(run.clone()) };
-            let dropped: Vec<u64> =
-                next.runs.splice(pos..end, replacement).flat_map(|r| r.chunks).map(|c| c.id).collect();
+            let dropped: Vec<u64> = next
+                .runs
+                .splice(pos..end, replacement)
+                .flat_map(|r| r.chunks)
+                .map(|c| c.id)
+                .filter(|id| !run.chunks.iter().any(|c| c.id == *id))
+                .collect();
             let bytes = next.encode();
             let commit = Commit {
                 expect: cur.version,
-                puts: puts(&run, &encoded, &bytes),
+                puts: puts(&run, &pieces, &bytes),
                 deletes: dropped.iter().map(|&id| chunk_key(id)).collect(),
             };
             match self.inner.store.commit(commit).await {
@@ -165,7 +213,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
                         cache.remove(id);
                     }
                     drop(cache);
-                    self.cache_output(&run, encoded)?;
+                    self.cache_output(&run, pieces)?;
                     self.inner.store.announce();
                     return Ok(true);
                 }
@@ -179,14 +227,10 @@ impl<R: RecordStore + 'static> Lsm<R> {
     }
 
     /// Keeps the merged chunks when they fit comfortably: they replace chunks readers wanted.
-    fn cache_output(&self, run: &Run, encoded: Vec<super::chunk::Encoded>) -> Result<()> {
+    fn cache_output(&self, run: &Run, pieces: Vec<Piece>) -> Result<()> {
         if run.bytes() as usize > self.inner.opts.cache_bytes / 2 {
             return Ok(());
         }
-        for (meta, enc) in run.chunks.iter().zip(encoded) {
-            let chunk = Rc::new(Chunk::decode(enc.bytes)?);
-            self.inner.cache.borrow_mut().insert(meta.id, chunk);
-        }
-        Ok(())
+        cache_new(self, run, pieces)
     }
 }

@@ -54,6 +54,12 @@ impl Run {
         self.chunks.get(i).filter(|c| c.first.as_slice() <= key)
     }
 
+    /// Whether any chunk's span meets `[first, last]`.
+    pub fn overlaps(&self, first: &[u8], last: &[u8]) -> bool {
+        let i = self.chunks.partition_point(|c| c.last.as_slice() < first);
+        self.chunks.get(i).is_some_and(|c| c.first.as_slice() <= last)
+    }
+
     /// The chunks overlapping `[start, end]`, in key order.
     pub fn chunks_in(&self, start: &Bound<Vec<u8>>, end: &Bound<Vec<u8>>) -> &[ChunkMeta] {
         let lo = self.chunks.partition_point(|c| match start {
@@ -209,5 +215,7 @@ mod tests {
         assert_eq!(ids(Bound::Excluded("h"), Bound::Excluded("j")), Vec::<u64>::new());
         assert_eq!(ids(Bound::Unbounded, Bound::Unbounded), vec![1, 2, 3]);
         assert_eq!(ids(Bound::Included("x"), Bound::Included("a")), Vec::<u64>::new());
+        assert!(run.overlaps(b"a", b"b") && run.overlaps(b"c", b"c") && run.overlaps(b"e", b"z"));
+        assert!(!run.overlaps(b"e", b"ez") && !run.overlaps(b"m", b"z") && !run.overlaps(b"0", b"a"));
     }
 }

@@ -78,7 +78,7 @@ impl Default for LsmOptions {
             cache_bytes: 8 << 20,
             auto_compact: true,
             fanout: 4,
-            small_runs: 16,
+            small_runs: 32,
         }
     }
 }

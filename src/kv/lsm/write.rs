@@ -3,6 +3,10 @@
 //!
 //! The chunks are encoded once, before any attempt: their bytes do not depend on their ids,
 //! so a retry after a lost race only renames them and rewrites the manifest.
+//!
+//! A batch of at least `SPLIT_BATCH_BYTES` is cut into one chunk per kind of key (first byte),
+//! so that compaction can keep its doc and seq chunks as they are (`compact`); a smaller one
+//! (a single put) stays one chunk, since each chunk is one more IndexedDB record to write.
 
 use super::chunk::{Chunk, Encoded, Splitter};
 use super::manifest::{chunk_key, ChunkMeta, Manifest, Run};
@@ -12,11 +16,18 @@ use crate::kv::records::{Commit, RecordStore, MANIFEST_KEY};
 use crate::kv::{Op, WriteBatch};
 use std::rc::Rc;
 
+/// Batches whose keys and values total at least this many bytes get a chunk per key kind.
+const SPLIT_BATCH_BYTES: usize = 8 << 10;
+
 /// Sorts by key, keeps the last op per key, and encodes into chunks.
 pub(super) fn encode_batch(mut ops: Vec<Op>, chunk_bytes: usize) -> Vec<Encoded> {
     // Stable: among equal keys the batch order survives, so the last one is the latest.
     ops.sort_by(|a, b| a.0.cmp(&b.0));
+    let size: usize = ops.iter().map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len)).sum();
     let mut out = Splitter::new(chunk_bytes);
+    if size >= SPLIT_BATCH_BYTES {
+        out = out.split_kinds(0);
+    }
     for (i, (k, v)) in ops.iter().enumerate() {
         if ops.get(i + 1).is_some_and(|next| next.0 == *k) {
             continue;
@@ -26,36 +37,69 @@ pub(super) fn encode_batch(mut ops: Vec<Op>, chunk_bytes: usize) -> Vec<Encoded>
     out.finish()
 }
 
-/// Gives `encoded` fresh ids from `next` and returns the run they form.
-pub(super) fn new_run(next: &mut Manifest, encoded: &[Encoded]) -> Run {
+/// One chunk of a run being committed: freshly encoded, or kept from a merged run.
+pub(super) enum Piece {
+    New(Encoded),
+    Kept(ChunkMeta),
+}
+
+/// The run `pieces` form, in their order: new chunks get fresh ids from `next`, kept ones keep
+/// theirs (and their records).
+pub(super) fn new_run(next: &mut Manifest, pieces: &[Piece]) -> Run {
     let id = next.next_id;
-    let chunks = encoded
+    let mut fresh = id + 1;
+    let chunks = pieces
         .iter()
-        .enumerate()
-        .map(|(i, e)| ChunkMeta {
-            id: id + 1 + i as u64,
-            bytes: e.bytes.len() as u64,
-            entries: u64::from(e.entries),
-            tombstones: u64::from(e.tombstones),
-            first: e.first.clone(),
-            last: e.last.clone(),
+        .map(|p| match p {
+            Piece::New(e) => {
+                fresh += 1;
+                ChunkMeta {
+                    id: fresh - 1,
+                    bytes: e.bytes.len() as u64,
+                    entries: u64::from(e.entries),
+                    tombstones: u64::from(e.tombstones),
+                    first: e.first.clone(),
+                    last: e.last.clone(),
+                }
+            }
+            Piece::Kept(meta) => meta.clone(),
         })
         .collect();
-    next.next_id = id + 1 + encoded.len() as u64;
+    next.next_id = fresh;
     Run { id, chunks }
 }
 
-/// The puts of a commit: every chunk of `run` (bytes from `encoded`) and the manifest.
-pub(super) fn puts<'a>(run: &Run, encoded: &'a [Encoded], manifest: &'a [u8]) -> Vec<(String, &'a [u8])> {
-    let mut puts: Vec<(String, &[u8])> =
-        run.chunks.iter().zip(encoded).map(|(c, e)| (chunk_key(c.id), e.bytes.as_slice())).collect();
+/// The puts of a commit: every new chunk of `run` (bytes from `pieces`, which formed it) and
+/// the manifest.
+pub(super) fn puts<'a>(run: &Run, pieces: &'a [Piece], manifest: &'a [u8]) -> Vec<(String, &'a [u8])> {
+    let mut puts: Vec<(String, &[u8])> = run
+        .chunks
+        .iter()
+        .zip(pieces)
+        .filter_map(|(c, p)| match p {
+            Piece::New(e) => Some((chunk_key(c.id), e.bytes.as_slice())),
+            Piece::Kept(_) => None,
+        })
+        .collect();
     puts.push((MANIFEST_KEY.to_string(), manifest));
     puts
 }
 
+/// Decodes the new chunks of `run` into the cache.
+pub(super) fn cache_new<R: RecordStore>(lsm: &Lsm<R>, run: &Run, pieces: Vec<Piece>) -> Result<()> {
+    for (meta, piece) in run.chunks.iter().zip(pieces) {
+        if let Piece::New(enc) = piece {
+            let chunk = Rc::new(Chunk::decode(enc.bytes)?);
+            lsm.inner.cache.borrow_mut().insert(meta.id, chunk);
+        }
+    }
+    Ok(())
+}
+
 impl<R: RecordStore + 'static> Lsm<R> {
     pub(super) async fn write_impl(&self, batch: WriteBatch, expected: Option<u64>) -> Result<u64> {
-        let encoded = encode_batch(batch.ops, self.inner.opts.chunk_bytes);
+        let pieces: Vec<Piece> =
+            encode_batch(batch.ops, self.inner.opts.chunk_bytes).into_iter().map(Piece::New).collect();
         let mut attempt = 0;
         let (version, run) = loop {
             // Released at the end of each attempt, so before a merge is scheduled below.
@@ -72,13 +116,13 @@ impl<R: RecordStore + 'static> Lsm<R> {
             if next.epoch == 0 {
                 next.epoch = fresh_epoch();
             }
-            let run = new_run(&mut next, &encoded);
+            let run = new_run(&mut next, &pieces);
             if !run.chunks.is_empty() {
                 next.runs.insert(0, run.clone());
             }
             let bytes = next.encode();
             let commit =
-                Commit { expect: cur.version, puts: puts(&run, &encoded, &bytes), deletes: Vec::new() };
+                Commit { expect: cur.version, puts: puts(&run, &pieces, &bytes), deletes: Vec::new() };
             match self.inner.store.commit(commit).await {
                 Ok(()) => {
                     let version = next.version;
@@ -95,10 +139,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
             }
         };
         // Freshly written chunks are the likeliest to be read next.
-        for (meta, enc) in run.chunks.iter().zip(encoded) {
-            let chunk = Rc::new(Chunk::decode(enc.bytes)?);
-            self.inner.cache.borrow_mut().insert(meta.id, chunk);
-        }
+        cache_new(self, &run, pieces)?;
         self.inner.store.announce();
         if self.inner.opts.auto_compact {
             self.schedule_compaction();
