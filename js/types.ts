@@ -258,10 +258,10 @@ export interface AllDocsResponse<Doc, O extends AllDocsOptions = {}> {
   rows: O extends { keys: string[] } ? (AllDocsRow<Doc> | AllDocsMissingRow)[] : AllDocsRow<Doc>[];
 }
 
-/** Options of `changes`. */
 /** A changes-feed position: a number locally; a remote server's own (an opaque string from CouchDB 2+). */
 export type Seq = number | string;
 
+/** Options of `changes`. */
 export interface ChangesOptions {
   /** Start after this seq; `'now'` starts at the current end. */
   since?: Seq | 'now';
@@ -283,7 +283,7 @@ export interface ChangesOptions {
 /** One change: the latest state of one document, at `seq`. */
 export interface ChangeRow<Doc> {
   id: string;
-  seq: number;
+  seq: Seq;
   changes: { rev: string }[];
   deleted?: true;
   doc?: ExistingDoc<Doc> & { _deleted?: true; _conflicts?: string[] };
@@ -292,14 +292,15 @@ export interface ChangeRow<Doc> {
 /** What a one-shot `changes()` resolves to. */
 export interface ChangesResponse<Doc> {
   results: ChangeRow<Doc>[];
-  last_seq: number;
+  last_seq: Seq;
 }
 
 /** What `info()` resolves to. */
 export interface DatabaseInfo {
   db_name: string;
   doc_count: number;
-  update_seq: number;
+  /** A number locally; a remote CouchDB 2+ answers an opaque string. */
+  update_seq: Seq;
   adapter: string;
 }
 

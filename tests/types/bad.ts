@@ -22,6 +22,7 @@ export async function misuse(): Promise<void> {
   db.changes({ live: true }).then(() => 0); // error: TS2339
   db.changes({ live: true }).on('chnage', () => 0); // error: TS2769
   (await db.changes()).results[0]?.seq.toUpperCase(); // error: TS2339
+  (await db.changes()).last_seq.toFixed(); // error: TS2339
   (await db.get('a'))._attachments?.['x']?.data; // error: TS2339
   await db.putAttachment('a', 'x', null, 42, 'text/plain'); // error: TS2345
   const info = await db.info();

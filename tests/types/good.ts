@@ -1,6 +1,6 @@
 // Typed usage that must compile under `tsc --noEmit --strict`.
 import { Settee, isSetteeError } from 'settee';
-import type { ChangeRow, PutResponse, SetteeError, SetteeOptions } from 'settee';
+import type { ChangeRow, PutResponse, Seq, SetteeError, SetteeOptions } from 'settee';
 
 interface Note {
   text: string;
@@ -57,14 +57,17 @@ export async function usage(): Promise<void> {
   // changes: one-shot promise or a live emitter / async iterator.
   const once = await db.changes({ since: 0, include_docs: true, style: 'all_docs' });
   once.results[0]?.doc?.text;
-  once.last_seq.toFixed();
+  // A seq is a number locally and may be a string from a remote CouchDB 2+ (as in PouchDB).
+  const since: Seq = once.last_seq;
+  if (typeof since === 'number') since.toFixed();
+  await db.changes({ since });
   const live = db
     .changes({ live: true, since: 'now', include_docs: true })
     .on('change', (row: ChangeRow<Note>) => row.doc?.text)
     .on('complete', (info) => info.last_seq)
     .on('error', (err) => err.status);
   for await (const row of live) {
-    row.seq.toFixed();
+    String(row.seq).length;
     row.changes[0]?.rev;
     break;
   }
@@ -88,7 +91,9 @@ export async function usage(): Promise<void> {
   }
 
   const info = await db.info();
-  info.doc_count + info.update_seq;
+  info.doc_count.toFixed();
+  const updateSeq: Seq = info.update_seq;
+  updateSeq.toString();
   info.db_name.length + info.adapter.length;
   await db.compact();
   await db.close();
