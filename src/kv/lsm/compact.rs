@@ -15,9 +15,11 @@
 //! - A chunk whose key span holds no key of any other merged run is *kept*: the merged run
 //!   lists it as it is, its record is neither read nor rewritten nor deleted. Its entries are
 //!   exactly the merge's output for that span, since nothing else is in it. Not kept: chunks
-//!   under `chunk_bytes / KEEP_FRACTION` (keeping them would leave runs of many tiny records)
-//!   and, when the merge reaches the oldest run, chunks with tombstones (which must go). Runs
-//!   written in key order (a bulk load, seqs) then merge at the cost of a manifest.
+//!   under `chunk_bytes / KEEP_FRACTION`, so that a run holds at most a few times the chunks
+//!   it would if rewritten (every commit rewrites the manifest, which lists every chunk), and,
+//!   when the merge reaches the oldest run, chunks with tombstones (which must go). Runs
+//!   written in key order (a bulk load in id order) then merge at little more than the cost
+//!   of a manifest.
 
 use super::chunk::Splitter;
 use super::manifest::{chunk_key, ChunkMeta, Manifest, Run};
@@ -35,7 +37,7 @@ use std::ops::Range as Span;
 const PRELOAD_BYTES: u64 = 16 << 20;
 
 /// Chunks under `chunk_bytes / KEEP_FRACTION` are rewritten even where they could be kept.
-const KEEP_FRACTION: usize = 32;
+const KEEP_FRACTION: usize = 4;
 
 /// A merge's own chunks are cut where the key kind changes once they hold this much.
 const SPLIT_KINDS_BYTES: usize = 4 << 10;
