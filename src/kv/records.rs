@@ -42,7 +42,11 @@ pub fn manifest_version(record: Option<&[u8]>) -> Result<u64> {
 pub struct Commit<'a> {
     pub expect: u64,
     pub puts: Vec<(String, &'a [u8])>,
-    pub deletes: Vec<String>,
+    /// Inclusive key ranges `(first, last)` whose records all go: one request each in
+    /// IndexedDB, where each single-key delete costs ~0.1 ms inside the transaction (31 of them
+    /// made a merge's transaction 4–5 ms instead of ~1). A caller names only ranges holding no
+    /// record it keeps.
+    pub deletes: Vec<(String, String)>,
 }
 
 /// Held while a handle compacts; dropping it releases the lock.
@@ -197,8 +201,11 @@ impl RecordStore for MemoryRecords {
         for (k, v) in commit.puts {
             map.insert(k, v.to_vec());
         }
-        for k in commit.deletes {
-            map.remove(&k);
+        for (first, last) in commit.deletes {
+            let doomed: Vec<String> = map.range(first..=last).map(|(k, _)| k.clone()).collect();
+            for k in doomed {
+                map.remove(&k);
+            }
         }
         self.shared.commits.set(self.shared.commits.get() + 1);
         Ok(())

@@ -6,7 +6,8 @@
 //!
 //! Rules this file keeps:
 //! - Each `commit` is one readwrite transaction whose body only awaits IndexedDB requests:
-//!   get the manifest, put the chunks and the manifest, delete the dropped chunks, all issued
+//!   get the manifest, put the chunks and the manifest, delete the dropped chunks (by key
+//!   ranges), all issued
 //!   back to back (one round trip, not two), then compare the version the get saw and commit
 //!   or drop. Requests of a transaction run in order, so the get sees the manifest from before
 //!   this commit's puts. Any other await inside would let the transaction auto-commit half
@@ -35,6 +36,7 @@ use indexed_db_futures::database::Database;
 use indexed_db_futures::factory::DBFactory;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
+use indexed_db_futures::KeyRange;
 use js_sys::Uint8Array;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -220,8 +222,13 @@ impl RecordStore for IdbRecordStore {
             let value: JsValue = Uint8Array::from(*bytes).into();
             store.put(value).with_key(key.as_str()).without_key_type().primitive().map_err(idb_err)?;
         }
-        for key in &commit.deletes {
-            store.delete(key.as_str()).primitive().map_err(idb_err)?;
+        for (first, last) in &commit.deletes {
+            let range = if first == last {
+                KeyRange::Only(first.as_str())
+            } else {
+                KeyRange::Bound(first.as_str(), false, last.as_str(), false)
+            };
+            store.delete::<&str, _>(range).primitive().map_err(idb_err)?;
         }
         let current: Option<JsValue> = check.await.map_err(idb_err)?;
         let header = current.map(|v| Uint8Array::new(&v).subarray(0, 16).to_vec());

@@ -42,6 +42,23 @@ const KEEP_FRACTION: usize = 4;
 /// A merge's own chunks are cut where the key kind changes once they hold this much.
 const SPLIT_KINDS_BYTES: usize = 4 << 10;
 
+/// The dropped chunk ids as inclusive id spans to delete, each as long as it can be without
+/// taking in a `live` id (ids in between that are neither were never records, or are gone).
+fn delete_spans(mut dropped: Vec<u64>, live: &[u64]) -> Vec<(u64, u64)> {
+    dropped.sort_unstable();
+    let mut live = live.to_vec();
+    live.sort_unstable();
+    let live_below = |id: u64| live.partition_point(|&l| l < id);
+    let mut spans: Vec<(u64, u64)> = Vec::new();
+    for id in dropped {
+        match spans.last_mut() {
+            Some((_, last)) if live_below(*last + 1) == live_below(id) => *last = id,
+            _ => spans.push((id, id)),
+        }
+    }
+    spans
+}
+
 /// Which chunks of `runs` a merge keeps as they are (see the module doc), in key order, and
 /// the runs with those chunks taken out.
 fn keepers(runs: &[Run], oldest: bool, min_bytes: u64) -> (Vec<ChunkMeta>, Vec<Run>) {
@@ -61,6 +78,10 @@ fn keepers(runs: &[Run], oldest: bool, min_bytes: u64) -> (Vec<ChunkMeta>, Vec<R
         .collect();
     kept.sort_by(|a, b| a.first.cmp(&b.first));
     (kept, rest)
+}
+
+fn live_ids(m: &Manifest) -> Vec<u64> {
+    m.runs.iter().flat_map(|r| &r.chunks).map(|c| c.id).collect()
 }
 
 fn sizes(m: &Manifest) -> Vec<u64> {
@@ -205,7 +226,10 @@ impl<R: RecordStore + 'static> Lsm<R> {
             let commit = Commit {
                 expect: cur.version,
                 puts: puts(&run, &pieces, &bytes),
-                deletes: dropped.iter().map(|&id| chunk_key(id)).collect(),
+                deletes: delete_spans(dropped.clone(), &live_ids(&next))
+                    .into_iter()
+                    .map(|(a, b)| (chunk_key(a), chunk_key(b)))
+                    .collect(),
             };
             match self.inner.store.commit(commit).await {
                 Ok(()) => {
@@ -234,5 +258,19 @@ impl<R: RecordStore + 'static> Lsm<R> {
             return Ok(());
         }
         cache_new(self, run, pieces)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::delete_spans;
+
+    #[test]
+    fn dropped_ids_delete_as_spans_that_never_cover_a_live_id() {
+        assert_eq!(delete_spans(vec![5, 3, 4, 9, 7], &[]), vec![(3, 9)]);
+        assert_eq!(delete_spans(vec![3, 4, 5, 7, 9], &[6, 20]), vec![(3, 5), (7, 9)]);
+        assert_eq!(delete_spans(vec![3, 5], &[4]), vec![(3, 3), (5, 5)]);
+        assert_eq!(delete_spans(vec![10, 2], &[1, 11]), vec![(2, 10)]);
+        assert_eq!(delete_spans(vec![], &[1]), vec![]);
     }
 }
