@@ -36,3 +36,20 @@ async fn make() -> (Database, Rc<dyn KvStore>) {
 }
 
 settee_views_suite!(web, make());
+
+/// In the browser Mango's `$regex` is JS `RegExp`, as in PouchDB: JS syntax (look-behind,
+/// which regex-lite lacks), an unanchored search, and a bad pattern is a 400 at parse time.
+#[wasm_bindgen_test::wasm_bindgen_test]
+fn mango_regex_is_js_regexp() {
+    use serde_json::json;
+    use settee::core::mango::Selector;
+    let sel = Selector::parse(&json!({"s": {"$regex": "(?<=a)n"}})).expect("JS accepts look-behind");
+    assert!(sel.matches(&json!({"s": "banana"})));
+    assert!(!sel.matches(&json!({"s": "nope"})));
+    assert!(!sel.matches(&json!({"s": 5})));
+    let not = Selector::parse(&json!({"s": {"$not": {"$regex": "^b"}}})).expect("parses");
+    assert!(not.matches(&json!({"s": "abc"})) && !not.matches(&json!({"s": "bcd"})));
+    let err = Selector::parse(&json!({"s": {"$regex": "("}})).expect_err("an unclosed group");
+    assert_eq!((err.status, err.name), (400, "bad_request"));
+    assert!(err.message.contains("$regex"), "{}", err.message);
+}

@@ -1,8 +1,10 @@
-//! The pure core: synchronous, storage-agnostic logic with no wasm dependency, tested natively.
+//! The pure core: synchronous, storage-agnostic logic, tested natively. Its one wasm
+//! dependency: in the browser Mango's `$regex` is JS `RegExp` (`mango::regex`).
 
 pub mod collate;
 pub mod keycodec;
 pub mod mango;
+pub mod order;
 pub mod reduce;
 pub mod rev;
 pub mod rev_tree;

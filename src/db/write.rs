@@ -369,16 +369,18 @@ impl Database {
         &self,
         docs: &[(Option<String>, Result<ParsedDoc>)],
     ) -> Result<HashSet<String>> {
-        let mut digests: Vec<String> = docs
+        let mut digests: Vec<&str> = docs
             .iter()
             .filter_map(|(_, d)| d.as_ref().ok())
-            .flat_map(|d| attachments::stubs_needing_data(d).into_iter().map(str::to_string))
+            .flat_map(attachments::stubs_needing_data)
             .collect();
         if digests.is_empty() {
             return Ok(HashSet::new());
         }
+        // Sorted as `&str`, the copy of the sort that `ids` above uses too.
         digests.sort_unstable();
         digests.dedup();
+        let digests: Vec<String> = digests.into_iter().map(str::to_string).collect();
         let present = self.has_attachment_data(&digests).await?;
         Ok(digests.into_iter().zip(present).filter(|(_, p)| !p).map(|(d, _)| d).collect())
     }

@@ -25,8 +25,9 @@ pub fn replication_id(
     let filter = match filter {
         Filter::None => Value::Null,
         Filter::DocIds(ids) => {
-            let mut ids = ids.clone();
-            ids.sort();
+            // `&str` and unstable: the sort copy the write path has already.
+            let mut ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            ids.sort_unstable();
             ids.dedup();
             serde_json::json!({"doc_ids": ids})
         }
@@ -61,9 +62,11 @@ pub fn strip_credentials(id: &str) -> String {
 fn canonical(v: &Value) -> Value {
     match v {
         Value::Object(m) => {
-            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
+            // Keys are unique: sorting them alone (with the write path's `&str` sort) and
+            // looking each up again gives the same order.
+            let mut keys: Vec<&str> = m.keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            Value::Object(keys.into_iter().map(|k| (k.to_string(), canonical(&m[k]))).collect())
         }
         Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
         other => other.clone(),

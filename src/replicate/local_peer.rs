@@ -13,8 +13,8 @@
 //!   gap in the seq index.
 
 use super::peer::{
-    prefetched_docs, AttMap, AttRef, Change, ChangesPage, DocError, Fetched, Filter, MissingRevs, Peer,
-    PeerInfo, RevRequest, RevsByDoc, RevsDiff, Seq,
+    prefetched_docs, revs_diff_of, AttMap, AttRef, Change, ChangesPage, DocError, Fetched, Filter,
+    MissingRevs, Peer, PeerInfo, RevRequest, RevsByDoc, RevsDiff, Seq,
 };
 use crate::core::mango::Selector;
 use crate::db::peer_api::{LatestRev, WriteResult};
@@ -150,16 +150,13 @@ impl Peer for LocalPeer {
     async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsDiff> {
         let answer = parse(&self.db.revs_diff(&json!(revs)).await?)?;
         let Value::Object(map) = answer else { return Ok(RevsDiff::new()) };
-        Ok(map
-            .into_iter()
-            .map(|(id, e)| {
-                let entry = MissingRevs {
-                    missing: strings(&e["missing"]),
-                    possible_ancestors: strings(&e["possible_ancestors"]),
-                };
-                (id, entry)
-            })
-            .collect())
+        Ok(revs_diff_of(map.into_iter().map(|(id, e)| {
+            let entry = MissingRevs {
+                missing: strings(&e["missing"]),
+                possible_ancestors: strings(&e["possible_ancestors"]),
+            };
+            (id, entry)
+        })))
     }
 
     async fn bulk_get(&self, revs: &[RevRequest]) -> Result<Vec<Fetched>> {

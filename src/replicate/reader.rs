@@ -17,8 +17,9 @@
 //!   be read for nothing, as in a sync whose pull sees the docs its push just wrote.
 
 use super::options::DocFilter;
-use super::peer::{Change, ChangesPage, Fetched, Filter, MissingRevs, Peer, RevsDiff, Seq};
+use super::peer::{revs_diff_of, Change, ChangesPage, Fetched, Filter, MissingRevs, Peer, RevsDiff, Seq};
 use super::planner::{docs_to_write, fetch_list, is_last_page, revs_diff_request, take_prefetched};
+use crate::core::order;
 use crate::error::Result;
 use serde_json::Value;
 use std::cell::Cell;
@@ -95,7 +96,7 @@ impl<'a> Reader<'a> {
                 fetched = more;
             } else {
                 fetched.append(&mut more);
-                fetched.sort_by(|a, b| key(a).cmp(&key(b)));
+                order::sort_by(&mut fetched, |a, b| key(a).cmp(&key(b)));
             }
         }
         let mut docs = docs_to_write(fetched);
@@ -108,10 +109,11 @@ impl<'a> Reader<'a> {
 
 /// The `revs_diff` answer of a target that has nothing: every leaf of every row.
 fn all_missing(changes: &[Change]) -> RevsDiff {
-    revs_diff_request(changes)
-        .into_iter()
-        .map(|(id, missing)| (id, MissingRevs { missing, possible_ancestors: Vec::new() }))
-        .collect()
+    revs_diff_of(
+        revs_diff_request(changes)
+            .into_iter()
+            .map(|(id, missing)| (id, MissingRevs { missing, possible_ancestors: Vec::new() })),
+    )
 }
 
 /// Fetched docs in the order `bulk_get` would have answered them: by (id, rev).

@@ -15,13 +15,15 @@
 //!   against an array field matches when any element equals any argument.
 //! - `$all: [x]` also matches when the field equals `x` itself; `$allMatch` needs a
 //!   non-empty array; `$mod` needs an integer-typed number; `$regex` searches (unanchored)
-//!   with the `regex-lite` syntax (no look-around or back-references).
+//!   with JS `RegExp` in the browser, as PouchDB does, and with `regex-lite` natively (see
+//!   `regex`).
 
 mod eval;
 mod fields;
 mod parse;
 mod path;
 mod plan;
+mod regex;
 mod sort;
 
 pub use fields::{parse_fields, project};
@@ -53,20 +55,21 @@ impl Selector {
     /// path, sorted, without repeats), so a caller may parse only those. `None` when it needs
     /// the whole doc.
     pub fn top_fields(&self) -> Option<Vec<String>> {
-        fn walk(node: &Node, out: &mut Vec<String>) -> Option<()> {
+        fn walk<'a>(node: &'a Node, out: &mut Vec<&'a str>) -> Option<()> {
             match node {
                 Node::And(nodes) | Node::Or(nodes) => nodes.iter().try_for_each(|n| walk(n, out)),
                 Node::Field(path, _) => {
-                    out.push(path.segments().first()?.clone());
+                    out.push(path.segments().first()?);
                     Some(())
                 }
             }
         }
         let mut out = Vec::new();
         walk(&self.root, &mut out)?;
-        out.sort();
+        // `&str`, unstable: the sort the write path compiles anyway (no copy of its own).
+        out.sort_unstable();
         out.dedup();
-        Some(out)
+        Some(out.into_iter().map(str::to_string).collect())
     }
 
     /// True for `{}` (every document matches).
@@ -103,7 +106,7 @@ pub(crate) enum Cond {
     Type(JsonType),
     Size(u64),
     Mod(i64, i64),
-    Regex(Box<regex_lite::Regex>),
+    Regex(regex::Pattern),
     All(Vec<Value>),
     /// The selector applies to each element (paths inside are relative to the element).
     ElemMatch(Box<Node>),

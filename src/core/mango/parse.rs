@@ -113,9 +113,9 @@ fn parse_cond(op: &str, arg: &Value) -> Result<Cond> {
         }
         "$regex" => {
             let pattern = arg.as_str().ok_or_else(|| bad(op, "expected a string", arg))?;
-            let regex = regex_lite::Regex::new(pattern)
+            let regex = super::regex::Pattern::new(pattern)
                 .map_err(|e| bad(op, &format!("invalid regular expression ({e})"), arg))?;
-            Cond::Regex(Box::new(regex))
+            Cond::Regex(regex)
         }
         "$elemMatch" => Cond::ElemMatch(sub_selector(op, arg)?),
         "$allMatch" => Cond::AllMatch(sub_selector(op, arg)?),

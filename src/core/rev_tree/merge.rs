@@ -1,6 +1,7 @@
 //! Merging a rev path into the tree (CouchDB key-tree merge semantics).
 
 use super::{MergeOutcome, Node, RevTree, AVAILABLE, DELETED, HAS_CHILD, NONE};
+use crate::core::order::sorted_indices;
 use crate::core::rev::Rev;
 
 impl RevTree {
@@ -98,17 +99,18 @@ impl RevTree {
         if (start..self.nodes.len()).all(|i| key(&self.nodes[i - 1]) < key(&self.nodes[i])) {
             return;
         }
-        let mut order: Vec<u32> = (0..self.nodes.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| key(&self.nodes[a as usize]).cmp(&key(&self.nodes[b as usize])));
+        // The shared index sort: a sort of its own here was the largest copy in the wasm.
+        let nodes = &self.nodes;
+        let order = sorted_indices(nodes.len(), &mut |a, b| key(&nodes[a]).cmp(&key(&nodes[b])));
         let mut new_index = vec![0u32; order.len()];
         for (new, &old) in order.iter().enumerate() {
-            new_index[old as usize] = new as u32;
+            new_index[old] = new as u32;
         }
         let mut old_nodes = std::mem::take(&mut self.nodes);
         self.nodes = order
             .iter()
             .map(|&old| {
-                let mut node = std::mem::take(&mut old_nodes[old as usize]);
+                let mut node = std::mem::take(&mut old_nodes[old]);
                 if node.parent != NONE {
                     node.parent = new_index[node.parent as usize];
                 }

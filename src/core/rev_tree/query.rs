@@ -1,6 +1,6 @@
 //! Read-side queries (ancestry, `latest`, `_revs_info`, `_revs_diff`) and compaction support.
 
-use super::winner::winner_order;
+use super::winner::sort_winner_first;
 use super::{Node, RevInfoStatus, RevTree, AVAILABLE};
 use crate::core::rev::Rev;
 
@@ -44,7 +44,7 @@ impl RevTree {
             .filter(|&i| self.ancestor_indices(i).find(|&a| self.nodes[a].pos <= rev.pos) == Some(idx))
             .map(|i| &self.nodes[i])
             .collect();
-        leaves.sort_by(|a, b| winner_order(a, b));
+        sort_winner_first(&mut leaves);
         leaves.into_iter().map(Node::rev).collect()
     }
 

@@ -12,6 +12,7 @@
 use super::design::parse_design_docs;
 use super::{signature, Emits, MapFn, ViewDef};
 use crate::core::mango::{FieldPath, IndexDef, Lookup};
+use crate::core::order;
 use crate::db::{json, Database};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -214,7 +215,7 @@ impl Database {
         }
         let mut out: Vec<MangoIndex> =
             parse_design_docs(&rows)?.iter().flat_map(|(id, body)| indexes_of(id, body)).collect();
-        out.sort_by(|a, b| (&a.ddoc, &a.name).cmp(&(&b.ddoc, &b.name)));
+        order::sort_by(&mut out, |a, b| (&a.ddoc, &a.name).cmp(&(&b.ddoc, &b.name)));
         let out = Rc::new(out);
         *self.mango_cache.borrow_mut() = Some((stamp, out.clone()));
         Ok(out)

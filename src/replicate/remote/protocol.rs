@@ -12,8 +12,8 @@
 //!   only rows with an `error` are failures.
 
 use crate::replicate::peer::{
-    prefetched_docs, Change, ChangesPage, DocError, Fetched, Filter, MissingRevs, RevRequest, RevsByDoc,
-    RevsDiff, Seq,
+    prefetched_docs, revs_diff_of, Change, ChangesPage, DocError, Fetched, Filter, MissingRevs, RevRequest,
+    RevsByDoc, RevsDiff, Seq,
 };
 use serde_json::{json, Value};
 
@@ -127,16 +127,17 @@ pub fn parse_revs_diff(body: &Value) -> RevsDiff {
             .map(|a| a.iter().filter_map(|r| r.as_str().map(str::to_string)).collect())
             .unwrap_or_default()
     };
-    map.iter()
-        .map(|(id, e)| {
-            let entry = MissingRevs {
-                missing: strings(&e["missing"]),
-                possible_ancestors: strings(&e["possible_ancestors"]),
-            };
-            (id.clone(), entry)
-        })
-        .filter(|(_, e)| !e.missing.is_empty())
-        .collect()
+    revs_diff_of(
+        map.iter()
+            .map(|(id, e)| {
+                let entry = MissingRevs {
+                    missing: strings(&e["missing"]),
+                    possible_ancestors: strings(&e["possible_ancestors"]),
+                };
+                (id.clone(), entry)
+            })
+            .filter(|(_, e)| !e.missing.is_empty()),
+    )
 }
 
 pub fn bulk_get_call(revs: &[RevRequest]) -> Call {
