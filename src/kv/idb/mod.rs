@@ -7,9 +7,8 @@
 //! Rules this file keeps:
 //! - Each `commit` is one readwrite transaction whose body only awaits IndexedDB requests:
 //!   get the manifest, put the chunks and the manifest, delete the dropped chunks (by key
-//!   ranges), all issued
-//!   back to back (one round trip, not two), then compare the version the get saw and commit
-//!   or drop. Requests of a transaction run in order, so the get sees the manifest from before
+//!   ranges), all issued back to back (one round trip, not two), then compare the version the
+//!   get saw and commit or drop. Requests of a transaction run in order, so the get sees the manifest from before
 //!   this commit's puts. Any other await inside would let the transaction auto-commit half
 //!   done. indexed_db_futures rolls a transaction back when it is dropped without `commit()`,
 //!   so an early return (stale version, error) undoes the queued writes, and so does a killed

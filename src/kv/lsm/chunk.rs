@@ -126,8 +126,7 @@ impl Splitter {
     }
 
     pub fn finish(mut self) -> Vec<Encoded> {
-        self.cut();
-        self.done
+        self.take()
     }
 
     /// The chunks done so far, the one in progress included (cut short); the splitter goes on

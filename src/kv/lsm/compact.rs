@@ -26,7 +26,7 @@ use super::manifest::{chunk_key, ChunkMeta, Manifest, Run};
 use super::merge::{Merger, Step};
 use super::policy::plan;
 use super::read::is_missing;
-use super::write::{cache_new, new_run, puts, Piece};
+use super::write::{new_run, puts, Piece};
 use super::{Lsm, MAX_ATTEMPTS};
 use crate::error::Result;
 use crate::kv::records::{Commit, RecordStore};
@@ -43,11 +43,10 @@ const KEEP_FRACTION: usize = 4;
 const SPLIT_KINDS_BYTES: usize = 4 << 10;
 
 /// The dropped chunk ids as inclusive id spans to delete, each as long as it can be without
-/// taking in a `live` id (ids in between that are neither were never records, or are gone).
+/// taking in an id of `live` (sorted; ids in between that are neither were never records, or
+/// are gone).
 fn delete_spans(mut dropped: Vec<u64>, live: &[u64]) -> Vec<(u64, u64)> {
     dropped.sort_unstable();
-    let mut live = live.to_vec();
-    live.sort_unstable();
     let live_below = |id: u64| live.partition_point(|&l| l < id);
     let mut spans: Vec<(u64, u64)> = Vec::new();
     for id in dropped {
@@ -80,8 +79,11 @@ fn keepers(runs: &[Run], oldest: bool, min_bytes: u64) -> (Vec<ChunkMeta>, Vec<R
     (kept, rest)
 }
 
+/// Every chunk id `m` lists, sorted.
 fn live_ids(m: &Manifest) -> Vec<u64> {
-    m.runs.iter().flat_map(|r| &r.chunks).map(|c| c.id).collect()
+    let mut ids: Vec<u64> = m.runs.iter().flat_map(|r| &r.chunks).map(|c| c.id).collect();
+    ids.sort_unstable();
+    ids
 }
 
 fn sizes(m: &Manifest) -> Vec<u64> {
@@ -215,18 +217,16 @@ impl<R: RecordStore + 'static> Lsm<R> {
             next.version += 1;
             let run = new_run(&mut next, &pieces);
             let replacement = if run.chunks.is_empty() { None } else { Some(run.clone()) };
-            let dropped: Vec<u64> = next
-                .runs
-                .splice(pos..end, replacement)
-                .flat_map(|r| r.chunks)
-                .map(|c| c.id)
-                .filter(|id| !run.chunks.iter().any(|c| c.id == *id))
-                .collect();
+            let merged: Vec<u64> =
+                next.runs.splice(pos..end, replacement).flat_map(|r| r.chunks).map(|c| c.id).collect();
+            // Kept chunks are in the new run, so still live.
+            let live = live_ids(&next);
+            let dropped: Vec<u64> = merged.into_iter().filter(|id| live.binary_search(id).is_err()).collect();
             let bytes = next.encode();
             let commit = Commit {
                 expect: cur.version,
                 puts: puts(&run, &pieces, &bytes),
-                deletes: delete_spans(dropped.clone(), &live_ids(&next))
+                deletes: delete_spans(dropped.clone(), &live)
                     .into_iter()
                     .map(|(a, b)| (chunk_key(a), chunk_key(b)))
                     .collect(),
@@ -257,7 +257,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
         if run.bytes() as usize > self.inner.opts.cache_bytes / 2 {
             return Ok(());
         }
-        cache_new(self, run, pieces)
+        self.cache_new(run, pieces)
     }
 }
 

@@ -85,18 +85,18 @@ pub(super) fn puts<'a>(run: &Run, pieces: &'a [Piece], manifest: &'a [u8]) -> Ve
     puts
 }
 
-/// Decodes the new chunks of `run` into the cache.
-pub(super) fn cache_new<R: RecordStore>(lsm: &Lsm<R>, run: &Run, pieces: Vec<Piece>) -> Result<()> {
-    for (meta, piece) in run.chunks.iter().zip(pieces) {
-        if let Piece::New(enc) = piece {
-            let chunk = Rc::new(Chunk::decode(enc.bytes)?);
-            lsm.inner.cache.borrow_mut().insert(meta.id, chunk);
-        }
-    }
-    Ok(())
-}
-
 impl<R: RecordStore + 'static> Lsm<R> {
+    /// Decodes the new chunks of `run` (formed from `pieces`) into the cache.
+    pub(super) fn cache_new(&self, run: &Run, pieces: Vec<Piece>) -> Result<()> {
+        for (meta, piece) in run.chunks.iter().zip(pieces) {
+            if let Piece::New(enc) = piece {
+                let chunk = Rc::new(Chunk::decode(enc.bytes)?);
+                self.inner.cache.borrow_mut().insert(meta.id, chunk);
+            }
+        }
+        Ok(())
+    }
+
     pub(super) async fn write_impl(&self, batch: WriteBatch, expected: Option<u64>) -> Result<u64> {
         let pieces: Vec<Piece> =
             encode_batch(batch.ops, self.inner.opts.chunk_bytes).into_iter().map(Piece::New).collect();
@@ -139,7 +139,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
             }
         };
         // Freshly written chunks are the likeliest to be read next.
-        cache_new(self, &run, pieces)?;
+        self.cache_new(&run, pieces)?;
         self.inner.store.announce();
         if self.inner.opts.auto_compact {
             self.schedule_compaction();
