@@ -84,11 +84,15 @@ test('a sync with concurrent edits ends with the same winner and conflicts on bo
     await db.put({ _id: 'doc', side: 'browser' });
     await db.put({ _id: 'only-browser', n: 2 });
     const result = await db.sync(url);
-    return { result, doc: await db.get('doc', { conflicts: true }), ids: (await db.allDocs()).rows.map((r) => r.id) };
+    // pouchdb-server's feed can skip 'doc' when the push updates it during the pull's read
+    // (see couch.mjs); a second sync must then bring it, and write nothing else.
+    const again = await db.sync(url);
+    return { result, again, doc: await db.get('doc', { conflicts: true }), ids: (await db.allDocs()).rows.map((r) => r.id) };
   }, remote);
   assert.equal(r.result.ok, true);
   assert.equal(r.result.push.docs_written, 2);
-  assert.equal(r.result.pull.docs_written, 2);
+  assert.equal(r.again.push.docs_written, 0);
+  assert.equal(r.result.pull.docs_written + r.again.pull.docs_written, 2);
   const server = (await couch.request('GET', `/${remote.name}/doc?conflicts=true`)).body;
   assert.equal(r.doc._rev, server._rev, 'same winner');
   assert.equal(r.doc.side, server.side);
