@@ -12,6 +12,8 @@ use helpers::{mem_db, put, put_many, snapshot, Counting, Fault, Faulty};
 use serde_json::json;
 use settee::db::Database;
 use settee::replicate::{replicate, LocalPeer, Peer, ReplicateOptions, ReplicationResult, Seq};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 fn opts(batch_size: usize) -> ReplicateOptions {
     ReplicateOptions { batch_size, ..ReplicateOptions::default() }
@@ -81,6 +83,37 @@ fn a_target_with_docs_is_asked_revs_diff_and_gets_only_what_it_lacks() {
 }
 
 /// A run that fails, then a clean rerun; returns the failed run's result.
+#[test]
+fn the_next_page_is_asked_for_before_the_current_page_is_diffed() {
+    block_on(async {
+        let (a, b) = (mem_db("a"), mem_db("b"));
+        put_many(&a, "d", 25).await;
+        put(&b, json!({"_id": "already-there"})).await;
+        let journal = Rc::new(RefCell::new(Vec::new()));
+        let src = Counting::journaled(LocalPeer::new(a.clone()), "source", &journal);
+        let tgt = Counting::journaled(LocalPeer::new(b.clone()), "target", &journal);
+        let r = run(&src, &tgt, &opts(10)).await;
+        assert_eq!(r.docs_written, 25);
+        let order: Vec<String> = journal
+            .borrow()
+            .iter()
+            .filter(|c| c.as_str() == "source changes" || c.as_str() == "target revs_diff")
+            .cloned()
+            .collect();
+        // Pages of 10, 10 and 5: each page's diff follows the request for the page after it.
+        let expected = [
+            "source changes",
+            "source changes",
+            "target revs_diff",
+            "source changes",
+            "target revs_diff",
+            "target revs_diff",
+        ];
+        assert_eq!(order, expected);
+        assert_eq!(snapshot(&b).await["doc_count"], 26);
+    });
+}
+
 async fn fail_then_finish(
     src: &dyn Peer,
     tgt: &dyn Peer,

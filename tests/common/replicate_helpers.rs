@@ -63,19 +63,27 @@ pub async fn snapshot(db: &Database) -> Value {
     json!({"docs": docs, "all_docs": all["rows"], "doc_count": count})
 }
 
-/// A peer wrapper that counts calls by method and records the `since` of each changes call.
+/// A peer wrapper that counts calls by method and records the `since` of each changes call;
+/// `journaled` ones also log "<label> <method>" in call order to a log shared between peers.
 pub struct Counting<P> {
     pub inner: P,
     calls: RefCell<BTreeMap<&'static str, usize>>,
     pub sinces: RefCell<Vec<Seq>>,
+    journal: Option<(&'static str, Rc<RefCell<Vec<String>>>)>,
 }
 
 impl<P: Peer> Counting<P> {
     pub fn new(inner: P) -> Self {
-        Counting { inner, calls: RefCell::default(), sinces: RefCell::default() }
+        Counting { inner, calls: RefCell::default(), sinces: RefCell::default(), journal: None }
+    }
+    pub fn journaled(inner: P, label: &'static str, journal: &Rc<RefCell<Vec<String>>>) -> Self {
+        Counting { journal: Some((label, journal.clone())), ..Counting::new(inner) }
     }
     fn hit(&self, method: &'static str) {
         *self.calls.borrow_mut().entry(method).or_default() += 1;
+        if let Some((label, log)) = &self.journal {
+            log.borrow_mut().push(format!("{label} {method}"));
+        }
     }
     pub fn calls(&self, method: &str) -> usize {
         self.calls.borrow().get(method).copied().unwrap_or(0)
