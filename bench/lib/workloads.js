@@ -108,6 +108,17 @@ export const WORKLOADS = {
     },
     verify: async (impl, h, s) => expectCount(await impl.allDocs(h), s.docs),
   },
+  // Not in the issue's table: what an app gets from `Promise.all(docs.map((d) => db.put(d)))`.
+  'concurrent puts': {
+    describe: (s) => `${s.docs} puts started together, then all awaited`,
+    full: { docs: 1000 },
+    quick: { docs: 100 },
+    setup: (impl, h, s) => Array.from({ length: s.docs }, (_, i) => makeDoc(i)),
+    async run(impl, h, s, docs) {
+      await Promise.all(docs.map((doc) => impl.put(h, doc)));
+    },
+    verify: async (impl, h, s) => expectCount(await impl.allDocs(h), s.docs),
+  },
   updates: {
     describe: (s) => `${s.docs} docs each updated ${s.rounds} times: ${s.rounds} bulkDocs of all ${s.docs} with their _rev`,
     full: { docs: 1000, rounds: 10 },

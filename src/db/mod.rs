@@ -5,7 +5,7 @@
 //!   reads at one store version and committed only if that version still holds. A stale
 //!   version (another tab wrote) means refresh, re-read and re-plan: the loop in `write`.
 //! - Writers on one handle queue on an async lock, so concurrent puts from JS don't keep
-//!   invalidating each other's plans.
+//!   invalidating each other's plans; calls that queue are committed as one batch (`group`).
 //! - Attachment data never sits in a rev body: bodies hold stubs and the data is stored once
 //!   per digest in the store's `BlobStore` (see `attachments`, `attachment_data`); `compact`
 //!   sweeps data no body names.
@@ -21,6 +21,7 @@ pub mod attachments;
 pub mod changes;
 pub mod changes_out;
 pub mod doc;
+mod group;
 pub mod json;
 pub mod keys;
 pub mod live;
@@ -58,6 +59,8 @@ pub struct Database {
     stored_here: RefCell<HashSet<String>>,
     revs_limit: usize,
     write_lock: futures::lock::Mutex<()>,
+    /// Write calls waiting for `write_lock`, committed in groups (`group`).
+    writes: group::WriteQueue,
     notify: Rc<Notify>,
     closed: Cell<bool>,
     new_id: Box<dyn Fn() -> String>,
@@ -99,6 +102,7 @@ impl Database {
             kv,
             revs_limit: options.revs_limit.max(1),
             write_lock: futures::lock::Mutex::new(()),
+            writes: group::WriteQueue::default(),
             notify,
             closed: Cell::new(false),
             new_id: options.new_id,

@@ -6,6 +6,7 @@
 //! A doc that fails (409, validation) yields an error row and leaves the others alone.
 
 use super::doc::{is_local, parse_doc, ParsedDoc};
+use super::group::{self, Docs};
 use super::local::LocalPlan;
 use super::record::{DocMeta, DocRecord};
 use super::{attachments, json, keys, Database, Meta};
@@ -161,7 +162,7 @@ impl Database {
 
     pub async fn bulk_docs_results(&self, docs: Vec<Value>, new_edits: bool) -> Result<Vec<WriteResult>> {
         self.check_open()?;
-        let parsed: Vec<(Option<String>, Result<ParsedDoc>)> = docs
+        let parsed: Docs = docs
             .into_iter()
             .map(|d| {
                 // Kept for the error row, as PouchDB names the doc even when its `_id` is bad.
@@ -186,15 +187,26 @@ impl Database {
         }
     }
 
-    pub(super) async fn write_parsed(
-        &self,
-        parsed: Vec<(Option<String>, Result<ParsedDoc>)>,
-        new_edits: bool,
-    ) -> Result<Vec<WriteResult>> {
+    /// Queues the call and commits it, grouped with whatever else waits for the lock (see
+    /// `group`).
+    pub(super) async fn write_parsed(&self, parsed: Docs, new_edits: bool) -> Result<Vec<WriteResult>> {
+        let ticket = self.writes.enqueue(parsed, new_edits);
         let _guard = self.write_lock.lock().await;
+        loop {
+            if let Some(rows) = ticket.served() {
+                return rows;
+            }
+            let Some(group) = self.writes.take_group() else { return Err(group::abandoned()) };
+            let outcome = self.commit_group(&group.docs, group.new_edits).await;
+            group.finish(outcome);
+        }
+    }
+
+    /// Plans and commits one batch, re-planning while another handle keeps committing first.
+    async fn commit_group(&self, docs: &Docs, new_edits: bool) -> Result<Vec<WriteResult>> {
         for attempt in 0.. {
             let version = self.kv.version();
-            let (batch, results) = self.plan(&parsed, new_edits).await?;
+            let (batch, results) = self.plan(docs, new_edits).await?;
             if batch.is_empty() {
                 return Ok(results);
             }

@@ -417,6 +417,37 @@ pub async fn a_big_bulk_is_one_commit(db: Database) {
     assert_eq!(c["results"].as_array().unwrap().len(), 5);
 }
 
+pub async fn concurrent_writes_get_the_rows_serial_calls_would(db: Database) {
+    use futures::future::{join_all, FutureExt};
+    let r1 = put(&db, json!({"_id": "a", "v": 1})).await;
+    // Started together: on IndexedDB all but the first queue behind it and commit as groups.
+    let calls = vec![
+        db.put(json!({"_id": "a", "_rev": r1, "v": 2}), true).boxed_local(),
+        db.put(json!({"_id": "a", "_rev": r1, "v": 3}), true).boxed_local(),
+        db.put(json!({"_id": "b"}), true).boxed_local(),
+        db.put(json!({"_id": "b"}), true).boxed_local(),
+        db.put(json!({"_id": "_local/l", "v": 1}), true).boxed_local(),
+        db.put(json!({"_id": 5}), true).boxed_local(),
+        db.bulk_docs(vec![json!({"_id": "c"}), json!({"_id": "a", "_rev": r1})], true).boxed_local(),
+        // A replicated write between two normal ones: the update after it needs its rev.
+        db.put(json!({"_id": "d", "_rev": "1-x", "v": 1}), false).boxed_local(),
+        db.put(json!({"_id": "d", "_rev": "1-x", "v": 2}), true).boxed_local(),
+    ];
+    let out = join_all(calls).await;
+    let status = |r: &settee::error::Result<String>| match r {
+        Ok(_) => 200,
+        Err(e) => e.status,
+    };
+    assert_eq!(out.iter().map(status).collect::<Vec<_>>(), [200, 409, 200, 409, 200, 400, 200, 200, 200]);
+    let bulk = parse(out[6].as_ref().unwrap());
+    assert_eq!((bulk[0]["ok"].clone(), bulk[1]["status"].clone()), (json!(true), json!(409)));
+    assert_eq!(get(&db, "a", json!({})).await["v"], 2);
+    assert_eq!(get(&db, "d", json!({})).await["_rev"].as_str().unwrap()[..2], *"2-");
+    assert_eq!(get(&db, "_local/l", json!({})).await["v"], 1);
+    let i = info(&db).await;
+    assert_eq!((i["doc_count"].clone(), i["update_seq"].clone()), (json!(4), json!(6)));
+}
+
 /// Expands to one test per suite body; `$make` is an async expression giving a fresh db.
 #[macro_export]
 macro_rules! settee_db_suite {
@@ -447,7 +478,8 @@ macro_rules! settee_db_suite {
             compact_drops_old_bodies_and_keeps_leaves,
             bad_input_is_rejected_and_changes_nothing,
             revs_limit_stems_old_revisions,
-            a_big_bulk_is_one_commit
+            a_big_bulk_is_one_commit,
+            concurrent_writes_get_the_rows_serial_calls_would
         );
     };
     (@each native, $make:expr, $($name:ident),*) => {

@@ -130,6 +130,37 @@ test('a 10,000-doc bulkDocs is all there in allDocs and info', async () => {
   assert.equal(r.info.update_seq, 10000);
 });
 
+test('puts started together (Promise.all) each get the result they would get one by one', async () => {
+  const r = await page.evaluate(async (name) => {
+    const db = new Settee(name);
+    const first = await db.put({ _id: 'x', v: 0 });
+    const settled = await Promise.allSettled([
+      ...Array.from({ length: 300 }, (_, i) => db.put({ _id: `p-${String(i).padStart(3, '0')}`, i })),
+      db.put({ _id: 'x', _rev: first.rev, v: 1 }),
+      db.put({ _id: 'x', _rev: first.rev, v: 2 }),
+      db.put({ _id: '_bad' }),
+      db.post({ v: 'posted' }),
+    ]);
+    const changes = await db.changes({ since: 1 });
+    return {
+      statuses: settled.map((s) => (s.status === 'fulfilled' ? (s.value.ok ? 200 : 'no ok') : s.reason.status)),
+      x: await db.get('x'),
+      postedId: settled.at(-1).value.id,
+      changed: changes.results.map((c) => c.id),
+      info: await db.info(),
+    };
+  }, uniqueName('together'));
+  assert.deepEqual(r.statuses, [...Array(300).fill(200), 200, 409, 400, 200]);
+  assert.equal(r.x.v, 1);
+  assert.match(r.x._rev, /^2-/);
+  const ids = Array.from({ length: 300 }, (_, i) => `p-${String(i).padStart(3, '0')}`);
+  // Committed together, like one bulkDocs: seqs within a group go by id (no order is promised
+  // between writes nobody awaited, in CouchDB either).
+  assert.deepEqual([...r.changed].sort(), [r.postedId, ...ids, 'x'].sort());
+  assert.equal(r.info.doc_count, 302);
+  assert.equal(r.info.update_seq, 303);
+});
+
 test('many named databases open at once in one page stay separate', async () => {
   const r = await page.evaluate(async (prefix) => {
     const dbs = Array.from({ length: 20 }, (_, i) => new Settee(`${prefix}-${i}`));
