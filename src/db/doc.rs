@@ -26,6 +26,20 @@ pub struct ParsedDoc {
     pub body: Map<String, Value>,
     /// Attachment bytes given inline, moved out of `body` by `attachments::extract`.
     pub new_attachments: Vec<NewAttachment>,
+    /// Set by `doc_raw::parse_doc_text` instead of filling `body` (which stays empty): the
+    /// body's JSON, the bytes `serde_json::to_vec` would write for it. Never for a doc with
+    /// `_attachments`, a `_local/` or a `_design/` id.
+    pub raw_body: Option<Vec<u8>>,
+}
+
+impl ParsedDoc {
+    /// The body's JSON, as stored and hashed.
+    pub fn body_json(&self) -> Vec<u8> {
+        match &self.raw_body {
+            Some(bytes) => bytes.clone(),
+            None => serde_json::to_vec(&self.body).expect("bodies serialise"),
+        }
+    }
 }
 
 const READ_ONLY: [&str; 4] = ["_conflicts", "_deleted_conflicts", "_revs_info", "_local_seq"];
@@ -40,6 +54,7 @@ pub fn parse_doc(doc: Value) -> Result<ParsedDoc> {
         revisions: None,
         body: Map::new(),
         new_attachments: Vec::new(),
+        raw_body: None,
     };
     let mut rev_text = None;
     // The special members come out of the map in place, so the body is the user's map itself

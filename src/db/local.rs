@@ -45,8 +45,7 @@ impl LocalPlan {
             self.docs.insert(id, None);
             return Ok("0-0".into());
         }
-        let body = serde_json::to_vec(&d.body).expect("bodies serialise");
-        self.docs.insert(id, Some((next, body)));
+        self.docs.insert(id, Some((next, d.body_json())));
         Ok(format!("0-{next}"))
     }
 

@@ -21,6 +21,7 @@ pub mod attachments;
 pub mod changes;
 pub mod changes_out;
 pub mod doc;
+mod doc_raw;
 mod group;
 pub mod json;
 pub mod keys;

@@ -6,6 +6,7 @@
 //! A doc that fails (409, validation) yields an error row and leaves the others alone.
 
 use super::doc::{is_local, parse_doc, ParsedDoc};
+use super::doc_raw::{parse_doc_text, raw_id};
 use super::group::{self, Docs};
 use super::local::LocalPlan;
 use super::record::{DocMeta, DocRecord};
@@ -15,6 +16,7 @@ use crate::core::rev_tree::{Leaf, MergeOutcome, RevTree};
 use crate::error::{Error, Result};
 use crate::kv::{Range, WriteBatch};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 
@@ -173,6 +175,22 @@ impl Database {
         self.write_parsed(parsed, new_edits).await
     }
 
+    /// `bulk_docs` of a JSON array's text, as `JSON.stringify` writes it: each doc is read from
+    /// its text (`doc_raw`), not built as a `Value` and serialised again.
+    pub async fn bulk_docs_text(&self, docs: &str, new_edits: bool) -> Result<String> {
+        self.check_open()?;
+        let docs: Vec<&RawValue> = serde_json::from_str(docs)
+            .map_err(|_| Error::bad_request("bulkDocs expects an array of docs"))?;
+        let parsed: Docs = docs
+            .into_iter()
+            .map(|d| match parse_doc_text(d) {
+                Ok(p) => (p.id.clone(), self.prepare_parsed(p, new_edits)),
+                Err(e) => (raw_id(d), Err(e)),
+            })
+            .collect();
+        Ok(json::to_json(&self.write_parsed(parsed, new_edits).await?))
+    }
+
     /// One already prepared doc (`putAttachment` builds its own): its error rejects the call.
     pub(super) async fn single_parsed(&self, doc: ParsedDoc) -> Result<String> {
         self.check_open()?;
@@ -225,7 +243,10 @@ impl Database {
     }
 
     pub(super) fn prepare(&self, doc: Value, new_edits: bool) -> Result<ParsedDoc> {
-        let mut p = parse_doc(doc)?;
+        self.prepare_parsed(parse_doc(doc)?, new_edits)
+    }
+
+    fn prepare_parsed(&self, mut p: ParsedDoc, new_edits: bool) -> Result<ParsedDoc> {
         if p.id.is_none() {
             if !new_edits {
                 return Err(Error::missing_id());
@@ -333,7 +354,12 @@ impl Database {
             (None, Some(_)) => return Err(Error::conflict()),
         };
         let pos = parent.as_ref().map_or(1, |p| p.pos + 1);
-        let body = serde_json::to_vec(&attachments::resolve(d, parent_body, pos)?).expect("bodies serialise");
+        let body = match d.raw_body {
+            Some(_) => d.body_json(),
+            None => {
+                serde_json::to_vec(&attachments::resolve(d, parent_body, pos)?).expect("bodies serialise")
+            }
+        };
         let hash = new_rev_hash_of_json(parent.as_ref(), d.deleted, &body);
         let rev = Rev { pos, hash };
         // The parent is in the tree, so [rev, parent] joins its branch; no need for the whole path.
@@ -347,8 +373,11 @@ impl Database {
     fn apply_replicated(&self, plan: &mut DocPlan, d: &ParsedDoc) -> Result<String> {
         let rev = d.rev.clone().expect("prepared");
         let path = d.revisions.clone().unwrap_or_else(|| vec![rev.clone()]);
-        let body = attachments::fill_revpos(d, rev.pos);
-        self.merge(plan, &path, d.deleted, serde_json::to_vec(&body).expect("bodies serialise"));
+        let body = match d.raw_body {
+            Some(_) => d.body_json(),
+            None => serde_json::to_vec(&attachments::fill_revpos(d, rev.pos)).expect("bodies serialise"),
+        };
+        self.merge(plan, &path, d.deleted, body);
         Ok(rev.to_string())
     }
 

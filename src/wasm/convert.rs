@@ -6,16 +6,20 @@ use serde_json::Value;
 use wasm_bindgen::JsValue;
 
 pub fn from_js(v: &JsValue) -> Result<Value> {
+    match json_text(v)? {
+        Some(s) => serde_json::from_str(&s).map_err(|e| Error::bad_request(format!("invalid JSON: {e}"))),
+        None => Ok(Value::Null),
+    }
+}
+
+/// `JSON.stringify(v)`; `None` for `undefined`, `null`, functions and symbols.
+pub fn json_text(v: &JsValue) -> Result<Option<String>> {
     if v.is_undefined() || v.is_null() {
-        return Ok(Value::Null);
+        return Ok(None);
     }
     let text = js_sys::JSON::stringify(v)
         .map_err(|_| Error::bad_request("value is not JSON-serialisable (a cycle, or a BigInt)"))?;
-    match text.as_string() {
-        Some(s) => serde_json::from_str(&s).map_err(|e| Error::bad_request(format!("invalid JSON: {e}"))),
-        // JSON.stringify returns undefined for functions and symbols.
-        None => Ok(Value::Null),
-    }
+    Ok(text.as_string())
 }
 
 pub fn to_js(json: &str) -> Result<JsValue> {

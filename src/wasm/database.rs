@@ -2,7 +2,7 @@
 //! and converts its arguments inside it, so bad input rejects rather than throws.
 
 use super::changes_feed::ChangesFeed;
-use super::convert::{from_js, new_id, to_js};
+use super::convert::{from_js, json_text, new_id, to_js};
 use super::endpoint::Endpoint;
 use super::error::to_js as err_to_js;
 use super::expand;
@@ -120,6 +120,12 @@ impl Database {
     pub fn bulk_docs(&self, docs: JsValue, options: JsValue) -> Promise {
         let db = self.inner.clone();
         promise(async move {
+            if js_sys::Array::is_array(&docs) {
+                // The common form: the docs' text goes to `bulk_docs_text` as it is.
+                let new_edits = new_edits_opt(&from_js(&options)?)?;
+                let text = json_text(&docs)?.unwrap_or_default();
+                return db.bulk_docs_text(&text, new_edits).await;
+            }
             let (docs, mut new_edits) = match from_js(&docs)? {
                 Value::Array(d) => (d, true),
                 Value::Object(mut m) => {

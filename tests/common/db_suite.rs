@@ -448,6 +448,34 @@ pub async fn concurrent_writes_get_the_rows_serial_calls_would(db: Database) {
     assert_eq!((i["doc_count"].clone(), i["update_seq"].clone()), (json!(4), json!(6)));
 }
 
+pub async fn bulk_docs_as_text_gives_what_bulk_docs_of_values_gives(db: Database) {
+    // The text path (what JS `bulkDocs` uses) against the `Value` path on another database.
+    let other = settee_memory_db();
+    let rounds = [
+        json!([
+            {"_id": "a", "n": 1, "f": 0.5, "big": 1e21, "s": "q\"\n\u{1}/", "nested": {"z": [1, {"y": null}]}},
+            {"_id": "b", "_deleted": false, "t": true},
+            {"_id": 5},
+            {"_id": "c", "_foo": 1},
+            {"_id": "_local/l", "v": 1},
+            {"_id": "d", "_attachments": {"t.txt": {"content_type": "text/plain", "data": "aGk="}}},
+            "not a doc",
+            {"_id": "a", "again": true}
+        ]),
+        json!([{"_id": "b", "_rev": "1-nope"}, {"_id": "e", "x": -7}]),
+    ];
+    for docs in rounds {
+        let text = db.bulk_docs_text(&docs.to_string(), true).await.unwrap();
+        let values = other.bulk_docs(docs.as_array().unwrap().clone(), true).await.unwrap();
+        assert_eq!(parse(&text), parse(&values));
+    }
+    for id in ["a", "b", "d", "e", "_local/l"] {
+        assert_eq!(get(&db, id, json!({})).await, get(&other, id, json!({})).await, "{id}");
+    }
+    let bad = db.bulk_docs_text("{\"docs\": []}", true).await.unwrap_err();
+    assert_eq!((bad.status, bad.name), (400, "bad_request"));
+}
+
 /// Expands to one test per suite body; `$make` is an async expression giving a fresh db.
 #[macro_export]
 macro_rules! settee_db_suite {
@@ -479,7 +507,8 @@ macro_rules! settee_db_suite {
             bad_input_is_rejected_and_changes_nothing,
             revs_limit_stems_old_revisions,
             a_big_bulk_is_one_commit,
-            concurrent_writes_get_the_rows_serial_calls_would
+            concurrent_writes_get_the_rows_serial_calls_would,
+            bulk_docs_as_text_gives_what_bulk_docs_of_values_gives
         );
     };
     (@each native, $make:expr, $($name:ident),*) => {
