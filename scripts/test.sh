@@ -3,6 +3,8 @@
 #   setup · cargo fmt --check · clippy (host) · clippy (wasm32) · cargo test (native)
 #   · wasm-pack test --headless --chrome (Rust tests in Chromium, on IndexedDB)
 #   · build pkg/ · type tests (tsc) · JS API tests (node --test + playwright-core + Chromium)
+#   · bench smoke (scripts/bench.sh --quick: every workload once at small sizes, on Settee,
+#     PouchDB and the floors; it fails if a workload's result is wrong, never on speed)
 # The last line of output is always `N passed, N failed`: the sum of cargo test's and
 # wasm-bindgen-test's "test result:" lines and node's pass/fail counts. A stage that fails
 # without reporting any failed test (a compile error, clippy, fmt, a type test) counts as
@@ -82,6 +84,8 @@ count_js() { count_node "$LOGS/js-tests.tap"; }
 stage js-tests count_js node --test --test-concurrency=1 --test-timeout=120000 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$LOGS/js-tests.tap" tests/js/
+# Keeps the bench command working as the API moves; its figures are not checked (~1 min).
+stage bench-smoke - bash scripts/bench.sh --quick --no-build
 
 summary
 [ "$FAILED" = 0 ]
