@@ -12,9 +12,13 @@ import type { ExistingDoc, Revisions, SetteeError } from './types.js';
 export interface ReplicationOptions<Doc = Record<string, unknown>> {
   /** Keep replicating new changes until cancelled. */
   live?: boolean;
-  /** On network errors and 5xx answers, back off and resume from the checkpoint. */
+  /**
+   * On network errors, timeouts and 5xx answers: retry the request a few times at once, then
+   * back off and resume from the checkpoint. The back-off starts over while the server
+   * answers anything, and the browser's `online` event ends it at once.
+   */
   retry?: boolean;
-  /** Changes per batch (default 500). */
+  /** Changes per batch (default 1000). */
   batch_size?: number;
   /** Only these documents. */
   doc_ids?: string[];
@@ -22,10 +26,13 @@ export interface ReplicationOptions<Doc = Record<string, unknown>> {
   selector?: Record<string, unknown>;
   /**
    * A function deciding which fetched revisions to write, or `'ddoc/name'`: a filter
-   * function in a design document of a remote source, with `query_params`.
+   * function in a design document of a remote source, with `query_params`, or `'_view'`:
+   * the docs a remote source's view (`view`) emits rows for.
    */
   filter?: ((doc: ExistingDoc<Doc> & { _deleted?: true; _revisions?: Revisions }) => boolean) | string;
   query_params?: Record<string, unknown>;
+  /** With `filter: '_view'`: the view, `'ddoc/name'`. */
+  view?: string;
   /** Start from this source seq instead of the checkpoint. */
   since?: number | string;
   /** Create a missing remote target. */
@@ -35,6 +42,11 @@ export interface ReplicationOptions<Doc = Record<string, unknown>> {
   timeout?: number;
   /** The retry backoff's base delay in ms (default 2000): the first retry waits up to it. */
   back_off_base?: number;
+  /**
+   * How long any request but a longpoll may take, answer and body included, in ms (default
+   * 60,000). A request past it fails as a `network_error`, which `retry` retries.
+   */
+  request_timeout?: number;
 }
 
 /** A document write refused by the target (e.g. a validation function's `forbidden`). */

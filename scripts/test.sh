@@ -3,6 +3,7 @@
 #   setup · cargo fmt --check · clippy (host) · clippy (wasm32) · cargo test (native)
 #   · wasm-pack test --headless --chrome (Rust tests in Chromium, on IndexedDB)
 #   · build pkg/ · type tests (tsc) · JS API tests (node --test + playwright-core + Chromium)
+#   · the server suites again on real CouchDB 3.5 (SETTEE_SERVER=couchdb)
 #   · bench smoke (scripts/bench.sh --quick: every workload once at small sizes, on Settee,
 #     PouchDB and the floors; it fails if a workload's result is wrong, never on speed)
 # The last line of output is always `N passed, N failed`: the sum of cargo test's and
@@ -84,6 +85,26 @@ count_js() { count_node "$LOGS/js-tests.tap"; }
 stage js-tests count_js node --test --test-concurrency=1 --test-timeout=120000 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$LOGS/js-tests.tap" tests/js/
+# The suites that talk to a server, again against real Apache CouchDB 3.5 (../shared/couchdb,
+# or COUCH_URL), plus what only CouchDB does (couchdb.test.mjs). Where CouchDB is missing the
+# stage says so and is skipped, except in CI, where that is a failure.
+COUCH_FILES=(replication replication-more attachments-replication remote-api faults couchdb)
+COUCH_FILES=("${COUCH_FILES[@]/%/.test.mjs}")
+if [ -n "${COUCH_URL:-}" ] || [ -x "${COUCHDB_RUN:-$ROOT/../shared/couchdb/run}" ]; then
+  count_couch() { count_node "$LOGS/js-tests-couchdb.tap"; }
+  stage js-tests-couchdb count_couch env SETTEE_SERVER=couchdb node --test --test-concurrency=1 \
+    --test-timeout=600000 --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$LOGS/js-tests-couchdb.tap" \
+    "${COUCH_FILES[@]/#/tests/js/}"
+  COUCH_COUNTS="$(awk '/^# (pass|fail|skipped) /{printf "%s %s  ", $2, $3}' "$LOGS/js-tests-couchdb.tap")"
+elif [ "${CI:-}" = true ]; then
+  stage js-tests-couchdb - false "CouchDB is missing: no ${COUCHDB_RUN:-../shared/couchdb/run} and no COUCH_URL"
+else
+  warn "[js-tests-couchdb] NOT RUN: no ${COUCHDB_RUN:-../shared/couchdb/run} and no COUCH_URL; the replication suites ran against pouchdb-server only"
+  SKIPPED+=("js-tests-couchdb (no CouchDB)")
+fi
+JS_COUNTS="$(awk '/^# (pass|fail|skipped) /{printf "%s %s  ", $2, $3}' "$LOGS/js-tests.tap")"
+log "js tests per server: pouchdb-server and the rest: ${JS_COUNTS}· real CouchDB: ${COUCH_COUNTS:-not run}"
 # Keeps the bench command working as the API moves; its figures are not checked (~1 min).
 stage bench-smoke - bash scripts/bench.sh --quick --no-build
 

@@ -8,11 +8,12 @@ mod helpers;
 
 use futures::executor::{block_on, LocalPool};
 use futures::task::LocalSpawnExt;
-use helpers::{mem_db, put, put_many, snapshot, Counting, Fault, Faulty};
+use helpers::{mem_db, put, put_many, seed_mixed, snapshot, Counting, Fault, Faulty};
 use serde_json::json;
 use settee::db::notify::Notify;
 use settee::error::Error;
 use settee::replicate::live::{self, Backoff, LiveEvent, LiveOptions, Sleep};
+use settee::replicate::retrying;
 use settee::replicate::{LocalPeer, ReplicateOptions, Status};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -39,6 +40,7 @@ fn live_opts(live: bool, retry: bool, log: &Rc<RefCell<Vec<String>>>) -> LiveOpt
             })
         })),
         cancel_signal: Rc::new(Notify::default()),
+        wake: Rc::new(Notify::default()),
     }
 }
 
@@ -47,7 +49,7 @@ fn opts(batch_size: usize) -> ReplicateOptions {
 }
 
 #[test]
-fn retry_backs_off_after_a_server_error_and_resumes_to_completion() {
+fn a_failed_request_is_retried_at_once_without_pausing_the_pass() {
     block_on(async {
         let (a, b) = (mem_db("a"), mem_db("b"));
         put_many(&a, "d", 30).await;
@@ -61,9 +63,205 @@ fn retry_backs_off_after_a_server_error_and_resumes_to_completion() {
         assert!(target.struck());
         assert_eq!(r.status, Status::Complete);
         assert_eq!(r.docs_written, 30);
-        assert_eq!(*log.borrow(), vec!["active", "paused 500", "sleep 500", "active"]);
+        assert_eq!(*log.borrow(), vec!["active", "sleep 100"], "one short wait, no pause");
         assert_eq!(snapshot(&a).await, snapshot(&b).await);
     });
+}
+
+#[test]
+fn a_request_that_keeps_failing_pauses_the_pass_which_resumes_from_the_checkpoint() {
+    block_on(async {
+        let (a, b) = (mem_db("a"), mem_db("b"));
+        put_many(&a, "d", 30).await;
+        let target = Faulty::repeated(
+            LocalPeer::new(b.clone()),
+            1,
+            retrying::ATTEMPTS as usize,
+            Some("bulk_docs"),
+            Fault::Before,
+        );
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let source = Counting::new(LocalPeer::new(a.clone()));
+        let r = live::run(&source, &target, opts(10), live_opts(false, true, &log)).await.expect("retried");
+        assert!(target.struck());
+        assert_eq!((r.status, r.docs_read, r.docs_written), (Status::Complete, 30, 30));
+        let log = log.borrow();
+        let pause = log.iter().position(|e| e == "paused 500").expect("the pass paused");
+        assert_eq!(&log[pause..pause + 3], ["paused 500", "sleep 500", "active"]);
+        assert_eq!(log.iter().filter(|e| e.starts_with("sleep")).count(), retrying::ATTEMPTS as usize);
+        // Resumed after the first batch's checkpoint: 10 docs were not read again.
+        // Four pages in the first pass (one read ahead), three from the first batch's
+        // checkpoint; from the start it would have been four.
+        assert_eq!(source.calls("changes"), 4 + 3);
+        assert_eq!(snapshot(&a).await, snapshot(&b).await);
+    });
+}
+
+#[test]
+fn a_write_whose_answers_were_all_lost_is_counted_once_when_the_next_pass_finds_it_landed() {
+    block_on(async {
+        let (a, b) = (mem_db("a"), mem_db("b"));
+        put_many(&a, "d", 30).await;
+        // The second batch lands every time it is sent, but no answer comes back.
+        let target = Faulty::repeated(
+            LocalPeer::new(b.clone()),
+            1,
+            retrying::ATTEMPTS as usize,
+            Some("bulk_docs"),
+            Fault::After,
+        );
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let r = live::run(&LocalPeer::new(a.clone()), &target, opts(10), live_opts(false, true, &log))
+            .await
+            .expect("retried");
+        assert!(log.borrow().contains(&"paused 500".to_string()));
+        assert_eq!((r.docs_read, r.docs_written), (30, 30), "as many as without the fault");
+        assert_eq!(snapshot(&a).await, snapshot(&b).await);
+    });
+}
+
+/// The delays slept right after each `paused` event: the pass-level back-off.
+fn pass_sleeps(log: &[String]) -> Vec<String> {
+    log.windows(2).filter(|w| w[0].starts_with("paused ")).map(|w| w[1].clone()).collect()
+}
+
+#[test]
+fn the_back_off_grows_while_a_peer_answers_nothing_and_starts_over_once_it_answers() {
+    block_on(async {
+        let (a, b) = (mem_db("a"), mem_db("b"));
+        put_many(&a, "d", 5).await;
+        // Dead for three passes' worth of tries, then fine.
+        let source = Faulty::repeated(
+            LocalPeer::new(a.clone()),
+            0,
+            3 * retrying::ATTEMPTS as usize,
+            None,
+            Fault::Before,
+        );
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let r = live::run(&source, &LocalPeer::new(b.clone()), opts(10), live_opts(false, true, &log))
+            .await
+            .expect("retried");
+        assert_eq!(r.docs_written, 5);
+        assert_eq!(pass_sleeps(&log.borrow()), ["sleep 500", "sleep 1000", "sleep 2000"]);
+
+        // Flaky, not dead: every pause sleeps the first delay again.
+        let (a, b) = (mem_db("a"), mem_db("b"));
+        seed_mixed(&a, "f", 200).await;
+        let source = Faulty::flaky(LocalPeer::new(a.clone()), 0.7, 7);
+        let target = Faulty::flaky(LocalPeer::new(b.clone()), 0.7, 8);
+        let log = Rc::new(RefCell::new(Vec::new()));
+        live::run(&source, &target, opts(20), live_opts(false, true, &log)).await.expect("retried");
+        let sleeps = pass_sleeps(&log.borrow());
+        // A pass whose first request gets no answer in all its tries (0.7^8: 6%) counts as
+        // dead and doubles the delay; the next answer starts it over.
+        let ms: Vec<u64> = sleeps.iter().map(|s| s["sleep ".len()..].parse().unwrap()).collect();
+        assert!(ms.len() >= 3, "at 7 faults in 10 passes fail: {ms:?}");
+        assert!(ms.iter().all(|&d| d <= 2_000), "{ms:?}");
+        assert!(ms.windows(2).any(|w| w[0] > w[1]), "started over: {ms:?}");
+    });
+}
+
+#[test]
+fn under_random_faults_replication_converges_writing_exactly_what_a_fault_free_run_writes() {
+    block_on(async {
+        for rate in [0.1, 0.4, 0.7] {
+            for seed in 1..=4u64 {
+                let (a, b) = (mem_db("a"), mem_db("b"));
+                let leaves = seed_mixed(&a, "d", 300).await;
+                let source = Faulty::flaky(LocalPeer::new(a.clone()), rate, seed);
+                let target = Faulty::flaky(LocalPeer::new(b.clone()), rate, seed + 100);
+                let log = Rc::new(RefCell::new(Vec::new()));
+                let r = live::run(&source, &target, opts(50), live_opts(false, true, &log))
+                    .await
+                    .unwrap_or_else(|f| panic!("rate {rate} seed {seed}: {:?}", f.error));
+                let at = format!("rate {rate} seed {seed}");
+                assert_eq!(r.status, Status::Complete, "{at}");
+                assert_eq!((r.docs_read, r.docs_written, r.doc_write_failures), (leaves, leaves, 0), "{at}");
+                assert_eq!(snapshot(&a).await, snapshot(&b).await, "{at}");
+                assert!(source.failed.get() + target.failed.get() > 0, "{at}: faults struck");
+                // Nothing left to do: a fault-free run finds both sides equal.
+                let again = live::run(
+                    &LocalPeer::new(a),
+                    &LocalPeer::new(b),
+                    opts(50),
+                    live_opts(false, false, &log),
+                )
+                .await
+                .unwrap();
+                assert_eq!(again.docs_written, 0, "{at}");
+            }
+        }
+    });
+}
+
+#[test]
+fn a_sync_under_random_faults_ends_with_both_sides_identical() {
+    block_on(async {
+        for (rate, seed) in [(0.4, 3u64), (0.7, 5)] {
+            let (a, b) = (mem_db("a"), mem_db("b"));
+            let pushed = seed_mixed(&a, "a", 150).await;
+            let pulled = seed_mixed(&b, "b", 150).await;
+            let pa = Faulty::flaky(LocalPeer::new(a.clone()), rate, seed);
+            let pb = Faulty::flaky(LocalPeer::new(b.clone()), rate, seed + 1);
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let r = live::sync(
+                &pa,
+                &pb,
+                (opts(40), live_opts(false, true, &log)),
+                (opts(40), live_opts(false, true, &log)),
+            )
+            .await
+            .unwrap_or_else(|f| panic!("rate {rate}: {:?}", f.error));
+            assert_eq!((r.push.docs_written, r.pull.docs_written), (pushed, pulled), "rate {rate}");
+            assert_eq!(snapshot(&a).await, snapshot(&b).await, "rate {rate}");
+        }
+    });
+}
+
+#[test]
+fn a_wake_ends_the_back_off_wait_at_once() {
+    let mut pool = LocalPool::new();
+    let (a, b) = (mem_db("a"), mem_db("b"));
+    pool.run_until(put_many(&a, "d", 5));
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let mut l = live_opts(false, true, &log);
+    // Request-level waits pass at once; the pass-level back-off (right after a pause) never
+    // ends by itself.
+    let slept = log.clone();
+    l.sleep = Rc::new(move |ms| {
+        let after_pause = slept.borrow().last().is_some_and(|e| e.starts_with("paused "));
+        slept.borrow_mut().push(format!("sleep {ms}"));
+        if after_pause {
+            Box::pin(futures::future::pending())
+        } else {
+            Box::pin(async {})
+        }
+    });
+    let wake = l.wake.clone();
+    let source = Rc::new(Faulty::repeated(
+        LocalPeer::new(a.clone()),
+        0,
+        retrying::ATTEMPTS as usize,
+        None,
+        Fault::Before,
+    ));
+    let result = Rc::new(RefCell::new(None));
+    {
+        let (source, b, result) = (source.clone(), b.clone(), result.clone());
+        pool.spawner()
+            .spawn_local(async move {
+                *result.borrow_mut() = Some(live::run(&*source, &LocalPeer::new(b), opts(10), l).await);
+            })
+            .unwrap();
+    }
+    pool.run_until_stalled();
+    assert!(result.borrow().is_none(), "waiting out the back-off");
+    assert_eq!(pass_sleeps(&log.borrow()), ["sleep 500"]);
+    wake.notify();
+    pool.run_until_stalled();
+    let r = result.borrow_mut().take().expect("the run ended").expect("no error");
+    assert_eq!((r.status, r.docs_written), (Status::Complete, 5));
 }
 
 #[test]

@@ -8,9 +8,12 @@
 //! - Each digest is fetched once per batch, however many docs share it.
 //! - Fetched data must match the stub's digest. A mismatch (or an attachment the source no
 //!   longer has) fails that doc alone; nothing of it is written.
-//! - A CouchDB text attachment stored gzipped (`encoding` in the stub) has a digest of the
-//!   gzipped bytes, while a fetch returns them decoded; its stub is rewritten to the digest
-//!   and length of the decoded data, which is what gets stored.
+//! - A CouchDB text attachment stored gzipped (`encoding` in the stub, which CouchDB only
+//!   adds when asked with `att_encoding_info=true`) has a digest of the gzipped bytes, while a
+//!   fetch returns them decoded (the browser sends `Accept-Encoding: gzip` and decodes). Its
+//!   data is checked by the stub's `length` (the decoded size), and its stub is rewritten to
+//!   the digest and length of the decoded data, which is what gets stored: the same md5 that
+//!   PouchDB computes for it, and what a CouchDB that receives it checks the data against.
 
 use super::peer::{AttMap, AttRef, DocError, Peer, RevsDiff};
 use crate::core::rev::Rev;
@@ -33,6 +36,7 @@ pub fn stubs(docs: &[Value]) -> Vec<AttRef> {
                 digest: digest.to_string(),
                 revpos: att.get("revpos").and_then(Value::as_u64).unwrap_or(0),
                 encoded: att.get("encoding").is_some_and(|e| !e.is_null()),
+                length: att.get("length").and_then(Value::as_u64),
             });
         }
     }
@@ -109,7 +113,16 @@ pub async fn fetch(
             Err(e) => return Err(e),
         };
         let actual = got.digest().await?;
-        if att.encoded {
+        if att.encoded && att.length.is_some_and(|l| l != got.len()) {
+            let reason = format!(
+                "attachment {} has {} bytes once decoded, its stub says {}",
+                att.name,
+                got.len(),
+                att.length.unwrap_or_default()
+            );
+            failures.push(failure(att, 400, "bad_digest", reason));
+            continue;
+        } else if att.encoded {
             redigest(docs, &att.digest, &actual, got.len());
         } else if actual != att.digest {
             let reason = format!("attachment {} does not match its digest {}", att.name, att.digest);
@@ -135,6 +148,7 @@ mod tests {
             digest: "md5-1".into(),
             revpos,
             encoded: false,
+            length: None,
         }
     }
 

@@ -8,7 +8,9 @@
 //! 2. Otherwise the newest session found in both histories: resume from its seq.
 //! 3. Otherwise, or if a doc is missing: start from 0.
 //!
-//! History entries written by CouchDB's replicator call the seq `recorded_seq`; both are read.
+//! History entries name their seq `last_seq` in PouchDB's docs and `recorded_seq` in CouchDB's
+//! replicator's; entries are written with both, so either replicator can resume from the
+//! other's checkpoint when the ids match, and read with either.
 
 use super::peer::Seq;
 use serde::{Deserialize, Serialize};
@@ -18,10 +20,38 @@ use serde_json::Value;
 pub const MAX_HISTORY: usize = 10;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "EntryFields", into = "EntryFields")]
 pub struct HistoryEntry {
     pub session_id: String,
-    #[serde(alias = "recorded_seq")]
     pub last_seq: Seq,
+}
+
+/// A history entry as stored: the seq under both names (see the module doc).
+#[derive(Serialize, Deserialize)]
+struct EntryFields {
+    session_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_seq: Option<Seq>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recorded_seq: Option<Seq>,
+}
+
+impl TryFrom<EntryFields> for HistoryEntry {
+    type Error = &'static str;
+    fn try_from(f: EntryFields) -> Result<Self, Self::Error> {
+        let last_seq = f.last_seq.or(f.recorded_seq).ok_or("a history entry without a seq")?;
+        Ok(HistoryEntry { session_id: f.session_id, last_seq })
+    }
+}
+
+impl From<HistoryEntry> for EntryFields {
+    fn from(h: HistoryEntry) -> Self {
+        EntryFields {
+            session_id: h.session_id,
+            recorded_seq: Some(h.last_seq.clone()),
+            last_seq: Some(h.last_seq),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -99,6 +129,17 @@ mod tests {
                 .map(|(s, n)| HistoryEntry { session_id: s.to_string(), last_seq: seq(*n) })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn history_entries_are_written_with_both_seq_names_and_read_with_either() {
+        let doc = Checkpoint::next(None, "s1", &seq(7)).to_doc("_local/x", None);
+        assert_eq!(doc["history"], json!([{"session_id": "s1", "last_seq": 7, "recorded_seq": 7}]));
+        let couch = json!({"session_id": "c", "source_last_seq": "5-g1", "history": [
+            {"session_id": "c", "recorded_seq": "5-g1", "start_last_seq": 0, "docs_read": 5}]});
+        let read = Checkpoint::from_doc(&couch).expect("CouchDB's doc reads");
+        assert_eq!(read.history[0].last_seq, Seq(json!("5-g1")));
+        assert_eq!(Checkpoint::from_doc(&doc).unwrap().history[0].last_seq, seq(7));
     }
 
     #[test]

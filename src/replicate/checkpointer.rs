@@ -2,8 +2,9 @@
 //!
 //! - Writes go to the target first, then the source (see `checkpoint` for why).
 //! - A write is skipped when the seq has not moved, so an in-sync replication writes nothing.
-//! - A 409 means someone else (another tab's run of the same replication) wrote the doc: it is
-//!   re-read and written once more on top.
+//! - A 409 means someone else (another tab's run of the same replication) wrote the doc, or
+//!   our own write landed but its answer was lost: it is re-read and written again on top
+//!   (up to `WRITE_ATTEMPTS` times), unless the doc read back is already our write.
 //! - A source that refuses the write (401/403: a read-only remote) is left alone for the rest
 //!   of the run; resuming then falls back to the histories, as CouchDB's replicator does.
 
@@ -77,6 +78,12 @@ impl Checkpointer {
     }
 }
 
+/// How often a checkpoint write is tried after 409s. A 409 is another writer (another tab's
+/// run of the same replication) or our own earlier write whose answer was lost and whose
+/// repetition (`Retrying`) then came back 409: on a flaky network that can happen twice in
+/// a row, and giving up would end a retrying replication on a non-retryable error.
+const WRITE_ATTEMPTS: usize = 5;
+
 async fn write_side(
     peer: &dyn Peer,
     side: &mut Side,
@@ -84,7 +91,7 @@ async fn write_side(
     session_id: &str,
     seq: &Seq,
 ) -> Result<()> {
-    for attempt in 0..2 {
+    for attempt in 0..WRITE_ATTEMPTS {
         let checkpoint = Checkpoint::next(side.previous.as_ref(), session_id, seq);
         match peer.put_local(checkpoint.to_doc(doc_id, side.rev.as_deref())).await {
             Ok(rev) => {
@@ -92,13 +99,21 @@ async fn write_side(
                 side.previous = Some(checkpoint);
                 return Ok(());
             }
-            Err(e) if e.status == 409 && attempt == 0 => {
+            Err(e) if e.status == 409 && attempt + 1 < WRITE_ATTEMPTS => {
                 let fresh = Side::load(peer.get_local(doc_id).await?);
                 side.rev = fresh.rev;
                 side.previous = fresh.previous;
+                // Our own write landed after all: it is there, as this session's, at `seq`.
+                if side
+                    .previous
+                    .as_ref()
+                    .is_some_and(|p| p.session_id == session_id && &p.source_last_seq == seq)
+                {
+                    return Ok(());
+                }
             }
             Err(e) => return Err(e),
         }
     }
-    unreachable!("the second attempt returns")
+    unreachable!("the last attempt returns")
 }

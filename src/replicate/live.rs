@@ -3,10 +3,17 @@
 //! - **Live:** after a pass, wait until the source has a change past the checkpoint
 //!   (`Peer::wait_for_changes`: a local db's commit signal, a remote's longpoll feed), then run
 //!   the next pass. Events: `Active` when a pass starts, `Paused(None)` when caught up.
-//! - **Retry:** a pass that fails with a retryable error (network, 5xx: `is_retryable`) emits
-//!   `Paused(Some(err))`, sleeps (`Backoff`: random 0..base, then doubling, capped at 10 min),
-//!   and runs again; the pass resumes from the checkpoint. A pass that completes resets the
-//!   backoff. Anything else (401/403, 404…) ends the run with the error.
+//! - **Retry:** each request is first retried a few times at once (`Retrying`), so a flaky
+//!   network costs a request, not a pass. A pass that still fails with a retryable error
+//!   (network, timeout, 5xx: `is_retryable`) emits `Paused(Some(err))`, sleeps (`Backoff`:
+//!   random 0..base, then doubling, capped at 10 min), and runs again from the checkpoint.
+//!   The back-off starts over when each peer answered something during the failed pass (it
+//!   is up, only flaky: doubling then would stall a replication for minutes on a network
+//!   that works 6 times in 10), and after a pass that completes. It only keeps growing while
+//!   a peer answers nothing (`Retrying::up`). `LiveOptions::wake` (the browser's `online` event) ends a sleep at once.
+//!   Anything else (401/403, 404…) ends the run with the error.
+//! - **Counts** add up over passes, in the result and in each `Change` event's progress (as
+//!   PouchDB's do): a live replication's `docs_written` only grows.
 //! - **Cancel:** `ReplicateOptions::cancel` set, then `LiveOptions::cancel_signal` notified;
 //!   waits and sleeps end at once, a running pass stops after its batch.
 //! - The result adds up all passes: counts and errors summed, `last_seq` of the last one.
@@ -16,13 +23,17 @@
 //! Timers and randomness are injected (`sleep`, `random`), so this file has no wasm
 //! dependency and is tested natively.
 
-use super::options::{ReplicateOptions, ReplicationFailure, ReplicationResult, Status};
+use super::options::{
+    Progress, ReplicateOptions, ReplicationEvent, ReplicationFailure, ReplicationResult, Status,
+};
 use super::peer::Peer;
 use super::remote::is_retryable;
 use super::replicator::{replicate, SyncResult};
+use super::retrying::Retrying;
 use crate::db::notify::Notify;
 use crate::error::Error;
 use futures::future::{select, Either, LocalBoxFuture};
+use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
 
@@ -49,6 +60,8 @@ pub struct LiveOptions {
     pub random: Box<dyn Fn() -> f64>,
     pub on_state: Option<StateHandler>,
     pub cancel_signal: Rc<Notify>,
+    /// Notified when a retry should not wait any longer (the network came back).
+    pub wake: Rc<Notify>,
 }
 
 /// PouchDB's default back-off: a random start below `base_ms`, doubling, capped.
@@ -109,7 +122,7 @@ fn emit(live: &LiveOptions, event: LiveEvent) {
     }
 }
 
-fn add(total: &mut Option<ReplicationResult>, pass: ReplicationResult) {
+fn add(total: &mut Option<ReplicationResult>, pass: ReplicationResult, earlier: &Cell<Earlier>) {
     match total {
         None => *total = Some(pass),
         Some(t) => {
@@ -123,12 +136,44 @@ fn add(total: &mut Option<ReplicationResult>, pass: ReplicationResult) {
             t.ok = pass.ok;
         }
     }
+    let t = total.as_ref().expect("set above");
+    earlier.set(Earlier { read: t.docs_read, written: t.docs_written, failures: t.doc_write_failures });
 }
 
 fn cancelled(mut total: ReplicationResult) -> ReplicationResult {
     total.status = Status::Cancelled;
     total.ok = true;
     total
+}
+
+/// Counts of the passes before the current one, added to its `Change` events.
+#[derive(Clone, Copy, Default)]
+struct Earlier {
+    read: u64,
+    written: u64,
+    failures: u64,
+}
+
+/// Makes `opts.on_event` report counts since the start of the run, not of the pass.
+fn cumulative_events(opts: &mut ReplicateOptions) -> Rc<Cell<Earlier>> {
+    let earlier = Rc::new(Cell::new(Earlier::default()));
+    if let Some(inner) = opts.on_event.take() {
+        let before = earlier.clone();
+        opts.on_event = Some(Box::new(move |event: &ReplicationEvent| match event {
+            ReplicationEvent::Change { progress, docs } => {
+                let e = before.get();
+                let progress = Progress {
+                    docs_read: progress.docs_read + e.read,
+                    docs_written: progress.docs_written + e.written,
+                    doc_write_failures: progress.doc_write_failures + e.failures,
+                    ..(*progress).clone()
+                };
+                inner(&ReplicationEvent::Change { progress: &progress, docs })
+            }
+            other => inner(other),
+        }));
+    }
+    earlier
 }
 
 /// Replicates `source` → `target`, live and/or retrying as `live` says.
@@ -138,6 +183,14 @@ pub async fn run(
     mut opts: ReplicateOptions,
     mut live: LiveOptions,
 ) -> Result<ReplicationResult, ReplicationFailure> {
+    let random = &*live.random;
+    let (retry_source, retry_target) = (
+        Retrying::new(source, live.sleep.clone(), random),
+        Retrying::new(target, live.sleep.clone(), random),
+    );
+    let (source, target): (&dyn Peer, &dyn Peer) =
+        if live.retry { (&retry_source, &retry_target) } else { (source, target) };
+    let earlier = cumulative_events(&mut opts);
     let mut total: Option<ReplicationResult> = None;
     loop {
         emit(&live, LiveEvent::Active);
@@ -146,7 +199,7 @@ pub async fn run(
             Ok(r) => {
                 live.backoff.reset();
                 let seq = r.last_seq.clone();
-                add(&mut total, r);
+                add(&mut total, r, &earlier);
                 if opts.since.is_some() {
                     opts.since = Some(seq.clone());
                 }
@@ -167,7 +220,7 @@ pub async fn run(
                 if opts.since.is_some() {
                     opts.since = Some(failure.result.last_seq.clone());
                 }
-                add(&mut total, failure.result);
+                add(&mut total, failure.result, &earlier);
                 failure.error
             }
         };
@@ -182,8 +235,14 @@ pub async fn run(
         }
         total = Some(t);
         emit(&live, LiveEvent::Paused(Some(&error)));
+        // Both are read (and cleared): `&` does not short-circuit.
+        if retry_source.up() & retry_target.up() {
+            live.backoff.reset();
+        }
         let delay = live.backoff.next((live.random)());
-        if unless_cancelled(&opts, &live, (live.sleep)(delay)).await.is_none() {
+        let woken = live.wake.changed_since(live.wake.generation());
+        let nap = select(Box::pin((live.sleep)(delay)), woken);
+        if unless_cancelled(&opts, &live, nap).await.is_none() {
             return Ok(cancelled(total.take().expect("set above")));
         }
     }

@@ -28,6 +28,7 @@ pub mod planner;
 pub mod reader;
 pub mod remote;
 pub mod replicator;
+pub mod retrying;
 pub mod writer;
 
 pub use local_peer::LocalPeer;

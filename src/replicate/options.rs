@@ -3,11 +3,12 @@
 //! Callbacks and the clock are plain closures so that this layer has no wasm dependency: the
 //! wasm layer wraps JS functions (`Date.now`, an emitter, a JS filter) in them.
 
-use super::peer::{DocError, Filter, Seq};
+use super::peer::{DocError, Filter, RevRequest, Seq};
 use crate::error::Error;
 use serde::Serialize;
 use serde_json::Value;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 /// Large batches suit IndexedDB (one transaction per batch dominates the cost of a write) and
@@ -20,6 +21,8 @@ pub const DEFAULT_BATCH_SIZE: usize = 1000;
 pub type DocFilter = Box<dyn Fn(&Value) -> bool>;
 pub type EventHandler = Box<dyn Fn(&ReplicationEvent)>;
 pub type Clock = Box<dyn Fn() -> String>;
+/// Revisions sent in a write whose answer never came (see `ReplicateOptions::in_doubt`).
+pub type InDoubt = Rc<RefCell<BTreeSet<RevRequest>>>;
 
 pub struct ReplicateOptions {
     pub batch_size: usize,
@@ -38,6 +41,11 @@ pub struct ReplicateOptions {
     pub clock: Option<Clock>,
     /// Unique per run (the wasm layer passes a random UUID); derived from the clock if absent.
     pub session_id: Option<String>,
+    /// Revisions whose write request failed without an answer: the target may or may not
+    /// have them. The next pass over the same options (a retry) asks the target; those it
+    /// has are counted as read and written then, so a lost answer neither loses nor
+    /// double-counts a doc, and `docs_written` ends as in a run without faults.
+    pub in_doubt: InDoubt,
 }
 
 impl Default for ReplicateOptions {
@@ -52,6 +60,7 @@ impl Default for ReplicateOptions {
             cancel: Rc::new(Cell::new(false)),
             clock: None,
             session_id: None,
+            in_doubt: InDoubt::default(),
         }
     }
 }

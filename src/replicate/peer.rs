@@ -177,6 +177,8 @@ pub struct AttRef {
     /// CouchDB stores text attachments gzipped: their digest is of the gzipped bytes, which a
     /// fetch does not return, so the data cannot be checked against it.
     pub encoded: bool,
+    /// The stub's `length`: the size of the decoded data, all an encoded one can be checked by.
+    pub length: Option<u64>,
 }
 
 /// Attachment data by digest.

@@ -16,8 +16,10 @@
 //!   shown (always, for a target at its origin): bodies of revs the target already has would
 //!   be read for nothing, as in a sync whose pull sees the docs its push just wrote.
 
-use super::options::DocFilter;
-use super::peer::{revs_diff_of, Change, ChangesPage, Fetched, Filter, MissingRevs, Peer, RevsDiff, Seq};
+use super::options::{DocFilter, InDoubt};
+use super::peer::{
+    revs_diff_of, Change, ChangesPage, Fetched, Filter, MissingRevs, Peer, RevRequest, RevsDiff, Seq,
+};
 use super::planner::{docs_to_write, fetch_list, is_last_page, revs_diff_request, take_prefetched};
 use crate::core::order;
 use crate::error::Result;
@@ -30,6 +32,9 @@ pub struct Batch {
     pub diff: RevsDiff,
     /// The revisions to write (after the caller's `doc_filter`).
     pub docs: Vec<Value>,
+    /// Revisions of this page that were in doubt (`ReplicateOptions::in_doubt`), each with
+    /// whether the target turned out to have them.
+    pub doubts: Vec<(RevRequest, bool)>,
 }
 
 /// How a run reads: fixed at its start, except whether to ask for bodies with the feed.
@@ -39,6 +44,7 @@ pub struct Reader<'a> {
     pub doc_filter: Option<&'a DocFilter>,
     /// The target's seq was at its origin when the run began.
     pub target_empty: bool,
+    in_doubt: &'a InDoubt,
     with_docs: Cell<bool>,
 }
 
@@ -48,8 +54,10 @@ impl<'a> Reader<'a> {
         filter: &'a Filter,
         doc_filter: Option<&'a DocFilter>,
         target_empty: bool,
+        in_doubt: &'a InDoubt,
     ) -> Self {
-        Reader { limit: limit.max(1), filter, doc_filter, target_empty, with_docs: Cell::new(target_empty) }
+        let with_docs = Cell::new(target_empty);
+        Reader { limit: limit.max(1), filter, doc_filter, target_empty, in_doubt, with_docs }
     }
 
     /// The page of changes after `since`.
@@ -82,13 +90,14 @@ impl<'a> Reader<'a> {
 
     async fn read(&self, source: &dyn Peer, target: &dyn Peer, mut page: ChangesPage) -> Result<Batch> {
         if page.results.is_empty() {
-            return Ok(Batch { page, diff: RevsDiff::new(), docs: Vec::new() });
+            return Ok(Batch { page, diff: RevsDiff::new(), docs: Vec::new(), doubts: Vec::new() });
         }
         let diff = if self.target_empty {
             all_missing(&page.results)
         } else {
             target.revs_diff(&revs_diff_request(&page.results)).await?
         };
+        let doubts = self.doubts(&page.results, &diff);
         let wanted = fetch_list(&diff);
         self.with_docs.set(self.target_empty || wanted.len() * 2 >= page.results.len());
         let (mut fetched, rest) = take_prefetched(wanted, &mut page.docs);
@@ -106,7 +115,27 @@ impl<'a> Reader<'a> {
         if let Some(keep) = self.doc_filter {
             docs.retain(|d| keep(d));
         }
-        Ok(Batch { page, diff, docs })
+        Ok(Batch { page, diff, docs, doubts })
+    }
+
+    /// The revisions of `changes` in doubt, and whether the target has them (`diff` says
+    /// what it lacks). Left in the set: the run takes them out once it counts the batch.
+    fn doubts(&self, changes: &[Change], diff: &RevsDiff) -> Vec<(RevRequest, bool)> {
+        let in_doubt = self.in_doubt.borrow();
+        if in_doubt.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for c in changes {
+            for rev in &c.revs {
+                let r = RevRequest { id: c.id.clone(), rev: rev.clone() };
+                if in_doubt.contains(&r) {
+                    let lacks = diff.get(&c.id).is_some_and(|m| m.missing.contains(rev));
+                    out.push((r, !lacks));
+                }
+            }
+        }
+        out
     }
 }
 

@@ -26,7 +26,7 @@ use super::id::replication_id;
 use super::options::{
     Progress, ReplicateOptions, ReplicationEvent, ReplicationFailure, ReplicationResult, Status,
 };
-use super::peer::{DocError, Peer, Seq};
+use super::peer::{DocError, Peer, RevRequest, Seq};
 use super::reader::Reader;
 use super::writer::{write_batch, Landed, Written};
 use crate::error::Result;
@@ -117,6 +117,7 @@ impl<'a> Run<'a> {
             &opts.filter,
             opts.doc_filter.as_ref(),
             target_info.update_seq.is_origin(),
+            &opts.in_doubt,
         );
         let first = reader.changes(source, &self.progress.last_seq).await?;
         let (mut batch, mut next) = reader.read_ahead(source, target, first).await;
@@ -145,15 +146,19 @@ impl<'a> Run<'a> {
             // The checkpoint goes first: its small requests then do not queue behind the
             // batch's `bulk_docs` on a single-threaded server, and the checkpoint's second
             // write (the other side's) runs while that server is busy with the batch.
-            let (settled, (read, written), ahead) = futures::future::join3(
+            self.resolve_doubts(&ready.doubts);
+            let (settled, written, ahead) = futures::future::join3(
                 self.settle(source, target, &mut checkpointer, landed),
                 write_batch(source, target, ready),
                 read_next,
             )
             .await;
-            // Counted before any error returns: a lost response may still have written them.
-            self.progress.docs_read += read as u64;
-            let written = written.map(|w| self.account(w));
+            // A write without an answer may have landed: its revisions are left in doubt for
+            // the next pass to ask about, and counted then (`ReplicateOptions::in_doubt`).
+            let written = written.map(|w| self.account(w)).map_err(|u| {
+                opts.in_doubt.borrow_mut().extend(u.sent);
+                u.error
+            });
             settled?;
             landed = Some(written?);
             match ahead {
@@ -166,8 +171,21 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Counts the revisions in doubt that turned out to be on the target, as the pass that
+    /// sent them would have, and forgets every doubt the target answered.
+    fn resolve_doubts(&mut self, doubts: &[(RevRequest, bool)]) {
+        let mut in_doubt = self.opts.in_doubt.borrow_mut();
+        for (rev, landed) in doubts {
+            if in_doubt.remove(rev) && *landed {
+                self.progress.docs_read += 1;
+                self.progress.docs_written += 1;
+            }
+        }
+    }
+
     /// Adds a written batch to the counts and reports its denied docs.
     fn account(&mut self, w: Written) -> Landed {
+        self.progress.docs_read += w.read as u64;
         self.progress.docs_written += w.read.saturating_sub(w.failures.len()) as u64;
         self.progress.doc_write_failures += w.failures.len() as u64;
         for f in w.failures.iter().filter(|f| f.is_denied()) {

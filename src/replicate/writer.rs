@@ -6,7 +6,7 @@
 //! - Per-doc failures come back once per (id, rev); a failed request is an `Err`.
 
 use super::attachments;
-use super::peer::{ChangesPage, DocError, Peer, RevsDiff};
+use super::peer::{ChangesPage, DocError, Peer, RevRequest, RevsDiff};
 use super::reader::Batch;
 use crate::error::Result;
 use serde_json::Value;
@@ -21,25 +21,40 @@ pub struct Written {
     pub failures: Vec<DocError>,
 }
 
+/// A batch whose write request failed: the revisions sent may or may not be on the target.
+pub struct Unsure {
+    pub error: crate::error::Error,
+    pub sent: Vec<RevRequest>,
+}
+
 /// A counted batch awaiting its checkpoint.
 pub struct Landed {
     pub page: ChangesPage,
     pub docs: Vec<Value>,
 }
 
-/// Writes `batch`; the count of revisions it tried rides along even on an `Err`.
-pub async fn write_batch(source: &dyn Peer, target: &dyn Peer, batch: Batch) -> (usize, Result<Written>) {
-    let Batch { page, diff, mut docs } = batch;
+/// Writes `batch`; on failure, the revisions it sent are handed back as `Unsure`.
+pub async fn write_batch(
+    source: &dyn Peer,
+    target: &dyn Peer,
+    batch: Batch,
+) -> std::result::Result<Written, Unsure> {
+    let Batch { page, diff, mut docs, .. } = batch;
     let read = docs.len();
     if docs.is_empty() {
-        return (0, Ok(Written { page, docs, read, failures: Vec::new() }));
+        return Ok(Written { page, docs, read, failures: Vec::new() });
     }
     match write(source, target, &mut docs, &diff).await {
         Ok(failures) => {
             drop_failed(&mut docs, &failures);
-            (read, Ok(Written { page, docs, read, failures }))
+            Ok(Written { page, docs, read, failures })
         }
-        Err(e) => (read, Err(e)),
+        Err(error) => {
+            let rev_of = |d: &Value| {
+                Some(RevRequest { id: d["_id"].as_str()?.to_string(), rev: d["_rev"].as_str()?.to_string() })
+            };
+            Err(Unsure { error, sent: docs.iter().filter_map(rev_of).collect() })
+        }
     }
 }
 

@@ -5,9 +5,11 @@
 //! from `result()`. A rejected result is an error carrying the partial result as `.result`.
 //!
 //! Options (PouchDB's): `live`, `retry`, `batch_size`, `doc_ids`, `selector`, `filter` (a JS
-//! function, applied to each fetched revision, or `'ddoc/name'` with `query_params` for a
-//! remote source), `since`, `create_target`, `heartbeat`, `timeout` (longpoll ms), and
-//! `back_off_base` (the retry backoff's base ms, default 2000; small in tests).
+//! function, applied to each fetched revision, or `'ddoc/name'` with `query_params`, or
+//! `'_view'` with `view: 'ddoc/name'`, for a remote source), `since`, `create_target`, `heartbeat`, `timeout` (longpoll ms),
+//! `request_timeout` (ms any other request may take, default 60,000), and `back_off_base` (the
+//! retry backoff's base ms, default 2000; small in tests). With `retry`, the global `online`
+//! event (window or worker) ends a back-off wait at once.
 //!
 //! For a sync, `change` payloads are `{direction: 'push' | 'pull', change}`; `active` fires when
 //! either direction becomes active, `paused` once both are paused.
@@ -50,6 +52,7 @@ struct Parsed {
     create_target: bool,
     back_off_base: u64,
     longpoll: Option<Longpoll>,
+    request_timeout: Option<u64>,
 }
 
 fn parse(options: &JsValue) -> Result<Parsed> {
@@ -65,13 +68,19 @@ fn parse(options: &JsValue) -> Result<Parsed> {
     } else if let Some(selector) = o.get("selector").filter(|s| !s.is_null()) {
         Filter::Selector(selector.clone())
     } else if let Some(name) = o.str("filter")? {
-        if !name.contains('/') {
-            return Err(bad("filter", "a function or 'ddoc/name'"));
+        let mut query_params = o.get("query_params").cloned().unwrap_or(json!({}));
+        if name == "_view" {
+            // CouchDB's `_changes?filter=_view&view=ddoc/name`: the docs the map emits for.
+            let view =
+                o.str("view")?.filter(|v| v.contains('/')).ok_or_else(|| bad("view", "'ddoc/name'"))?;
+            if !query_params.is_object() {
+                return Err(bad("query_params", "an object"));
+            }
+            query_params["view"] = json!(view);
+        } else if !name.contains('/') {
+            return Err(bad("filter", "a function, 'ddoc/name' or '_view'"));
         }
-        Filter::Named {
-            name: name.to_string(),
-            query_params: o.get("query_params").cloned().unwrap_or(json!({})),
-        }
+        Filter::Named { name: name.to_string(), query_params }
     } else {
         Filter::None
     };
@@ -89,6 +98,7 @@ fn parse(options: &JsValue) -> Result<Parsed> {
         create_target: o.bool("create_target")?,
         back_off_base: o.u64("back_off_base")?.unwrap_or(DEFAULT_BACKOFF_BASE_MS),
         longpoll,
+        request_timeout: o.u64("request_timeout")?,
     })
 }
 
@@ -132,14 +142,21 @@ impl States {
     }
 }
 
+/// What stops a replication (`cancel`, then `signal`) or cuts its back-off short (`wake`).
+#[derive(Clone, Default)]
+struct Controls {
+    cancel: Rc<Cell<bool>>,
+    signal: Rc<Notify>,
+    wake: Rc<Notify>,
+}
+
 /// One direction's options; `direction` is `Some("push" | "pull")` in a sync.
 fn direction(
     p: &Parsed,
     index: usize,
     direction: Option<&'static str>,
     states: &Rc<States>,
-    cancel: &Rc<Cell<bool>>,
-    signal: &Rc<Notify>,
+    controls: &Controls,
     session: String,
 ) -> (ReplicateOptions, LiveOptions) {
     let emit_fn = states.emit.clone();
@@ -181,9 +198,10 @@ fn direction(
         doc_filter,
         doc_filter_key: p.js_filter.as_ref().map(|f| String::from(f.to_string())),
         on_event: Some(Box::new(on_event)),
-        cancel: cancel.clone(),
+        cancel: controls.cancel.clone(),
         clock: Some(Box::new(|| String::from(js_sys::Date::new_0().to_iso_string()))),
         session_id: Some(session),
+        in_doubt: Default::default(),
     };
     let states = states.clone();
     let live = LiveOptions {
@@ -193,7 +211,8 @@ fn direction(
         sleep: Rc::new(|ms| Box::pin(sleep(ms))),
         random: Box::new(js_sys::Math::random),
         on_state: Some(Box::new(move |e| states.on(index, e))),
-        cancel_signal: signal.clone(),
+        cancel_signal: controls.signal.clone(),
+        wake: controls.wake.clone(),
     };
     (opts, live)
 }
@@ -204,6 +223,38 @@ fn prepare(p: &Parsed, source: &Endpoint, target: &Endpoint) {
     }
     if let (true, Some(http)) = (p.create_target, target.http()) {
         http.allow_create();
+    }
+    if let Some(ms) = p.request_timeout {
+        for http in [source.http(), target.http()].into_iter().flatten() {
+            http.client().set_request_timeout(ms);
+        }
+    }
+}
+
+/// Notifies `wake` on the global `online` event (window or worker) until dropped, so a
+/// retrying replication does not sit out its back-off once the network is back.
+struct OnlineWake {
+    listener: Closure<dyn FnMut()>,
+}
+
+impl OnlineWake {
+    fn listen(wake: Rc<Notify>) -> Option<OnlineWake> {
+        let listener = Closure::<dyn FnMut()>::new(move || wake.notify());
+        call_global("addEventListener", &listener)?;
+        Some(OnlineWake { listener })
+    }
+}
+
+/// `globalThis[method]('online', listener)`; `None` where there is no such method.
+fn call_global(method: &str, listener: &Closure<dyn FnMut()>) -> Option<()> {
+    let global = js_sys::global();
+    let f = Reflect::get(&global, &JsValue::from_str(method)).ok()?.dyn_into::<Function>().ok()?;
+    f.call2(&global, &JsValue::from_str("online"), listener.as_ref()).ok().map(drop)
+}
+
+impl Drop for OnlineWake {
+    fn drop(&mut self) {
+        call_global("removeEventListener", &self.listener);
     }
 }
 
@@ -221,17 +272,18 @@ fn failure_to_js(f: ReplicationFailure, partial: Value) -> JsValue {
 impl Replication {
     /// Replicates `source` → `target` with PouchDB's options; events go to `emit(name, payload)`.
     pub fn start(source: &Endpoint, target: &Endpoint, options: JsValue, emit: Function) -> Replication {
-        let cancel = Rc::new(Cell::new(false));
-        let signal = Rc::new(Notify::default());
+        let controls = Controls::default();
         let parsed = parse(&options);
         let (src, tgt): (Rc<dyn Peer>, Rc<dyn Peer>) = (source.peer(), target.peer());
         let run = parsed.map(|p| {
             prepare(&p, source, target);
             let states = Rc::new(States { paused: RefCell::new(vec![true]), emit });
-            direction(&p, 0, None, &states, &cancel, &signal, new_id())
+            direction(&p, 0, None, &states, &controls, new_id())
         });
+        let wake = controls.wake.clone();
         let result = spawn(async move {
             let (opts, live) = run.map_err(err_to_js)?;
+            let _online = live.retry.then(|| OnlineWake::listen(wake)).flatten();
             match live::run(&*src, &*tgt, opts, live).await {
                 Ok(r) => Ok(json_to_js(&result_json(&r))),
                 Err(f) => {
@@ -240,26 +292,27 @@ impl Replication {
                 }
             }
         });
-        Replication { cancel, signal, result }
+        Replication { cancel: controls.cancel, signal: controls.signal, result }
     }
 
     /// Replicates both ways (`a` → `b` is `push`, `b` → `a` is `pull`); resolves to
     /// `{ok, status, push, pull}`.
     pub fn sync(a: &Endpoint, b: &Endpoint, options: JsValue, emit: Function) -> Replication {
-        let cancel = Rc::new(Cell::new(false));
-        let signal = Rc::new(Notify::default());
+        let controls = Controls::default();
         let parsed = parse(&options);
         let (pa, pb): (Rc<dyn Peer>, Rc<dyn Peer>) = (a.peer(), b.peer());
         let run = parsed.map(|p| {
             prepare(&p, a, b);
             prepare(&p, b, a);
             let states = Rc::new(States { paused: RefCell::new(vec![true, true]), emit });
-            let push = direction(&p, 0, Some("push"), &states, &cancel, &signal, new_id());
-            let pull = direction(&p, 1, Some("pull"), &states, &cancel, &signal, new_id());
+            let push = direction(&p, 0, Some("push"), &states, &controls, new_id());
+            let pull = direction(&p, 1, Some("pull"), &states, &controls, new_id());
             (push, pull)
         });
+        let wake = controls.wake.clone();
         let result = spawn(async move {
             let (push, pull) = run.map_err(err_to_js)?;
+            let _online = push.1.retry.then(|| OnlineWake::listen(wake)).flatten();
             match live::sync(&*pa, &*pb, push, pull).await {
                 Ok(r) => {
                     let status = if r.push.status == r.pull.status {
@@ -277,7 +330,7 @@ impl Replication {
                 }
             }
         });
-        Replication { cancel, signal, result }
+        Replication { cancel: controls.cancel, signal: controls.signal, result }
     }
 
     /// The promise of the outcome (the same promise on every call).

@@ -47,6 +47,34 @@ pub async fn put_many(db: &Database, prefix: &str, n: usize) {
     db.bulk_docs(docs, true).await.unwrap();
 }
 
+/// `n` docs `{prefix}{i:05}` with some history: every 3rd updated, every 7th deleted, and
+/// every 11th given a second branch (a conflict) with `new_edits: false`, as replication
+/// from another replica would. Returns the number of leaves: what a replication writes.
+pub async fn seed_mixed(db: &Database, prefix: &str, n: usize) -> u64 {
+    put_many(db, prefix, n).await;
+    let id = |i: usize| format!("{prefix}{i:05}");
+    let read = |i: usize| async move { parse(&db.get(&id(i), &Value::Null).await.unwrap()) };
+    let mut edits = Vec::new();
+    for i in (0..n).filter(|i| i % 3 == 0) {
+        let mut doc = read(i).await;
+        doc["edited"] = json!(true);
+        edits.push(doc);
+    }
+    db.bulk_docs(edits, true).await.unwrap();
+    let mut leaves = n as u64;
+    let mut branches = Vec::new();
+    for i in (0..n).filter(|i| i % 11 == 0) {
+        branches.push(json!({"_id": id(i), "_rev": format!("1-{:032x}", i + 1), "_revisions": {"start": 1, "ids": [format!("{:032x}", i + 1)]}, "branch": true}));
+        leaves += 1;
+    }
+    db.bulk_docs(branches, false).await.unwrap();
+    for i in (0..n).filter(|i| i % 7 == 0) {
+        let doc = read(i).await;
+        db.remove(&id(i), doc["_rev"].as_str().unwrap()).await.unwrap();
+    }
+    leaves
+}
+
 /// Everything replication must make equal: every leaf of every doc (bodies and `_revisions`),
 /// the winners with their `_conflicts`, and the doc count. Seqs are left out: they are local.
 pub async fn snapshot(db: &Database) -> Value {
@@ -155,34 +183,80 @@ pub enum Fault {
     After,
 }
 
-/// Fails its `fail_at`-th call (counting from 0, all methods, or only `method`) once.
+/// Fails its `fail_at`-th call (counting from 0, all methods, or only `method`) once, or
+/// that call and the `times - 1` after it (`repeated`), or each call with a probability
+/// (`flaky`, seeded: a run is reproducible).
 pub struct Faulty<P> {
     pub inner: P,
     fail_at: Cell<Option<usize>>,
+    times: usize,
     method: Option<&'static str>,
     fault: Fault,
     seen: Cell<usize>,
+    /// `Some((rate, rng state))` for `flaky`: the fault (before or after) is drawn too.
+    random: Option<(f64, Cell<u64>)>,
+    /// How many calls failed.
+    pub failed: Cell<usize>,
 }
 
 impl<P: Peer> Faulty<P> {
     pub fn new(inner: P, fail_at: usize, method: Option<&'static str>, fault: Fault) -> Self {
-        Faulty { inner, fail_at: Cell::new(Some(fail_at)), method, fault, seen: Cell::new(0) }
+        Self::repeated(inner, fail_at, 1, method, fault)
     }
-    /// Whether the fault has struck.
+    pub fn repeated(
+        inner: P,
+        fail_at: usize,
+        times: usize,
+        method: Option<&'static str>,
+        fault: Fault,
+    ) -> Self {
+        let fail_at = Cell::new(Some(fail_at));
+        let failed = Cell::new(0);
+        Faulty { inner, fail_at, times, method, fault, seen: Cell::new(0), random: None, failed }
+    }
+    /// Fails each call with probability `rate`, half of them before the call reaches the
+    /// peer and half after it ran (a lost answer).
+    pub fn flaky(inner: P, rate: f64, seed: u64) -> Self {
+        let random = Some((rate, Cell::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)));
+        Faulty { random, fail_at: Cell::new(None), ..Self::repeated(inner, 0, 0, None, Fault::Before) }
+    }
+    /// Whether the fault has struck (every time it was to).
     pub fn struck(&self) -> bool {
         self.fail_at.get().is_none()
     }
-    fn strikes(&self, method: &'static str) -> bool {
+    /// xorshift64*: uniform in [0, 1).
+    fn draw(state: &Cell<u64>) -> f64 {
+        let mut x = state.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        state.set(x);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Whether this call fails, and how.
+    fn strikes(&self, method: &'static str) -> Option<Fault> {
+        if let Some((rate, state)) = &self.random {
+            if Self::draw(state) >= *rate {
+                return None;
+            }
+            self.failed.set(self.failed.get() + 1);
+            return Some(if Self::draw(state) < 0.5 { Fault::Before } else { Fault::After });
+        }
         if self.method.is_some_and(|m| m != method) {
-            return false;
+            return None;
         }
         let n = self.seen.get();
         self.seen.set(n + 1);
-        if self.fail_at.get() == Some(n) {
-            self.fail_at.set(None);
-            return true;
+        match self.fail_at.get() {
+            Some(at) if (at..at + self.times).contains(&n) => {
+                self.failed.set(self.failed.get() + 1);
+                if n + 1 == at + self.times {
+                    self.fail_at.set(None);
+                }
+                Some(self.fault)
+            }
+            _ => None,
         }
-        false
     }
     async fn wrap<T>(
         &self,
@@ -190,11 +264,11 @@ impl<P: Peer> Faulty<P> {
         call: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
         let strike = self.strikes(method);
-        if strike && self.fault == Fault::Before {
+        if strike == Some(Fault::Before) {
             return Err(injected(method));
         }
         let out = call.await;
-        if strike {
+        if strike.is_some() {
             return Err(injected(method));
         }
         out

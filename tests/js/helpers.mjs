@@ -52,12 +52,17 @@ export async function launch(profile = newProfile(), extraArgs = []) {
   return { context, profile };
 }
 
-/** Opens the fixture page and waits until `window.Settee` is there. Page errors fail loudly. */
-export async function openPage(context, url) {
+/**
+ * Opens the fixture page and waits until `window.Settee` is there. Page errors are printed;
+ * with `quiet`, the console's failed-request lines are not.
+ */
+export async function openPage(context, url, { quiet = false } = {}) {
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));
   page.on('console', (msg) => {
-    if (msg.type() === 'error') console.error(`[page console] ${msg.text()}`);
+    // `quiet`: the browser's own lines about failed requests are left out.
+    const network = /Failed to load resource|blocked by CORS policy/.test(msg.text());
+    if (msg.type() === 'error' && !(quiet && network)) console.error(`[page console] ${msg.text()}`);
   });
   await page.goto(url + '/');
   await page.waitForFunction(() => window.ready === true);

@@ -9,8 +9,12 @@
 //!   `POST /_session` (one login at a time, shared by concurrent requests); a later 401 logs in
 //!   again once and repeats the request, since sessions expire (CouchDB's after 600 s). The
 //!   password goes only into that request's body, never into an error.
-//! - `timeout_ms` aborts the request client-side; servers such as pouchdb-server ignore the
-//!   longpoll `timeout` parameter. A timed-out request answers `Ok(None)`.
+//! - Every request has a deadline, answer and body included (`request_timeout`, default
+//!   `DEFAULT_REQUEST_TIMEOUT_MS`): a hung connection or a body that never ends is a
+//!   `network_error` (retryable), never a stall. A longpoll sets its own (`call_with_timeout`:
+//!   servers such as pouchdb-server ignore the `timeout` parameter), and its expiry answers
+//!   `Ok(None)`, an empty poll. Only a remote live changes feed (`raw_unlimited`) has none:
+//!   it is held open on purpose and ends when it is cancelled.
 
 use super::timer::sleep;
 use crate::error::Result;
@@ -21,8 +25,24 @@ use futures::future::{select, Either};
 use futures::lock::Mutex;
 use gloo_net::http::{Method, RequestBuilder};
 use serde_json::Value;
+use std::cell::Cell;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, Blob, RequestCredentials};
+
+/// CouchDB's replicator gives a request 30 s (`connection_timeout`) between bytes; fetch gives
+/// no progress on a body read whole, so this bounds the whole exchange, with room for a
+/// batch of large docs on a slow link.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 60_000;
+
+/// How long a request may take.
+#[derive(Clone, Copy)]
+enum Deadline {
+    /// The client's `request_timeout`; then a `network_error`.
+    Default,
+    /// A longpoll's own limit; then `Ok(None)`.
+    Poll(u64),
+    None,
+}
 
 /// What a request carries.
 #[derive(Clone, Copy)]
@@ -57,6 +77,7 @@ pub struct HttpClient {
     url: DbUrl,
     /// Whether the cookie session is believed valid; the lock serialises logins.
     logged_in: Mutex<bool>,
+    request_timeout_ms: Cell<u64>,
 }
 
 struct AbortOnDrop(Option<AbortController>);
@@ -81,7 +102,15 @@ fn method(m: &str) -> Method {
 
 impl HttpClient {
     pub fn new(url: DbUrl) -> HttpClient {
-        HttpClient { url, logged_in: Mutex::new(false) }
+        HttpClient {
+            url,
+            logged_in: Mutex::new(false),
+            request_timeout_ms: Cell::new(DEFAULT_REQUEST_TIMEOUT_MS),
+        }
+    }
+
+    pub fn set_request_timeout(&self, ms: u64) {
+        self.request_timeout_ms.set(ms.max(1));
     }
 
     pub fn url(&self) -> &DbUrl {
@@ -91,15 +120,17 @@ impl HttpClient {
     /// Sends `call`; a non-2xx answer is an `Err`.
     pub async fn call(&self, call: &Call) -> Result<Value> {
         let url = self.call_url(call);
-        let answer = self.send(call.method, &url, &call.path, Body::of(call), false, None).await?;
+        let answer =
+            self.send(call.method, &url, &call.path, Body::of(call), false, Deadline::Default).await?;
         Ok(answer.expect("no timeout, no None").json())
     }
 
     /// Sends `call`, aborting it after `timeout_ms` (then `Ok(None)`).
     pub async fn call_with_timeout(&self, call: &Call, timeout_ms: u64) -> Result<Option<Value>> {
         let url = self.call_url(call);
-        let answer =
-            self.send(call.method, &url, &call.path, Body::of(call), false, Some(timeout_ms)).await?;
+        let answer = self
+            .send(call.method, &url, &call.path, Body::of(call), false, Deadline::Poll(timeout_ms))
+            .await?;
         Ok(answer.map(Answer::json))
     }
 
@@ -107,7 +138,7 @@ impl HttpClient {
     /// the JS heap and wasm memory however large it is.
     pub async fn call_for_blob(&self, call: &Call) -> Result<Blob> {
         let url = self.call_url(call);
-        match self.send(call.method, &url, &call.path, Body::of(call), true, None).await? {
+        match self.send(call.method, &url, &call.path, Body::of(call), true, Deadline::Default).await? {
             Some(Answer::Blob(b)) => Ok(b),
             _ => Err(crate::error::Error::storage("expected a Blob answer")),
         }
@@ -116,8 +147,9 @@ impl HttpClient {
     /// Sends `call` with `body` (a `Blob`, a string…) of `content_type` instead of its JSON.
     pub async fn call_with_body(&self, call: &Call, body: &JsValue, content_type: &str) -> Result<Value> {
         let url = self.call_url(call);
-        let answer =
-            self.send(call.method, &url, &call.path, Body::Raw(body, content_type), false, None).await?;
+        let answer = self
+            .send(call.method, &url, &call.path, Body::Raw(body, content_type), false, Deadline::Default)
+            .await?;
         Ok(answer.expect("no timeout, no None").json())
     }
 
@@ -128,10 +160,34 @@ impl HttpClient {
 
     /// A request to `path_and_query` below the database (already encoded).
     pub async fn raw(&self, http_method: &str, path_and_query: &str, body: Option<&Value>) -> Result<Value> {
+        self.raw_within(http_method, path_and_query, body, Deadline::Default).await
+    }
+
+    /// `raw`, with no deadline: for a live feed that is held open until it is cancelled.
+    pub async fn raw_unlimited(
+        &self,
+        http_method: &str,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        self.raw_within(http_method, path_and_query, body, Deadline::None).await
+    }
+
+    async fn raw_within(
+        &self,
+        http_method: &str,
+        path_and_query: &str,
+        body: Option<&Value>,
+        deadline: Deadline,
+    ) -> Result<Value> {
         let url = self.url.url(path_and_query, &[]);
         let label = path_and_query.split('?').next().unwrap_or_default();
         let body = body.map_or(Body::None, Body::Json);
-        Ok(self.send(http_method, &url, label, body, false, None).await?.expect("no timeout, no None").json())
+        Ok(self
+            .send(http_method, &url, label, body, false, deadline)
+            .await?
+            .expect("no timeout, no None")
+            .json())
     }
 
     /// Logs in unless a session is already believed valid (no-op without a session login).
@@ -141,7 +197,7 @@ impl HttpClient {
         if !*logged_in {
             let body = serde_json::json!({"name": login.username, "password": login.password});
             let url = self.url.server_url("_session");
-            self.send_once("POST", &url, "_session", Body::Json(&body), false, None).await?;
+            self.send_once("POST", &url, "_session", Body::Json(&body), false, Deadline::Default).await?;
             *logged_in = true;
         }
         Ok(())
@@ -154,14 +210,14 @@ impl HttpClient {
         label: &str,
         body: Body<'_>,
         blob: bool,
-        timeout_ms: Option<u64>,
+        deadline: Deadline,
     ) -> Result<Option<Answer>> {
         self.ensure_session().await?;
-        match self.send_once(http_method, url, label, body, blob, timeout_ms).await {
+        match self.send_once(http_method, url, label, body, blob, deadline).await {
             Err(e) if e.status == 401 && self.url.session().is_some() => {
                 *self.logged_in.lock().await = false;
                 self.ensure_session().await?;
-                self.send_once(http_method, url, label, body, blob, timeout_ms).await
+                self.send_once(http_method, url, label, body, blob, deadline).await
             }
             other => other,
         }
@@ -174,7 +230,7 @@ impl HttpClient {
         label: &str,
         body: Body<'_>,
         blob: bool,
-        timeout_ms: Option<u64>,
+        deadline: Deadline,
     ) -> Result<Option<Answer>> {
         let controller = AbortController::new().ok();
         let guard = AbortOnDrop(controller);
@@ -223,11 +279,19 @@ impl HttpClient {
                 )
             })
         };
-        let out = match timeout_ms {
+        let limit = match deadline {
+            Deadline::Default => Some(self.request_timeout_ms.get()),
+            Deadline::Poll(ms) => Some(ms),
+            Deadline::None => None,
+        };
+        let out = match limit {
             None => exchange.await.map(Some),
             Some(ms) => match select(Box::pin(exchange), Box::pin(sleep(ms))).await {
                 Either::Left((answer, _)) => answer.map(Some),
-                Either::Right(_) => Ok(None),
+                Either::Right(_) if matches!(deadline, Deadline::Poll(_)) => Ok(None),
+                Either::Right(_) => {
+                    Err(network_error(&format!("no complete answer within {ms} ms"), http_method, label))
+                }
             },
         };
         drop(guard);

@@ -106,7 +106,7 @@ impl RemoteChanges {
     async fn request(&self, options: Value, since: Option<&Value>, seen: u64) -> Result<Option<Value>> {
         let call = changes_call(&options, since);
         let client = self.peer.client();
-        let request = Box::pin(client.raw(call.method, &call.path, call.body.as_ref()));
+        let request = Box::pin(client.raw_unlimited(call.method, &call.path, call.body.as_ref()));
         let answer = match select(request, self.cancel.changed_since(seen)).await {
             Either::Left((answer, _)) => answer.map(Some),
             Either::Right(_) => Ok(None),

@@ -229,9 +229,20 @@ impl Peer for HttpPeer {
             }
         }
         let mut failures = Vec::new();
-        if !bulk.is_empty() {
-            let body = self.client.call(&p::bulk_docs_call(&bulk, false)).await?;
-            failures.extend(p::parse_bulk_docs_failures(&bulk, &body));
+        let mut queue = vec![bulk];
+        while let Some(batch) = queue.pop() {
+            if batch.is_empty() {
+                continue;
+            }
+            match self.client.call(&p::bulk_docs_call(&batch, false)).await {
+                Ok(body) => failures.extend(p::parse_bulk_docs_failures(&batch, &body)),
+                Err(e) if e.status == 413 => {
+                    let (failed, again) = p::split_too_large(batch, &e);
+                    failures.extend(failed);
+                    queue.extend(again);
+                }
+                Err(e) => return Err(e),
+            }
         }
         for doc in heavy {
             if let Some(f) = self.put_multipart(doc, data).await? {

@@ -88,6 +88,7 @@ mod tests {
             digest: "md5-1".into(),
             revpos: 1,
             encoded: false,
+            length: None,
         };
         let c = attachment_call(&att);
         assert_eq!(c.path, "a%20b/dir%2Ff.txt");

@@ -140,12 +140,21 @@ pub fn parse_revs_diff(body: &Value) -> RevsDiff {
     )
 }
 
+/// Asks CouchDB to mark attachments it stores gzipped (`text/*`, JSON…) with `encoding` and
+/// `encoded_length`: their digest is the md5 of the gzipped bytes, which a browser's fetch
+/// never hands over (it decodes them), so the data can only be checked by its length
+/// (`attachments::fetch`). Without the mark such a doc fails as `bad_digest`. Servers that do
+/// not compress (pouchdb-server) ignore the parameter.
+fn att_encoding_info() -> (&'static str, String) {
+    ("att_encoding_info", "true".into())
+}
+
 pub fn bulk_get_call(revs: &[RevRequest]) -> Call {
     let docs: Vec<Value> = revs.iter().map(|r| json!({"id": r.id, "rev": r.rev})).collect();
     Call {
         method: "POST",
         path: "_bulk_get".into(),
-        query: vec![("revs", "true".into()), ("latest", "true".into())],
+        query: vec![("revs", "true".into()), ("latest", "true".into()), att_encoding_info()],
         body: Some(json!({ "docs": docs })),
     }
 }
@@ -196,6 +205,7 @@ pub fn open_revs_call(id: &str, revs: &[&str]) -> Call {
         query: vec![
             ("revs", "true".into()),
             ("latest", "true".into()),
+            att_encoding_info(),
             ("open_revs", serde_json::to_string(revs).expect("strings serialise")),
         ],
         body: None,
@@ -231,6 +241,38 @@ pub fn bulk_docs_call(docs: &[Value], new_edits: bool) -> Call {
         path: "_bulk_docs".into(),
         query: vec![],
         body: Some(json!({ "docs": docs, "new_edits": new_edits })),
+    }
+}
+
+/// What to do after CouchDB refused a whole `new_edits: false` `_bulk_docs` with 413: it
+/// writes nothing when one doc is over `max_document_size` (`document_too_large`) or one
+/// attachment over `max_attachment_size` (`attachment_too_large`), and names that doc's id
+/// as the `reason`. That doc fails (as CouchDB's own replicator counts it, a
+/// `doc_write_failure`) and the rest is sent again. When no doc is named, the batch is split
+/// in halves until the culprit is alone. Returns the failure, if one is known now, and the
+/// batches to send again.
+pub fn split_too_large(
+    mut batch: Vec<Value>,
+    error: &crate::error::Error,
+) -> (Option<DocError>, Vec<Vec<Value>>) {
+    let failure = |doc: &Value| DocError {
+        id: doc["_id"].as_str().unwrap_or_default().to_string(),
+        rev: doc["_rev"].as_str().map(str::to_string),
+        status: error.status,
+        error: error.name.to_string(),
+        reason: error.reason.clone().unwrap_or_else(|| error.message.clone()),
+    };
+    let named = error.reason.as_deref().and_then(|r| batch.iter().position(|d| d["_id"].as_str() == Some(r)));
+    match named {
+        Some(i) => {
+            let doc = batch.remove(i);
+            (Some(failure(&doc)), vec![batch])
+        }
+        None if batch.len() <= 1 => (batch.first().map(failure), Vec::new()),
+        None => {
+            let second = batch.split_off(batch.len() / 2);
+            (None, vec![batch, second])
+        }
     }
 }
 
@@ -328,12 +370,40 @@ mod tests {
     }
 
     #[test]
+    fn a_doc_too_large_for_couchdb_fails_alone_and_the_rest_of_its_batch_goes_again() {
+        let docs =
+            |ids: &[&str]| -> Vec<Value> { ids.iter().map(|i| json!({"_id": i, "_rev": "1-x"})).collect() };
+        let named = crate::replicate::remote::http_error(
+            413,
+            r#"{"error":"document_too_large","reason":"big"}"#,
+            "POST",
+            "_bulk_docs",
+        );
+        let (failed, again) = split_too_large(docs(&["a", "big", "c"]), &named);
+        let failed = failed.expect("the named doc fails");
+        assert_eq!(
+            (failed.id.as_str(), failed.status, failed.error.as_str()),
+            ("big", 413, "document_too_large")
+        );
+        assert_eq!(again, vec![docs(&["a", "c"])]);
+
+        let anonymous = crate::replicate::remote::http_error(413, "", "POST", "_bulk_docs");
+        let (failed, again) = split_too_large(docs(&["a", "b", "c"]), &anonymous);
+        assert!(failed.is_none());
+        assert_eq!(again, vec![docs(&["a"]), docs(&["b", "c"])]);
+        let (failed, again) = split_too_large(docs(&["b"]), &anonymous);
+        assert_eq!(failed.map(|f| f.id), Some("b".to_string()));
+        assert!(again.is_empty());
+    }
+
+    #[test]
     fn open_revs_answers_map_missing_revs_to_not_found() {
         let body = json!([{"ok": {"_id": "a b", "_rev": "2-x"}}, {"missing": "1-gone"}]);
         let got = parse_open_revs("a b", &body);
         assert_eq!(got[0], Fetched::Doc(json!({"_id": "a b", "_rev": "2-x"})));
         assert!(matches!(&got[1], Fetched::Error(e) if e.rev.as_deref() == Some("1-gone")));
         let c = open_revs_call("a b", &["2-x"]);
+        assert!(c.query.contains(&("att_encoding_info", "true".into())), "CouchDB marks gzipped data");
         assert_eq!(c.path, "a%20b");
         assert!(c.query.contains(&("open_revs", r#"["2-x"]"#.into())));
     }
