@@ -157,7 +157,7 @@ fn encode_members(map: &Map<String, Value>, out: &mut Vec<u8>) {
 }
 
 fn corrupt(what: &str) -> Error {
-    Error::storage(format!("corrupt view key: {what}"))
+    Error::corruption(format!("view key: {what}"))
 }
 
 struct Reader<'a> {

@@ -63,7 +63,8 @@ enum OpenRev {
 
 impl Database {
     pub(super) async fn record(&self, id: &str) -> Result<Option<DocRecord>> {
-        self.kv.get(&keys::doc(id)).await?.map(|b| DocRecord::decode(&b)).transpose()
+        let record = self.kv.get(&keys::doc(id)).await?.map(|b| DocRecord::decode(&b)).transpose();
+        record.map_err(super::record::for_id(id))
     }
 
     pub(super) async fn records(&self, ids: &[&str]) -> Result<Vec<Option<DocRecord>>> {
@@ -72,7 +73,8 @@ impl Database {
             .get_many(&ks)
             .await?
             .into_iter()
-            .map(|v| v.map(|b| DocRecord::decode(&b)).transpose())
+            .zip(ids)
+            .map(|(v, id)| v.map(|b| DocRecord::decode(&b).map_err(super::record::for_id(id))).transpose())
             .collect()
     }
 

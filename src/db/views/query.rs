@@ -169,7 +169,7 @@ impl Database {
             for (k, v) in &page {
                 let (key, id) = split_doc_id(&k[prefix_len..])?;
                 let mut values: Vec<Value> = serde_json::from_slice(v)
-                    .map_err(|e| Error::storage(format!("corrupt view row: {e}")))?;
+                    .map_err(|e| Error::corruption(format!("view row for doc {id:?}: {e}")))?;
                 if descending {
                     values.reverse();
                 }
