@@ -45,12 +45,14 @@ enum OpenRevs {
     List(Vec<String>),
 }
 
-impl From<Answer> for OpenRev {
-    fn from(a: Answer) -> Self {
-        match a {
-            Answer::Doc(json) => OpenRev::Ok { ok: json::raw(json) },
+impl TryFrom<Answer> for OpenRev {
+    type Error = Error;
+
+    fn try_from(a: Answer) -> Result<Self> {
+        Ok(match a {
+            Answer::Doc(json) => OpenRev::Ok { ok: json::raw(json)? },
             Answer::Missing(missing) => OpenRev::Missing { missing },
-        }
+        })
     }
 }
 
@@ -165,7 +167,9 @@ impl Database {
             (OpenRevs::List(list), answers) if answers.iter().all(Option::is_none) => {
                 list.iter().map(|s| OpenRev::Missing { missing: s.clone() }).collect()
             }
-            (_, answers) => answers.into_iter().flatten().flatten().map(OpenRev::from).collect(),
+            (_, answers) => {
+                answers.into_iter().flatten().flatten().map(OpenRev::try_from).collect::<Result<_>>()?
+            }
         };
         Ok(json::to_json(&rows))
     }
@@ -204,10 +208,10 @@ impl Database {
                     Some(list) => list
                         .into_iter()
                         .map(|a| match a {
-                            Answer::Doc(json) => serde_json::json!({ "ok": json::raw(json) }),
-                            Answer::Missing(rev) => error(id, &rev, "not_found", "missing"),
+                            Answer::Doc(json) => Ok(serde_json::json!({ "ok": json::raw(json)? })),
+                            Answer::Missing(rev) => Ok(error(id, &rev, "not_found", "missing")),
                         })
-                        .collect(),
+                        .collect::<Result<_>>()?,
                 },
             };
             results.push(serde_json::json!({"id": id, "docs": rows}));

@@ -326,6 +326,16 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_inline_hash_length_is_a_corruption_error_not_an_overflow() {
+        let mut meta = vec![0, INLINE_HASH, 1]; // seq 0, flags, winner pos 1
+        varint::put(&mut meta, u64::MAX); // the hash's length
+        let mut bytes = (meta.len() as u32 | HEAD_BIT).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&meta);
+        let e = RecordHead::read(&bytes).unwrap_err();
+        assert!(e.is_corruption() && e.message.starts_with("corrupt doc record: head: length"), "{e:?}");
+    }
+
+    #[test]
     fn truncated_records_are_errors_not_panics() {
         let bytes = record(Some(b"{}")).encode();
         for n in [0, 3, 5, 8] {

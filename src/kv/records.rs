@@ -170,6 +170,11 @@ impl MemoryRecords {
         self.shared.map.borrow().get(key).cloned()
     }
 
+    /// Replaces a record's bytes behind every handle's back, as damage on disk would.
+    pub fn damage(&self, key: &str, bytes: Vec<u8>) {
+        self.shared.map.borrow_mut().insert(key.to_string(), bytes);
+    }
+
     /// Takes the compaction lock as another handle would, until the guard is dropped.
     pub fn hold_lock(&self) -> Option<LockGuard> {
         if self.shared.locked.replace(true) {

@@ -214,6 +214,10 @@ impl Chunk {
         self.entries.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     pub fn key(&self, i: usize) -> &[u8] {
         let e = self.entries[i];
         &self.keys[e.key as usize..(e.key + e.key_len) as usize]
