@@ -164,3 +164,15 @@ fn attachment_data_missing_under_a_stub_is_a_corruption_error_naming_the_digest(
         assert_corruption(&e, &format!("attachment record {digest}: its data is missing"));
     });
 }
+
+#[test]
+fn a_damaged_update_seq_is_a_corruption_error_not_a_restart_from_zero() {
+    block_on(async {
+        let kv: Rc<dyn KvStore> = Rc::new(settee::kv::memory::MemoryKv::new());
+        let db = db_with(kv.clone()).await;
+        overwrite(&kv, keys::meta("seq"), vec![0, 0, 2]).await;
+        assert_corruption(&db.info().await.unwrap_err(), "database meta seq: 3 bytes, not 8");
+        // Reusing seq 1 would overwrite the changes entry of doc "a".
+        assert_corruption(&db.put(json!({"_id": "b"}), true).await.unwrap_err(), "database meta seq");
+    });
+}

@@ -24,6 +24,7 @@ use settee::core::mango::{parse_fields, parse_sort, plan_query, IndexDef, Select
 use settee::core::rev::Rev;
 use settee::core::rev_tree::RevTree;
 use settee::db::record::{DocMeta, DocRecord, RecordHead};
+use settee::db::views::{signature, Emits, FnMap, ViewDef};
 use settee::db::{Database, DatabaseOptions};
 use settee::error::Error;
 use settee::kv::lsm::chunk::{Chunk, Splitter};
@@ -98,6 +99,20 @@ fn rev_ok(s: &str) -> Result<(), TestCaseError> {
         refused_as_bad_input(&e)?;
     }
     Ok(())
+}
+
+/// A temporary view emitting `doc.x`, so a database has view rows, back-index and meta.
+fn x_view() -> ViewDef {
+    let map = FnMap(|doc: &Value| -> settee::Result<Emits> {
+        Ok(doc.get("x").map(|x| vec![(x.clone(), json!(1))]).unwrap_or_default())
+    });
+    ViewDef {
+        ddoc: None,
+        name: "x".into(),
+        signature: signature("emit(doc.x, 1)", None),
+        map: Rc::new(map),
+        reduce: None,
+    }
 }
 
 /// Sorted distinct keys with values or tombstones, as one batch of the LSM holds them.
@@ -472,8 +487,9 @@ proptest! {
         })?;
     }
 
-    /// A damaged doc record or `_local` doc under a database: every read answers, says
-    /// `not_found`, or gives a `corruption` error.
+    /// Any damaged record under a database (doc record, body, `_local` doc, seq entry, meta,
+    /// view and Mango index rows): every read answers, says `not_found`, or gives a
+    /// `corruption` error.
     #[test]
     fn database_reads_over_a_damaged_doc_record_answer_or_give_a_corruption_error(
         docs in prop::collection::vec((prop::sample::select(vec!["a", "b", "c", "_local/l"]), json()), 1..5),
@@ -489,6 +505,11 @@ proptest! {
                 let current: Value = serde_json::from_str(&db.get(id, &Value::Null).await.expect("reads")).unwrap();
                 let _ = db.put(json!({"_id": id, "_rev": current["_rev"], "y": 1}), true).await;
             }
+            let view = x_view();
+            let by_x = json!({"selector": {"x": {"$gt": null}}, "use_index": "by-x"});
+            db.create_index(&json!({"index": {"fields": ["x"]}, "name": "by-x"})).await.expect("indexes");
+            db.find(&by_x).await.expect("finds");
+            db.query(&view, &Value::Null).await.expect("queries");
             let stored: Vec<(Vec<u8>, Vec<u8>)> = kv.scan(Range::prefix(&[]), false, None).await.expect("scans");
             let (key, value) = pick.get(&stored);
             let mut batch = WriteBatch::new();
@@ -498,6 +519,8 @@ proptest! {
                 db.all_docs(&json!({"include_docs": true, "conflicts": true})).await.map(|_| ()),
                 db.changes(&json!({"include_docs": true, "style": "all_docs"})).await.map(|_| ()),
                 db.find(&json!({"selector": {"x": {"$exists": true}}})).await.map(|_| ()),
+                db.find(&by_x).await.map(|_| ()),
+                db.query(&view, &json!({"include_docs": true})).await.map(|_| ()),
                 db.info().await.map(|_| ()),
             ];
             for id in ["a", "b", "c", "_local/l"] {
