@@ -536,6 +536,41 @@ proptest! {
         })?;
     }
 
+    /// The read APIs' options and requests, from a client: any JSON in any option is
+    /// refused as a client error or answered, on a database holding docs and conflicts.
+    #[test]
+    fn read_options_from_a_client_are_refused_as_client_errors_or_answered(
+        values in prop::collection::vec((fuzz::option_name(), json()), 0..4),
+        id in prop::sample::select(vec!["a", "b", "_local/l", "_design/d", "zz", ""]),
+    ) {
+        let _w = watch("read options", &(&values, id));
+        let opts = Value::Object(values.into_iter().collect());
+        block_on(async {
+            let db = memory_db();
+            let docs = json!([{"_id": "a", "x": 1}, {"_id": "b", "x": [2]}, {"_id": "_local/l"},
+                {"_id": "_design/d", "views": {"v": {"map": "function (doc) { emit(doc.x); }"}}}]);
+            db.bulk_docs(serde_json::from_value(docs).unwrap(), true).await.expect("writes");
+            let conflict = json!({"_id": "a", "_rev": "1-zzz", "x": 3});
+            db.put(conflict, false).await.expect("writes a conflict");
+            let view = x_view();
+            let results = [
+                db.get(id, &opts).await.map(|_| ()),
+                db.all_docs(&opts).await.map(|_| ()),
+                db.changes(&opts).await.map(|_| ()),
+                db.bulk_get(&opts).await.map(|_| ()),
+                db.revs_diff(&opts).await.map(|_| ()),
+                db.find(&opts).await.map(|_| ()),
+                db.explain(&opts).await.map(|_| ()),
+                db.query(&view, &opts).await.map(|_| ()),
+                db.create_index(&opts).await.map(|_| ()),
+            ];
+            for e in results.into_iter().filter_map(Result::err) {
+                refused_as_bad_input(&e)?;
+            }
+            Ok::<(), TestCaseError>(())
+        })?;
+    }
+
     /// The replication answer parsers take any JSON a server might send without panicking.
     #[test]
     fn remote_answer_parsers_take_any_json(

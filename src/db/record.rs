@@ -139,7 +139,7 @@ impl DocRecord {
                 .map_err(|e| corrupt(&format!("rev tree: {e}")))?;
             DocMeta { seq: head.seq, tree }
         };
-        let body = &bytes[meta_end..];
+        let body = body_of(bytes, meta_end)?;
         Ok(DocRecord { meta, winner_body: (!body.is_empty()).then(|| body.to_vec()) })
     }
 }
@@ -157,7 +157,7 @@ impl<'a> RecordHead<'a> {
             return Ok(None);
         }
         let hash = std::str::from_utf8(&bytes[head.hash]).map_err(|_| corrupt("winner hash is not UTF-8"))?;
-        let body = &bytes[meta_end..];
+        let body = body_of(bytes, meta_end)?;
         Ok(Some(RecordHead {
             seq: head.seq,
             winner: RevRef::new(head.pos, hash),
@@ -165,6 +165,17 @@ impl<'a> RecordHead<'a> {
             other_leaves: head.flags & OTHER_LEAVES != 0,
             body: (!body.is_empty()).then_some(body),
         }))
+    }
+}
+
+/// The body after the meta. Reads splice it into answers unparsed, and a body that is not
+/// `{…}` would be dropped from them silently; checking both ends costs nothing and catches a
+/// cut record (damage inside it shows up when an answer is built: `json::raw`).
+fn body_of(bytes: &[u8], meta_end: usize) -> Result<&[u8]> {
+    let body = &bytes[meta_end..];
+    match (body.first(), body.last()) {
+        (None, _) | (Some(b'{'), Some(b'}')) => Ok(body),
+        _ => Err(corrupt(&format!("body at byte {meta_end} is not a JSON object"))),
     }
 }
 
@@ -333,6 +344,15 @@ mod tests {
         bytes.extend_from_slice(&meta);
         let e = RecordHead::read(&bytes).unwrap_err();
         assert!(e.is_corruption() && e.message.starts_with("corrupt doc record: head: length"), "{e:?}");
+    }
+
+    #[test]
+    fn a_cut_body_is_a_corruption_error_not_a_doc_without_fields() {
+        let bytes = record(Some(br#"{"x":1}"#)).encode();
+        let cut = &bytes[..bytes.len() - 1];
+        for e in [DocRecord::decode(cut).unwrap_err(), RecordHead::read(cut).unwrap_err()] {
+            assert!(e.is_corruption() && e.message.ends_with("is not a JSON object"), "{e:?}");
+        }
     }
 
     #[test]

@@ -232,6 +232,59 @@ pub fn doc() -> BoxedStrategy<Value> {
         .boxed()
 }
 
+/// The option names of `get`, `allDocs`, `changes`, `query`, `find`, `bulkGet`, `createIndex`
+/// (and a few request members), or any text.
+pub fn option_name() -> BoxedStrategy<String> {
+    let names = prop::sample::select(vec![
+        "rev",
+        "revs",
+        "revs_info",
+        "open_revs",
+        "latest",
+        "conflicts",
+        "deleted_conflicts",
+        "attachments",
+        "binary",
+        "include_docs",
+        "keys",
+        "key",
+        "startkey",
+        "start_key",
+        "endkey",
+        "end_key",
+        "limit",
+        "skip",
+        "descending",
+        "inclusive_end",
+        "since",
+        "style",
+        "filter",
+        "doc_ids",
+        "selector",
+        "seq_interval",
+        "return_docs",
+        "reduce",
+        "group",
+        "group_level",
+        "update_seq",
+        "stale",
+        "update",
+        "fields",
+        "sort",
+        "use_index",
+        "execution_stats",
+        "bookmark",
+        "r",
+        "docs",
+        "index",
+        "name",
+        "ddoc",
+        "type",
+        "partial_filter_selector",
+    ]);
+    prop_oneof![4 => names.prop_map(str::to_string), 1 => text()].boxed()
+}
+
 /// One change to a byte string; positions wrap around its length.
 #[derive(Debug, Clone)]
 pub enum Damage {
