@@ -21,6 +21,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use settee::core::keycodec;
 use settee::core::mango::{parse_fields, parse_sort, plan_query, IndexDef, Selector};
+use settee::core::reduce::{group_rows, BuiltinReduce};
 use settee::core::rev::Rev;
 use settee::core::rev_tree::RevTree;
 use settee::db::record::{DocMeta, DocRecord, RecordHead};
@@ -356,6 +357,25 @@ proptest! {
             }
             Ok::<(), TestCaseError>(())
         })?;
+    }
+
+    /// The built-in reduces over any emitted values: an answer, or CouchDB's
+    /// `invalid_value` for values they cannot reduce; grouping any keys at any level.
+    #[test]
+    fn builtin_reduces_take_any_values(
+        values in prop::collection::vec(json(), 0..6),
+        keys in prop::collection::vec(json(), 0..6),
+        level in prop::option::of(0usize..4),
+    ) {
+        for f in [BuiltinReduce::Sum, BuiltinReduce::Count, BuiltinReduce::Stats] {
+            for r in [f.reduce(&values), f.rereduce(&values)] {
+                if let Err(e) = r {
+                    prop_assert_eq!((e.status, e.name), (500, "invalid_value"));
+                }
+            }
+        }
+        let groups = group_rows(keys.iter().zip(&values), level);
+        prop_assert_eq!(groups.iter().map(|g| g.1.len()).sum::<usize>(), keys.len().min(values.len()));
     }
 
     /// LSM chunks: encoded entries decode to themselves; damaged or arbitrary bytes decode to
