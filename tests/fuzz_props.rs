@@ -2,7 +2,8 @@
 //! Every parser of foreign input and every decoder of stored bytes gets arbitrary input and
 //! structured input with damage (bytes flipped, set, inserted, removed, cut off). Each must
 //! answer `Ok` or a clean `settee::Error`, never panic or hang, and:
-//! - input from a client or a server is refused with a 4xx, never a 500;
+//! - input from a client is refused with a 4xx, never a 500 (a server's answers are read,
+//!   whatever they hold, without an error);
 //! - damaged stored bytes are refused with the 500 `corruption` error;
 //! - what was accepted reads back, and round trips (key codec, revs, chunks, manifests, doc
 //!   records, percent-encoding) give back what went in.
@@ -10,12 +11,15 @@
 //! Cases per target: `FUZZ_CASES` (default 256: seconds for the file in a debug `cargo
 //! test`); `scripts/fuzz.sh` runs many more in release. proptest saves failures to
 //! `tests/fuzz_props.proptest-regressions` and re-runs them first. Hangs: inputs are bounded,
-//! and a watchdog (`fuzz::watch`) aborts with the input if one case runs far too long.
+//! and a watchdog (`fuzz::watch`) aborts with the input if one case runs far too long
+//! (proptest's own per-case `timeout` would fork a child process per test).
 #![cfg(not(target_arch = "wasm32"))]
 
 mod fuzz;
 
 use futures::executor::block_on;
+use fuzz::db::{memory_db, options, reads_back, refused_as_bad_input, refused_as_corruption, rev_ok, x_view};
+use fuzz::stored::{encode_chunks, entries, manifest, rev_tree, walk};
 use fuzz::{apply, damage, doc, json, rev_text, text, watch};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -23,170 +27,18 @@ use settee::core::keycodec;
 use settee::core::mango::{parse_fields, parse_sort, plan_query, IndexDef, Selector};
 use settee::core::reduce::{group_rows, BuiltinReduce};
 use settee::core::rev::Rev;
-use settee::core::rev_tree::RevTree;
 use settee::db::record::{DocMeta, DocRecord, RecordHead};
-use settee::db::views::{signature, Emits, FnMap, ViewDef};
-use settee::db::{Database, DatabaseOptions};
-use settee::error::Error;
-use settee::kv::lsm::chunk::{Chunk, Splitter};
-use settee::kv::lsm::manifest::{ChunkMeta, Manifest, Run};
+use settee::db::Database;
+use settee::kv::lsm::chunk::Chunk;
+use settee::kv::lsm::manifest::Manifest;
 use settee::kv::lsm::{Lsm, LsmOptions};
 use settee::kv::memory::MemoryKv;
 use settee::kv::records::MemoryRecords;
 use settee::kv::{KvStore, Range, WriteBatch};
 use settee::replicate::peer::Seq;
 use settee::replicate::remote::{attachments as remote_atts, protocol, url};
-use std::cell::Cell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::rc::Rc;
-
-fn options() -> DatabaseOptions {
-    let n = Rc::new(Cell::new(0u64));
-    DatabaseOptions {
-        adapter: "memory",
-        revs_limit: 20,
-        new_id: Box::new(move || {
-            n.set(n.get() + 1);
-            format!("gen{}", n.get())
-        }),
-    }
-}
-
-fn memory_db() -> Database {
-    Database::new("fuzz", Rc::new(MemoryKv::new()), options())
-}
-
-/// Input from outside (a client's doc, a server's answer) that is refused is refused as a
-/// client error, with a name JS can branch on.
-fn refused_as_bad_input(e: &Error) -> Result<(), TestCaseError> {
-    prop_assert!((400..500).contains(&e.status) && !e.name.is_empty(), "refused with {e:?}");
-    Ok(())
-}
-
-/// Damaged stored bytes give the `corruption` error, or, when the damage hit the manifest's
-/// format number, the refusal of a newer format.
-fn refused_as_corruption(e: &Error) -> Result<(), TestCaseError> {
-    prop_assert!(
-        e.is_corruption() && e.status == 500 && e.message.starts_with("corrupt ")
-            || e.message.contains("written by a newer Settee"),
-        "refused with {e:?}"
-    );
-    Ok(())
-}
-
-/// Everything a database holds reads back: each doc with its history and conflicts, every
-/// leaf, and the feeds. Called after writes that were accepted.
-async fn reads_back(db: &Database) -> Result<(), TestCaseError> {
-    let all = db.all_docs(&json!({"include_docs": true, "conflicts": true})).await;
-    let all: Value = serde_json::from_str(&all.map_err(|e| TestCaseError::fail(format!("allDocs: {e}")))?)
-        .map_err(|e| TestCaseError::fail(format!("allDocs gave bad JSON: {e}")))?;
-    let changes = db.changes(&json!({"include_docs": true, "style": "all_docs", "conflicts": true})).await;
-    prop_assert!(changes.is_ok(), "changes: {changes:?}");
-    for row in all["rows"].as_array().into_iter().flatten() {
-        let id = row["id"].as_str().unwrap_or_default();
-        let one = db.get(id, &json!({"revs": true, "conflicts": true, "revs_info": true})).await;
-        prop_assert!(one.is_ok(), "get {id:?}: {one:?}");
-        let leaves = db.get(id, &json!({"open_revs": "all", "revs": true})).await;
-        prop_assert!(leaves.is_ok(), "open_revs {id:?}: {leaves:?}");
-    }
-    Ok(())
-}
-
-fn rev_ok(s: &str) -> Result<(), TestCaseError> {
-    if let Ok(rev) = Rev::parse(s) {
-        prop_assert!(rev.pos > 0 && !rev.hash.is_empty());
-        prop_assert_eq!(Rev::parse(&rev.to_string()).ok(), Some(rev));
-    } else if let Err(e) = Rev::parse(s) {
-        refused_as_bad_input(&e)?;
-    }
-    Ok(())
-}
-
-/// A temporary view emitting `doc.x`, so a database has view rows, back-index and meta.
-fn x_view() -> ViewDef {
-    let map = FnMap(|doc: &Value| -> settee::Result<Emits> {
-        Ok(doc.get("x").map(|x| vec![(x.clone(), json!(1))]).unwrap_or_default())
-    });
-    ViewDef {
-        ddoc: None,
-        name: "x".into(),
-        signature: signature("emit(doc.x, 1)", None),
-        map: Rc::new(map),
-        reduce: None,
-    }
-}
-
-/// Sorted distinct keys with values or tombstones, as one batch of the LSM holds them.
-fn entries() -> BoxedStrategy<BTreeMap<Vec<u8>, Option<Vec<u8>>>> {
-    let key = prop::collection::vec(prop::sample::select(vec![0u8, 1, b'a', b'b', b'd', 0xff]), 0..8);
-    let value = prop::option::weighted(0.8, prop::collection::vec(any::<u8>(), 0..12));
-    prop::collection::btree_map(key, value, 1..40).boxed()
-}
-
-fn encode_chunks(entries: &BTreeMap<Vec<u8>, Option<Vec<u8>>>, target: usize) -> Vec<Vec<u8>> {
-    let mut s = Splitter::new(target);
-    for (k, v) in entries {
-        s.push(k, v.as_deref());
-    }
-    s.finish().into_iter().map(|e| e.bytes).collect()
-}
-
-/// Reads every entry of a decoded chunk every way a reader does; none may panic.
-fn walk(chunk: &Chunk) {
-    for i in 0..chunk.len() {
-        let key = chunk.key(i).to_vec();
-        let _ = (chunk.value(i), chunk.value_shared(i), chunk.key_shared(i));
-        let _ = chunk.find(&key);
-        let _ = chunk.span(&Range::prefix(&key));
-    }
-}
-
-/// A valid manifest: runs of chunks in key order, unique ids below `next_id`.
-fn manifest() -> BoxedStrategy<Manifest> {
-    let key = prop::collection::vec(prop::sample::select(vec![0u8, b'a', b'b', 0xff]), 0..5);
-    let run = prop::collection::btree_set(key, 0..8);
-    (prop::collection::vec(run, 0..4), any::<[u64; 3]>(), 0u64..3)
-        .prop_map(|(runs, [v, dv, epoch], spare)| {
-            let mut next_id = 1;
-            let runs = runs
-                .into_iter()
-                .enumerate()
-                .map(|(r, keys)| {
-                    let keys: Vec<Vec<u8>> = keys.into_iter().collect();
-                    let chunks = keys
-                        .chunks_exact(2)
-                        .map(|pair| {
-                            next_id += 1;
-                            let (first, last) = (pair[0].clone(), pair[1].clone());
-                            ChunkMeta { id: next_id - 1, bytes: 100, entries: 3, tombstones: 0, first, last }
-                        })
-                        .collect();
-                    Run { id: r as u64 + 100, chunks }
-                })
-                .collect();
-            Manifest { version: v, data_version: dv, epoch, next_id: next_id + spare, runs }
-        })
-        .boxed()
-}
-
-/// A rev tree built from random edit paths, as replication would build it.
-fn rev_tree() -> BoxedStrategy<RevTree> {
-    let path = (1u64..5, prop::collection::vec(prop::sample::select(vec!["a", "b", "c\"", "d\\"]), 1..4));
-    (prop::collection::vec((path, any::<bool>()), 0..4))
-        .prop_map(|paths| {
-            let mut tree = RevTree::new();
-            for ((start, hashes), deleted) in paths {
-                let revs: Vec<Rev> = hashes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, h)| Rev { pos: start + (hashes.len() - 1 - i) as u64, hash: (*h).into() })
-                    .collect();
-                tree.merge(&revs, deleted, 10);
-            }
-            tree
-        })
-        .boxed()
-}
 
 proptest! {
     #![proptest_config(fuzz::config())]

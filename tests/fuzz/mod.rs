@@ -1,5 +1,9 @@
 //! What the fuzz targets (`tests/fuzz_props.rs`) share: the case count, a hang watchdog,
-//! strategies for arbitrary and CouchDB-shaped JSON, and damage to apply to valid bytes.
+//! strategies for arbitrary and CouchDB-shaped JSON, and damage to apply to valid bytes;
+//! databases and their checks in `db`, valid stored structures in `stored`.
+
+pub mod db;
+pub mod stored;
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;

@@ -188,7 +188,7 @@ impl Chunk {
                 )));
             }
             let start = keys.len();
-            if start + shared + suffix.len() > u32::MAX as usize {
+            if start.saturating_add(shared).saturating_add(suffix.len()) > u32::MAX as usize {
                 return Err(Error::corruption(format!("{name}: keys over 4 GiB at byte {at}")));
             }
             keys.extend_from_within(prev.0..prev.0 + shared);
