@@ -18,7 +18,9 @@
 mod fuzz;
 
 use futures::executor::block_on;
-use fuzz::db::{memory_db, options, reads_back, refused_as_bad_input, refused_as_corruption, rev_ok, x_view};
+use fuzz::db::{
+    leaves, memory_db, options, reads_back, refused_as_bad_input, refused_as_corruption, rev_ok, x_view,
+};
 use fuzz::stored::{encode_chunks, entries, manifest, rev_tree, walk};
 use fuzz::{apply, damage, doc, json, rev_text, text, watch};
 use proptest::prelude::*;
@@ -37,6 +39,7 @@ use settee::kv::records::MemoryRecords;
 use settee::kv::{KvStore, Range, WriteBatch};
 use settee::replicate::peer::Seq;
 use settee::replicate::remote::{attachments as remote_atts, protocol, url};
+use settee::replicate::{replicate, LocalPeer, ReplicateOptions};
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
@@ -64,6 +67,27 @@ proptest! {
                 }
             }
             reads_back(&db).await
+        })?;
+    }
+
+    /// Local-to-local replication of whatever the doc parser accepted: the run succeeds and
+    /// the target then holds every doc's leaves, bodies and histories as the source does.
+    #[test]
+    fn replication_copies_whatever_the_doc_parser_accepted(
+        docs in prop::collection::vec((doc(), any::<bool>()), 1..6),
+        batch_size in 1usize..4,
+    ) {
+        let _w = watch("replication", &docs);
+        block_on(async {
+            let (source, target) = (Rc::new(memory_db()), Rc::new(memory_db()));
+            for (doc, new_edits) in &docs {
+                let _ = source.put(doc.clone(), *new_edits).await;
+            }
+            let opts = ReplicateOptions { batch_size, ..ReplicateOptions::default() };
+            let run = replicate(&LocalPeer::new(source.clone()), &LocalPeer::new(target.clone()), &opts).await;
+            prop_assert!(run.is_ok(), "replication failed: {:?}", run.err().map(|f| f.error));
+            prop_assert_eq!(leaves(&source).await, leaves(&target).await);
+            Ok::<(), TestCaseError>(())
         })?;
     }
 

@@ -85,3 +85,19 @@ pub fn x_view() -> ViewDef {
         reduce: None,
     }
 }
+
+/// Every doc's leaves with their histories, by id: what replication must copy.
+pub async fn leaves(db: &Database) -> Vec<(String, Vec<Value>)> {
+    let changes: Value =
+        serde_json::from_str(&db.changes(&json!({"style": "all_docs"})).await.unwrap()).unwrap();
+    let mut out = Vec::new();
+    for row in changes["results"].as_array().into_iter().flatten() {
+        let id = row["id"].as_str().unwrap_or_default().to_string();
+        let text = db.get(&id, &json!({"open_revs": "all", "revs": true})).await.unwrap();
+        let mut leaves: Vec<Value> = serde_json::from_str(&text).unwrap();
+        leaves.sort_by_key(|l| l["ok"]["_rev"].as_str().unwrap_or_default().to_string());
+        out.push((id, leaves));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
