@@ -168,14 +168,18 @@ proptest! {
         id in text(),
         hurt in damage(),
         raw in prop::collection::vec(any::<u8>(), 0..64),
+        nesting in 0usize..3000,
     ) {
+        // Array tags over and over: a decoder without a depth limit overflows the stack.
+        let mut nested = vec![0x50; nesting];
+        nested.extend_from_slice(&raw);
         let encoded = keycodec::encode(&key);
         let back = keycodec::decode(&encoded).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(keycodec::encode(&back), encoded.clone());
         let row = keycodec::with_doc_id(&key, &id);
         let (_, got_id) = keycodec::split_doc_id(&row).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(got_id, id.as_str());
-        for bytes in [apply(encoded, &hurt), apply(row, &hurt), raw] {
+        for bytes in [apply(encoded, &hurt), apply(row, &hurt), raw, nested] {
             for r in [keycodec::decode(&bytes).map(|_| ()), keycodec::split_doc_id(&bytes).map(|_| ())] {
                 if let Err(e) = r {
                     refused_as_corruption(&e)?;
