@@ -338,6 +338,43 @@ proptest! {
         }
     }
 
+    /// A stored rev tree with any arrays in its fields (`h` hashes, `u` parent distances, `r`
+    /// root positions, `f` flags): refused as corruption, or a tree every query and edit
+    /// works on.
+    #[test]
+    fn stored_rev_trees_with_any_fields_are_refused_or_work(
+        (h, u, r, f) in (0usize..6).prop_flat_map(|n| (
+            // Mostly `n` nodes in every field, so some trees are valid; sometimes one more.
+            prop::collection::vec(prop::sample::select(vec!["a", "b", "c", ""]), n..=n + 1),
+            prop::collection::vec(prop::sample::select(vec![0u32, 0, 1, 1, 2, 3, 7, u32::MAX]), n..=n + 1),
+            prop::collection::vec(prop::sample::select(vec![1u64, 1, 2, 5, 0, u64::MAX]), 1..=2),
+            prop::collection::vec(prop::sample::select(vec!['0', '0', '1', '2', '3', '7', 'x']), n..=n + 1),
+        )),
+        edit in (1u64..8, prop::collection::vec(prop::sample::select(vec!["a", "b", "z"]), 1..4)),
+    ) {
+        let meta = json!({"seq": 1, "tree": {"h": h, "u": u, "r": r, "f": f.iter().collect::<String>()}});
+        let meta = serde_json::to_vec(&meta).unwrap();
+        let mut bytes = (meta.len() as u32).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&meta);
+        match DocRecord::decode(&bytes) {
+            Err(e) => refused_as_corruption(&e)?,
+            Ok(record) => {
+                let mut tree = record.meta.tree;
+                let revs: Vec<Rev> = edit.1.iter().enumerate()
+                    .map(|(i, h)| Rev { pos: edit.0 + (edit.1.len() - 1 - i) as u64, hash: (*h).into() })
+                    .collect();
+                let _ = (tree.winner(), tree.leaves(), tree.conflicts(), tree.compactable(), tree.revs_diff(&revs));
+                for rev in &revs {
+                    let _ = (tree.ancestry(rev), tree.latest(rev), tree.revs_info(rev));
+                }
+                tree.merge(&revs, false, 3);
+                tree.stem(2);
+                let again = DocRecord { meta: DocMeta { seq: 1, tree: tree.clone() }, winner_body: None };
+                prop_assert_eq!(DocRecord::decode(&again.encode()).map(|r| r.meta.tree).ok(), Some(tree));
+            }
+        }
+    }
+
     /// The LSM over damaged records: after any record (a chunk or the manifest) is damaged,
     /// opening and every read answer or give a `corruption` error.
     #[test]
