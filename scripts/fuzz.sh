@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The long fuzz run: every target of tests/fuzz_props.rs (doc parser, raw-text bulkDocs, revs,
-# _revisions, key codec, Mango, LSM chunks and manifests, doc records, damaged LSM and database
-# records, the remote answer parsers, URLs and multipart parts) for many more cases than CI's
-# `cargo test` gives them (256 each), in a release build. Native only; no browser.
+# _revisions, replication, read options, key codec, Mango, built-in reduces, LSM chunks and
+# manifests, doc records and rev trees, damaged LSM and database records, the remote answer
+# parsers, URLs and multipart parts) for many more cases than CI's `cargo test` gives them (256
+# each), in a release build. Native only; no browser. The default took ~6 min on a busy 2-core
+# machine (~70 s of it the build).
 #
 #   bash scripts/fuzz.sh            200,000 cases per target
 #   bash scripts/fuzz.sh 20000      another count
