@@ -75,10 +75,22 @@ impl Error {
         Error::bad_request("Document must be a JSON object")
     }
 
-    /// A storage-level failure (IndexedDB error, corrupt record, …).
+    /// A storage-level failure (IndexedDB error, quota, …).
     #[cold]
     pub fn storage(message: impl Into<String>) -> Self {
         Error::new(500, "unknown_error", message)
+    }
+
+    /// Stored bytes are damaged: `what` names the record and, where known, the damage
+    /// (`LSM chunk 17: truncated entry at byte 4093`); the message is `corrupt {what}`. Every
+    /// decoder of stored bytes answers damage with this, never a panic or a guess.
+    #[cold]
+    pub fn corruption(what: impl fmt::Display) -> Self {
+        Error::new(500, "corruption", format!("corrupt {what}"))
+    }
+
+    pub fn is_corruption(&self) -> bool {
+        self.name == "corruption"
     }
 
     /// Another writer (tab) committed first; the caller re-reads and retries.

@@ -123,7 +123,7 @@ pub fn decode(bytes: &[u8]) -> Result<Value> {
 
 /// Decodes one value from the start of `bytes`; returns it and the number of bytes used.
 pub fn decode_prefix(bytes: &[u8]) -> Result<(Value, usize)> {
-    let mut reader = Reader { bytes, pos: 0 };
+    let mut reader = Reader { bytes, pos: 0, depth: 0 };
     let v = reader.value()?;
     Ok((v, reader.pos))
 }
@@ -157,12 +157,19 @@ fn encode_members(map: &Map<String, Value>, out: &mut Vec<u8>) {
 }
 
 fn corrupt(what: &str) -> Error {
-    Error::storage(format!("corrupt view key: {what}"))
+    Error::corruption(format!("view key: {what}"))
 }
+
+/// Deeper than any key Settee writes (they come from JSON parsed by serde_json, which stops at
+/// 128 levels, and a Mango row wraps them in one more array): damaged bytes of nothing but
+/// array tags would otherwise recurse until the stack overflows, which no `Result` can catch.
+/// Not much deeper: a debug build spends ~4 KiB of stack a level, and a test thread has 2 MiB.
+const MAX_DEPTH: usize = 256;
 
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    depth: usize,
 }
 
 impl Reader<'_> {
@@ -179,6 +186,16 @@ impl Reader<'_> {
     }
 
     fn value(&mut self) -> Result<Value> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(corrupt("nested too deep"));
+        }
+        let v = self.value_inner();
+        self.depth -= 1;
+        v
+    }
+
+    fn value_inner(&mut self) -> Result<Value> {
         Ok(match self.byte()? {
             NULL => Value::Null,
             FALSE => Value::Bool(false),
@@ -334,5 +351,15 @@ mod tests {
             assert!(decode(bad).is_err(), "{bad:?}");
         }
         assert!(decode(&[0x10, 0x10]).is_err());
+    }
+
+    #[test]
+    fn deeply_nested_bytes_are_a_corruption_error_not_a_stack_overflow() {
+        // Without the limit, this overflowed the stack: an abort, not an error.
+        let e = decode(&[ARRAY; 1_000_000]).unwrap_err();
+        assert_eq!((e.name, e.message.as_str()), ("corruption", "corrupt view key: nested too deep"));
+        let deepest =
+            serde_json::from_str::<Value>(&format!("{}{}", "[".repeat(127), "]".repeat(127))).unwrap();
+        assert_eq!(decode(&encode(&deepest)).unwrap(), deepest, "what serde_json parses still decodes");
     }
 }

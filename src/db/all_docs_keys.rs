@@ -61,10 +61,11 @@ impl Database {
                 self.inline_record(r).await?;
             }
         }
-        let doc_of = |id: &str, r: &DocRecord| -> Option<Box<RawValue>> {
-            let w = r.meta.tree.winner()?;
-            let body = r.winner_body.as_deref()?;
-            Some(json::raw(render_doc(id, r, &w.rev, body, q.render)))
+        let doc_of = |id: &str, r: &DocRecord| -> Result<Option<Box<RawValue>>> {
+            let (Some(w), Some(body)) = (r.meta.tree.winner(), r.winner_body.as_deref()) else {
+                return Ok(None);
+            };
+            json::raw(render_doc(id, r, &w.rev, body, q.render)).map(Some)
         };
         let mut rows: Vec<Row> = Vec::with_capacity(list.len());
         for (id, record) in list.iter().zip(records.iter()) {
@@ -74,7 +75,11 @@ impl Database {
                     id,
                     key: id,
                     value: RowValue { rev: w.rev.to_string(), deleted: w.deleted },
-                    doc: q.include_docs.then(|| if w.deleted { None } else { doc_of(id, r) }),
+                    doc: if q.include_docs && !w.deleted {
+                        Some(doc_of(id, r)?)
+                    } else {
+                        q.include_docs.then_some(None)
+                    },
                 },
             };
             rows.push(row);

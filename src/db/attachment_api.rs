@@ -79,7 +79,7 @@ impl Database {
         self.check_open()?;
         let rev = super::options::Opts::new(options)?.str("rev")?;
         let doc: Value = serde_json::from_str(&self.get(id, &json!({ "rev": rev })).await?)
-            .map_err(|e| Error::storage(e.to_string()))?;
+            .map_err(|e| Error::corruption(format!("doc body for id {id:?}: {e}")))?;
         let entry = doc.get(FIELD).and_then(|a| a.get(name)).ok_or_else(Error::missing)?;
         let digest = entry.get("digest").and_then(Value::as_str).ok_or_else(Error::missing)?;
         let content_type =

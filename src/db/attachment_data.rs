@@ -80,7 +80,7 @@ impl Database {
             return Ok(body.to_vec());
         }
         let mut map: Map<String, Value> =
-            serde_json::from_slice(body).map_err(|e| Error::storage(format!("corrupt body: {e}")))?;
+            serde_json::from_slice(body).map_err(|e| Error::corruption(format!("doc body: {e}")))?;
         if let Some(Value::Object(atts)) = map.get_mut(attachments::FIELD) {
             self.inline_stubs(atts.values_mut().collect()).await?;
         }
@@ -91,10 +91,9 @@ impl Database {
     async fn inline_stubs(&self, entries: Vec<&mut Value>) -> Result<()> {
         for entry in entries {
             let Some(digest) = entry.get("digest").and_then(Value::as_str) else { continue };
-            let data = self
-                .attachment_data(digest)
-                .await?
-                .ok_or_else(|| Error::storage(format!("attachment data {digest} missing")))?;
+            let data = self.attachment_data(digest).await?.ok_or_else(|| {
+                Error::corruption(format!("attachment record {digest}: its data is missing"))
+            })?;
             let encoded = STANDARD.encode(data.to_vec().await?);
             if let Value::Object(e) = entry {
                 // As CouchDB: `length` describes a stub, and an inlined attachment has none.

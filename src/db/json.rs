@@ -1,6 +1,7 @@
 //! Building response JSON without re-parsing stored bodies: a stored body is a JSON object's
 //! bytes, and a doc in a response is that object with `_id`, `_rev` and metadata spliced in.
 
+use crate::error::{Error, Result};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -105,9 +106,10 @@ pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).expect("response serialises")
 }
 
-/// Wraps JSON text we built ourselves so that serde writes it verbatim.
-pub fn raw(json: String) -> Box<RawValue> {
-    RawValue::from_string(json).expect("built JSON is valid")
+/// Wraps JSON text we built ourselves so that serde writes it verbatim. The text splices in
+/// stored body bytes unparsed, so a damaged body makes it invalid: that is a `corruption`.
+pub fn raw(json: String) -> Result<Box<RawValue>> {
+    RawValue::from_string(json).map_err(|e| Error::corruption(format!("doc body: {e}")))
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ impl LocalPlan {
         if !ids.is_empty() {
             let ks: Vec<Vec<u8>> = ids.iter().map(|id| keys::local(id)).collect();
             for (id, v) in ids.iter().zip(db.kv.get_many(&ks).await?) {
-                docs.insert(id.to_string(), v.map(|b| decode(&b)).transpose()?);
+                docs.insert(id.to_string(), v.map(|b| decode(id, &b)).transpose()?);
             }
         }
         Ok(LocalPlan { docs, dirty: Vec::new() })
@@ -65,16 +65,18 @@ fn encode(n: u64, body: &[u8]) -> Vec<u8> {
     v
 }
 
-fn decode(bytes: &[u8]) -> Result<(u64, Vec<u8>)> {
+fn decode(id: &str, bytes: &[u8]) -> Result<(u64, Vec<u8>)> {
     let n = bytes.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes);
-    let n = n.ok_or_else(|| Error::storage("corrupt local doc"))?;
+    let n = n.ok_or_else(|| {
+        Error::corruption(format!("local doc record for id {id:?}: {} bytes, too short", bytes.len()))
+    })?;
     Ok((n, bytes[8..].to_vec()))
 }
 
 impl Database {
     pub(super) async fn get_local(&self, id: &str) -> Result<String> {
         let stored = self.kv.get(&keys::local(id)).await?.ok_or_else(Error::missing)?;
-        let (n, body) = decode(&stored)?;
+        let (n, body) = decode(id, &stored)?;
         Ok(json::doc(id, &format!("0-{n}"), &body, &[]))
     }
 }

@@ -133,10 +133,15 @@ impl Database {
 
     async fn meta(&self) -> Result<Meta> {
         let vals = self.kv.get_many(&[keys::meta("seq"), keys::meta("count")]).await?;
-        let num = |v: &Option<Vec<u8>>| {
-            v.as_deref().and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).unwrap_or(0)
+        // A damaged counter must not read as 0: the next write would reuse seqs.
+        let num = |v: &Option<Vec<u8>>, name: &str| match v.as_deref() {
+            None => Ok(0),
+            Some(b) => b
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| Error::corruption(format!("database meta {name}: {} bytes, not 8", b.len()))),
         };
-        Ok(Meta { update_seq: num(&vals[0]), doc_count: num(&vals[1]) })
+        Ok(Meta { update_seq: num(&vals[0], "seq")?, doc_count: num(&vals[1], "count")? })
     }
 
     pub async fn info(&self) -> Result<String> {

@@ -45,12 +45,14 @@ enum OpenRevs {
     List(Vec<String>),
 }
 
-impl From<Answer> for OpenRev {
-    fn from(a: Answer) -> Self {
-        match a {
-            Answer::Doc(json) => OpenRev::Ok { ok: json::raw(json) },
+impl TryFrom<Answer> for OpenRev {
+    type Error = Error;
+
+    fn try_from(a: Answer) -> Result<Self> {
+        Ok(match a {
+            Answer::Doc(json) => OpenRev::Ok { ok: json::raw(json)? },
             Answer::Missing(missing) => OpenRev::Missing { missing },
-        }
+        })
     }
 }
 
@@ -63,7 +65,8 @@ enum OpenRev {
 
 impl Database {
     pub(super) async fn record(&self, id: &str) -> Result<Option<DocRecord>> {
-        self.kv.get(&keys::doc(id)).await?.map(|b| DocRecord::decode(&b)).transpose()
+        let record = self.kv.get(&keys::doc(id)).await?.map(|b| DocRecord::decode(&b)).transpose();
+        record.map_err(super::record::for_id(id))
     }
 
     pub(super) async fn records(&self, ids: &[&str]) -> Result<Vec<Option<DocRecord>>> {
@@ -72,7 +75,8 @@ impl Database {
             .get_many(&ks)
             .await?
             .into_iter()
-            .map(|v| v.map(|b| DocRecord::decode(&b)).transpose())
+            .zip(ids)
+            .map(|(v, id)| v.map(|b| DocRecord::decode(&b).map_err(super::record::for_id(id))).transpose())
             .collect()
     }
 
@@ -163,7 +167,9 @@ impl Database {
             (OpenRevs::List(list), answers) if answers.iter().all(Option::is_none) => {
                 list.iter().map(|s| OpenRev::Missing { missing: s.clone() }).collect()
             }
-            (_, answers) => answers.into_iter().flatten().flatten().map(OpenRev::from).collect(),
+            (_, answers) => {
+                answers.into_iter().flatten().flatten().map(OpenRev::try_from).collect::<Result<_>>()?
+            }
         };
         Ok(json::to_json(&rows))
     }
@@ -202,10 +208,10 @@ impl Database {
                     Some(list) => list
                         .into_iter()
                         .map(|a| match a {
-                            Answer::Doc(json) => serde_json::json!({ "ok": json::raw(json) }),
-                            Answer::Missing(rev) => error(id, &rev, "not_found", "missing"),
+                            Answer::Doc(json) => Ok(serde_json::json!({ "ok": json::raw(json)? })),
+                            Answer::Missing(rev) => Ok(error(id, &rev, "not_found", "missing")),
                         })
-                        .collect(),
+                        .collect::<Result<_>>()?,
                 },
             };
             results.push(serde_json::json!({"id": id, "docs": rows}));

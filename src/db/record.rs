@@ -73,8 +73,21 @@ struct Head {
     tree_at: usize,
 }
 
-fn corrupt() -> Error {
-    Error::storage("corrupt doc record")
+const NAME: &str = "doc record";
+
+fn corrupt(what: &str) -> Error {
+    Error::corruption(format!("{NAME}: {what}"))
+}
+
+/// Names the doc whose record is damaged: `corrupt doc record: …` becomes
+/// `corrupt doc record for id "x": …` (decoders see only bytes; their callers know the id).
+pub fn for_id(id: &str) -> impl Fn(Error) -> Error + '_ {
+    move |mut e| {
+        if let Some(rest) = e.message.strip_prefix("corrupt doc record").filter(|_| e.is_corruption()) {
+            e.message = format!("corrupt {NAME} for id {}{rest}", serde_json::Value::from(id));
+        }
+        e
+    }
 }
 
 impl DocRecord {
@@ -119,15 +132,14 @@ impl DocRecord {
     pub fn decode(bytes: &[u8]) -> Result<DocRecord> {
         let (word, meta_end) = split(bytes)?;
         let meta = if word & HEAD_BIT == 0 {
-            serde_json::from_slice(&bytes[4..meta_end])
-                .map_err(|e| Error::storage(format!("corrupt doc record: {e}")))?
+            serde_json::from_slice(&bytes[4..meta_end]).map_err(|e| corrupt(&format!("meta: {e}")))?
         } else {
             let head = read_head(bytes, meta_end)?;
             let tree = serde_json::from_slice(&bytes[head.tree_at..meta_end])
-                .map_err(|e| Error::storage(format!("corrupt doc record: {e}")))?;
+                .map_err(|e| corrupt(&format!("rev tree: {e}")))?;
             DocMeta { seq: head.seq, tree }
         };
-        let body = &bytes[meta_end..];
+        let body = body_of(bytes, meta_end)?;
         Ok(DocRecord { meta, winner_body: (!body.is_empty()).then(|| body.to_vec()) })
     }
 }
@@ -144,8 +156,8 @@ impl<'a> RecordHead<'a> {
         if head.pos == 0 {
             return Ok(None);
         }
-        let hash = std::str::from_utf8(&bytes[head.hash]).map_err(|_| corrupt())?;
-        let body = &bytes[meta_end..];
+        let hash = std::str::from_utf8(&bytes[head.hash]).map_err(|_| corrupt("winner hash is not UTF-8"))?;
+        let body = body_of(bytes, meta_end)?;
         Ok(Some(RecordHead {
             seq: head.seq,
             winner: RevRef::new(head.pos, hash),
@@ -156,17 +168,34 @@ impl<'a> RecordHead<'a> {
     }
 }
 
+/// The body after the meta. Reads splice it into answers unparsed, and a body that is not
+/// `{…}` would be dropped from them silently; checking both ends costs nothing and catches a
+/// cut record (damage inside it shows up when an answer is built: `json::raw`).
+fn body_of(bytes: &[u8], meta_end: usize) -> Result<&[u8]> {
+    let body = &bytes[meta_end..];
+    match (body.first(), body.last()) {
+        (None, _) | (Some(b'{'), Some(b'}')) => Ok(body),
+        _ => Err(corrupt(&format!("body at byte {meta_end} is not a JSON object"))),
+    }
+}
+
 /// The leading length word and where the meta ends (the body starts).
 fn split(bytes: &[u8]) -> Result<(u32, usize)> {
-    let word = u32::from_le_bytes(bytes.get(..4).ok_or_else(corrupt)?.try_into().map_err(|_| corrupt())?);
+    let word = bytes.get(..4).and_then(|w| w.try_into().ok()).map(u32::from_le_bytes);
+    let word = word.ok_or_else(|| corrupt(&format!("{} bytes, too short for a length", bytes.len())))?;
     let meta_end = 4 + (word & !HEAD_BIT) as usize;
     if meta_end > bytes.len() {
-        return Err(corrupt());
+        return Err(corrupt(&format!("meta length {} past the end", meta_end - 4)));
     }
     Ok((word, meta_end))
 }
 
 fn read_head(bytes: &[u8], meta_end: usize) -> Result<Head> {
+    read_head_fields(bytes, meta_end).map_err(|e| varint::name_record(e, &format!("{NAME}: head")))
+}
+
+fn read_head_fields(bytes: &[u8], meta_end: usize) -> Result<Head> {
+    let past = || corrupt("head: winner hash past the tree");
     let mut r = Reader::new(&bytes[..meta_end], 4);
     let seq = r.varint()?;
     let flags = r.take(1)?[0];
@@ -174,19 +203,20 @@ fn read_head(bytes: &[u8], meta_end: usize) -> Result<Head> {
     let mut hash = 0..0;
     if pos > 0 && flags & INLINE_HASH != 0 {
         let len = r.len()?;
-        hash = r.pos..r.pos + len;
+        let at = r.pos;
         r.take(len)?;
+        hash = at..r.pos;
     } else if pos > 0 {
         let (at, len) = (r.len()?, r.len()?);
-        hash = at..at.checked_add(len).ok_or_else(corrupt)?;
+        hash = at..at.checked_add(len).ok_or_else(past)?;
     }
     let tree_at = r.pos;
     if flags & INLINE_HASH == 0 && pos > 0 {
         // The offset is into the tree JSON.
-        hash = tree_at.checked_add(hash.start).ok_or_else(corrupt)?
-            ..tree_at.checked_add(hash.end).ok_or_else(corrupt)?;
+        hash = tree_at.checked_add(hash.start).ok_or_else(past)?
+            ..tree_at.checked_add(hash.end).ok_or_else(past)?;
         if hash.end > meta_end {
-            return Err(corrupt());
+            return Err(past());
         }
     }
     Ok(Head { seq, flags, pos, hash, tree_at })
@@ -295,7 +325,34 @@ mod tests {
         // seq 300 is two varint bytes, then the flags (other leaves) and pos 2: the offset follows.
         assert_eq!(bytes[4..8], [0xAC, 0x02, 4, 2]);
         bytes[8] = 0x7F;
-        assert!(RecordHead::read(&bytes).is_err());
+        let e = RecordHead::read(&bytes).unwrap_err();
+        assert_eq!(
+            (e.name, e.message.as_str()),
+            ("corruption", "corrupt doc record: head: winner hash past the tree")
+        );
+        assert_eq!(
+            for_id("x")(e).message,
+            r#"corrupt doc record for id "x": head: winner hash past the tree"#
+        );
+    }
+
+    #[test]
+    fn a_huge_inline_hash_length_is_a_corruption_error_not_an_overflow() {
+        let mut meta = vec![0, INLINE_HASH, 1]; // seq 0, flags, winner pos 1
+        varint::put(&mut meta, u64::MAX); // the hash's length
+        let mut bytes = (meta.len() as u32 | HEAD_BIT).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&meta);
+        let e = RecordHead::read(&bytes).unwrap_err();
+        assert!(e.is_corruption() && e.message.starts_with("corrupt doc record: head: length"), "{e:?}");
+    }
+
+    #[test]
+    fn a_cut_body_is_a_corruption_error_not_a_doc_without_fields() {
+        let bytes = record(Some(br#"{"x":1}"#)).encode();
+        let cut = &bytes[..bytes.len() - 1];
+        for e in [DocRecord::decode(cut).unwrap_err(), RecordHead::read(cut).unwrap_err()] {
+            assert!(e.is_corruption() && e.message.ends_with("is not a JSON object"), "{e:?}");
+        }
     }
 
     #[test]

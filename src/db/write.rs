@@ -284,7 +284,11 @@ impl Database {
         let stored = self.kv.get_many(&doc_keys).await?;
         let plans = stored
             .into_iter()
-            .map(|bytes| Ok(DocPlan::new(bytes.map(|b| DocRecord::decode(&b)).transpose()?)))
+            .zip(&ids)
+            .map(|(bytes, id)| {
+                let record = bytes.map(|b| DocRecord::decode(&b).map_err(super::record::for_id(id)));
+                Ok(DocPlan::new(record.transpose()?))
+            })
             .collect::<Result<Vec<_>>>()?;
         let mut plans = Plans { ids, plans };
         let mut locals = LocalPlan::load(self, &local_ids).await?;

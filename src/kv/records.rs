@@ -32,7 +32,7 @@ pub const MANIFEST_MAGIC: &[u8; 4] = b"STMF";
 pub fn manifest_version(record: Option<&[u8]>) -> Result<u64> {
     let Some(bytes) = record else { return Ok(0) };
     if bytes.len() < 16 || &bytes[..4] != MANIFEST_MAGIC {
-        return Err(Error::storage("corrupt manifest header"));
+        return Err(Error::corruption("manifest: bad header"));
     }
     Ok(u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")))
 }
@@ -168,6 +168,11 @@ impl MemoryRecords {
 
     pub fn raw(&self, key: &str) -> Option<Vec<u8>> {
         self.shared.map.borrow().get(key).cloned()
+    }
+
+    /// Replaces a record's bytes behind every handle's back, as damage on disk would.
+    pub fn damage(&self, key: &str, bytes: Vec<u8>) {
+        self.shared.map.borrow_mut().insert(key.to_string(), bytes);
     }
 
     /// Takes the compaction lock as another handle would, until the guard is dropped.

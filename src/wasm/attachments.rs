@@ -58,7 +58,7 @@ pub(super) async fn fill_blobs(db: &db::Database, doc: &JsValue) -> Result<()> {
         let data = db
             .attachment_data(&digest)
             .await?
-            .ok_or_else(|| Error::storage(format!("attachment data {digest} missing")))?;
+            .ok_or_else(|| Error::corruption(format!("attachment record {digest}: its data is missing")))?;
         // As `inline_data`: no `stub` and no `length` next to data.
         for key in ["stub", "length"] {
             let _ = Reflect::delete_property(entry.unchecked_ref::<Object>(), &key.into());

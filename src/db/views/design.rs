@@ -80,7 +80,7 @@ impl Database {
     pub async fn design_view(&self, name: &str) -> Result<DesignView> {
         let (ddoc, view) = split_name(name)?;
         let body: Value = serde_json::from_str(&self.get(&ddoc, &Value::Null).await?)
-            .map_err(|e| Error::storage(e.to_string()))?;
+            .map_err(|e| Error::corruption(format!("doc body for id {ddoc:?}: {e}")))?;
         js_views(&ddoc, &body)
             .into_iter()
             .find(|v| v.name == view)
@@ -117,10 +117,12 @@ impl Database {
 pub(super) fn parse_design_docs(rows: &[(SharedBytes, SharedBytes)]) -> Result<Vec<(String, Value)>> {
     let mut out = Vec::new();
     for (k, v) in rows {
-        let record = DocRecord::decode(v)?;
+        let record =
+            DocRecord::decode(v).map_err(crate::db::record::for_id(keys::id_of(k).unwrap_or("?")))?;
         let live = record.meta.tree.winner().is_some_and(|w| !w.deleted);
         let (Some(id), Some(body), true) = (keys::id_of(k), &record.winner_body, live) else { continue };
-        let body = serde_json::from_slice(body).map_err(|e| Error::storage(e.to_string()))?;
+        let body = serde_json::from_slice(body)
+            .map_err(|e| Error::corruption(format!("doc body for id {id:?}: {e}")))?;
         out.push((id.to_string(), body));
     }
     Ok(out)

@@ -172,7 +172,8 @@ impl Database {
                 }
                 let doc: Value = match &parse_only {
                     Some(names) => members(&text, names)?,
-                    None => serde_json::from_str(&text).map_err(|e| Error::storage(e.to_string()))?,
+                    None => serde_json::from_str(&text)
+                        .map_err(|e| Error::corruption(format!("doc body for id {id:?}: {e}")))?,
                 };
                 if !req.selector.matches(&doc) {
                     continue;

@@ -52,16 +52,21 @@ fn encode_back(back: &Back) -> Vec<u8> {
 }
 
 fn decode_back(mut bytes: &[u8]) -> Result<Back> {
-    let corrupt = || Error::storage("corrupt view back-index");
+    let total = bytes.len();
+    let corrupt =
+        |left: usize| Error::corruption(format!("view back-index: truncated at byte {}", total - left));
+    let word =
+        |b: &[u8], at: usize| b.get(at..at + 4).map(|w| u32::from_be_bytes(w.try_into().expect("4 bytes")));
     let mut out = Vec::new();
     while !bytes.is_empty() {
-        let len = u32::from_be_bytes(bytes.get(..4).ok_or_else(corrupt)?.try_into().map_err(|_| corrupt())?);
-        let end = 4 + len as usize;
-        let key = bytes.get(4..end).ok_or_else(corrupt)?.to_vec();
-        let n = u32::from_be_bytes(
-            bytes.get(end..end + 4).ok_or_else(corrupt)?.try_into().map_err(|_| corrupt())?,
-        );
-        out.push((key, n));
+        let len = word(bytes, 0).ok_or_else(|| corrupt(bytes.len()))?;
+        // `u64` math: on wasm32 a `usize` sum could wrap.
+        let end = usize::try_from(4 + u64::from(len))
+            .ok()
+            .filter(|&e| e.checked_add(4).is_some_and(|x| x <= bytes.len()));
+        let end = end.ok_or_else(|| corrupt(bytes.len()))?;
+        let n = word(bytes, end).ok_or_else(|| corrupt(bytes.len()))?;
+        out.push((bytes[4..end].to_vec(), n));
         bytes = &bytes[end + 4..];
     }
     Ok(out)
@@ -78,9 +83,8 @@ impl Database {
             signature: view.signature.clone(),
         };
         match self.kv.get(&keys::view_meta(&view.id())).await? {
-            Some(b) => {
-                serde_json::from_slice(&b).map_err(|e| Error::storage(format!("corrupt view meta: {e}")))
-            }
+            Some(b) => serde_json::from_slice(&b)
+                .map_err(|e| Error::corruption(format!("view meta of {}: {e}", view.id()))),
             None => Ok(fresh()),
         }
     }
@@ -299,6 +303,12 @@ mod tests {
     fn back_index_entries_round_trip() {
         let back = vec![(vec![0x40, b'a', 0, 1], 2), (vec![], 1)];
         assert_eq!(decode_back(&encode_back(&back)).unwrap(), back);
-        assert!(decode_back(&[0, 0, 0, 9, 1]).is_err());
+        let e = decode_back(&[0, 0, 0, 9, 1]).unwrap_err();
+        assert_eq!(
+            (e.name, e.message.as_str()),
+            ("corruption", "corrupt view back-index: truncated at byte 0")
+        );
+        // A length near `u32::MAX` must not wrap the offset (it would on wasm32's 32-bit usize).
+        assert!(decode_back(&[0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4]).unwrap_err().is_corruption());
     }
 }

@@ -97,7 +97,7 @@ impl MapFn for MangoMap {
 pub(super) fn members(text: &str, names: &[&str]) -> Result<Value> {
     let mut de = serde_json::Deserializer::from_str(text);
     let picked = Pick(names).deserialize(&mut de).and_then(|m| de.end().map(|()| m));
-    picked.map(Value::Object).map_err(|e| Error::storage(format!("corrupt doc: {e}")))
+    picked.map(Value::Object).map_err(|e| Error::corruption(format!("doc body: {e}")))
 }
 
 struct Pick<'n>(&'n [&'n str]);
@@ -244,7 +244,10 @@ impl Database {
         };
         let wanted = MangoIndex { ddoc: ddoc.clone(), name: name.clone(), fields: fields.clone() };
         let existing: Option<Value> = match self.get(&ddoc, &Value::Null).await {
-            Ok(text) => Some(serde_json::from_str(&text).map_err(|e| Error::storage(e.to_string()))?),
+            Ok(text) => Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| Error::corruption(format!("doc body for id {ddoc:?}: {e}")))?,
+            ),
             Err(e) if e.status == 404 => None,
             Err(e) => return Err(e),
         };
@@ -291,7 +294,8 @@ impl Database {
         let ddoc = if ddoc.starts_with("_design/") { ddoc.to_string() } else { format!("_design/{ddoc}") };
         let not_found = || Error::not_found("index not found");
         let text = self.get(&ddoc, &Value::Null).await.map_err(|_| not_found())?;
-        let mut doc: Value = serde_json::from_str(&text).map_err(|e| Error::storage(e.to_string()))?;
+        let mut doc: Value = serde_json::from_str(&text)
+            .map_err(|e| Error::corruption(format!("doc body for id {ddoc:?}: {e}")))?;
         if !indexes_of(&ddoc, &doc).iter().any(|i| i.name == name) {
             return Err(not_found());
         }

@@ -65,7 +65,7 @@ impl<F: Fn(&Value) -> Result<Emits>> MapFn for FnMap<F> {
 
 /// A doc's JSON text as a `Value`.
 pub(crate) fn parse_doc(text: &str) -> Result<Value> {
-    serde_json::from_str(text).map_err(|e| crate::error::Error::storage(format!("corrupt doc: {e}")))
+    serde_json::from_str(text).map_err(|e| crate::error::Error::corruption(format!("doc body: {e}")))
 }
 
 /// A custom reduce function, CouchDB style: `keys` are `(key, doc id)` pairs when reducing

@@ -169,7 +169,7 @@ impl Database {
             for (k, v) in &page {
                 let (key, id) = split_doc_id(&k[prefix_len..])?;
                 let mut values: Vec<Value> = serde_json::from_slice(v)
-                    .map_err(|e| Error::storage(format!("corrupt view row: {e}")))?;
+                    .map_err(|e| Error::corruption(format!("view row for doc {id:?}: {e}")))?;
                 if descending {
                     values.reverse();
                 }
@@ -197,15 +197,14 @@ impl Database {
             rows.iter().map(|r| r.value.get("_id").and_then(Value::as_str).unwrap_or(&r.id)).collect();
         let records = self.records(&ids).await?;
         let render = Render { conflicts, ..Render::default() };
-        Ok(ids
-            .iter()
+        ids.iter()
             .zip(records)
             .map(|(id, record)| {
-                let r = record?;
-                let w = r.meta.tree.winner().filter(|w| !w.deleted)?;
-                let body = r.winner_body.as_deref()?;
-                Some(json::raw(render_doc(id, &r, &w.rev, body, render)))
+                let Some(r) = record else { return Ok(None) };
+                let Some(w) = r.meta.tree.winner().filter(|w| !w.deleted) else { return Ok(None) };
+                let Some(body) = r.winner_body.as_deref() else { return Ok(None) };
+                json::raw(render_doc(id, &r, &w.rev, body, render)).map(Some)
             })
-            .collect())
+            .collect()
     }
 }

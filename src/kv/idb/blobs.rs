@@ -67,7 +67,7 @@ impl BlobStore for IdbBlobs {
         let Some(value) = value else { return Ok(None) };
         let blob = field(&value, "blob")
             .and_then(|b| b.dyn_into::<Blob>().ok())
-            .ok_or_else(|| Error::storage(format!("attachment record {digest} holds no Blob")))?;
+            .ok_or_else(|| Error::corruption(format!("attachment record {digest}: holds no Blob")))?;
         Ok(Some(AttData::Blob(blob)))
     }
 

@@ -81,7 +81,7 @@ mod tests {
         for i in 0..n {
             s.push(format!("{i:06}").as_bytes(), Some(b"v"));
         }
-        Rc::new(Chunk::decode(s.finish().remove(0).bytes).unwrap())
+        Rc::new(Chunk::decode(0, s.finish().remove(0).bytes).unwrap())
     }
 
     #[test]

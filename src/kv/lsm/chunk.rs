@@ -154,39 +154,54 @@ pub struct Chunk {
     entries: Vec<Entry>,
 }
 
-fn corrupt(what: &str) -> Error {
-    Error::storage(format!("corrupt chunk: {what}"))
-}
-
 impl Chunk {
-    pub fn decode(raw: Vec<u8>) -> Result<Chunk> {
+    /// Decodes the record of chunk `id`; damage is a `corruption` error naming the chunk, the
+    /// damage and the byte it is at.
+    pub fn decode(id: u64, raw: Vec<u8>) -> Result<Chunk> {
+        let name = format!("LSM chunk {id}");
         if raw.len() < 3 || &raw[..2] != MAGIC {
-            return Err(corrupt("bad magic"));
+            return Err(Error::corruption(format!("{name}: bad magic")));
         }
         if raw[2] != FORMAT {
-            return Err(corrupt("unknown chunk format"));
+            return Err(Error::corruption(format!("{name}: unknown chunk format {}", raw[2])));
         }
         let mut keys: Vec<u8> = Vec::with_capacity(raw.len() / 2);
         let mut entries = Vec::with_capacity(raw.len() / 64);
         let mut prev = (0usize, 0usize);
         let mut r = Reader::new(&raw, 3);
         while !r.at_end() {
-            let shared = r.len()?;
-            let suffix = r.bytes()?;
+            let at = r.pos;
+            let entry = |e| varint::name_record(e, &format!("{name}: entry at byte {at}"));
+            let shared = r.len().map_err(entry)?;
+            let suffix = r.bytes().map_err(entry)?;
             if shared > prev.1 {
-                return Err(corrupt("shared prefix longer than previous key"));
+                return Err(Error::corruption(format!(
+                    "{name}: entry at byte {at} shares {shared} bytes with a previous key of {}",
+                    prev.1
+                )));
+            }
+            // Reads binary-search the keys: out of order, they would answer wrong, not fail.
+            let prev_rest = &keys[prev.0 + shared..prev.0 + prev.1];
+            if !entries.is_empty() && suffix <= prev_rest {
+                return Err(Error::corruption(format!(
+                    "{name}: entry at byte {at} is not above the one before"
+                )));
             }
             let start = keys.len();
+            if start.saturating_add(shared).saturating_add(suffix.len()) > u32::MAX as usize {
+                return Err(Error::corruption(format!("{name}: keys over 4 GiB at byte {at}")));
+            }
             keys.extend_from_within(prev.0..prev.0 + shared);
             keys.extend_from_slice(suffix);
             let key_len = shared + suffix.len();
-            let tag = r.varint()?;
+            let tag = r.varint().map_err(entry)?;
             let (val, val_len) = if tag == 0 {
                 (0usize, TOMBSTONE)
             } else {
-                let n = usize::try_from(tag - 1).map_err(|_| corrupt("length"))?;
+                // `take` bounds the length by the record's, so it fits `usize` and `u32`.
+                let n = usize::try_from(tag - 1).unwrap_or(usize::MAX);
                 let at = r.pos;
-                r.take(n)?;
+                r.take(n).map_err(entry)?;
                 (at, n as u32)
             };
             entries.push(Entry { key: start as u32, key_len: key_len as u32, val: val as u32, val_len });
@@ -197,6 +212,10 @@ impl Chunk {
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     pub fn key(&self, i: usize) -> &[u8] {
@@ -287,7 +306,7 @@ mod tests {
         assert_eq!(enc.len(), 1);
         assert_eq!((enc[0].entries, enc[0].tombstones), (4, 1));
         assert_eq!((enc[0].first.as_slice(), enc[0].last.as_slice()), (&b"doc/a"[..], &b"seq/1"[..]));
-        let c = Chunk::decode(enc.into_iter().next().unwrap().bytes).unwrap();
+        let c = Chunk::decode(0, enc.into_iter().next().unwrap().bytes).unwrap();
         for (i, (k, v)) in input.iter().enumerate() {
             assert_eq!(c.key(i), k.as_bytes());
             assert_eq!(c.value(i), v.map(str::as_bytes));
@@ -339,7 +358,7 @@ mod tests {
     #[test]
     fn span_honours_inclusive_and_exclusive_bounds() {
         let enc = build(&[("a", Some("")), ("b", Some("")), ("c", Some("")), ("d", Some(""))], 1 << 20);
-        let c = Chunk::decode(enc.into_iter().next().unwrap().bytes).unwrap();
+        let c = Chunk::decode(0, enc.into_iter().next().unwrap().bytes).unwrap();
         let r = |s: Bound<&str>, e: Bound<&str>| Range {
             start: s.map(|x| x.as_bytes().to_vec()),
             end: e.map(|x| x.as_bytes().to_vec()),
@@ -351,8 +370,20 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_chunks_are_errors() {
-        assert!(Chunk::decode(b"XX\x01".to_vec()).is_err());
-        assert!(Chunk::decode(b"SC\x01\x05\x01a".to_vec()).is_err());
+    fn damaged_chunks_are_corruption_errors_naming_the_chunk_and_the_byte() {
+        let e = |raw: &[u8]| Chunk::decode(17, raw.to_vec()).err().expect("an error");
+        assert_eq!(e(b"XX\x01").message, "corrupt LSM chunk 17: bad magic");
+        let truncated = e(b"SC\x01\x00\x01a\x05\x01");
+        assert_eq!(truncated.name, "corruption");
+        assert_eq!(
+            truncated.message,
+            "corrupt LSM chunk 17: entry at byte 3: length 4 past the end at byte 7"
+        );
+        assert!(e(b"SC\x01\x05\x01a").message.starts_with("corrupt LSM chunk 17: entry at byte 3 shares 5"));
+        // "b" then "a": in the wrong order, a binary search would miss keys instead of failing.
+        assert_eq!(
+            e(b"SC\x01\x00\x01b\x00\x00\x01a\x00").message,
+            "corrupt LSM chunk 17: entry at byte 7 is not above the one before"
+        );
     }
 }

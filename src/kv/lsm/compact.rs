@@ -21,17 +21,18 @@
 //!   written in key order (a bulk load in id order) then merge at little more than the cost
 //!   of a manifest.
 
-use super::chunk::Splitter;
+use super::chunk::{Chunk, Splitter};
 use super::manifest::{chunk_key, ChunkMeta, Manifest, Run};
 use super::merge::{Merger, Step};
 use super::policy::plan;
 use super::read::is_missing;
 use super::write::{new_run, puts, Piece};
 use super::{Lsm, MAX_ATTEMPTS};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kv::records::{Commit, RecordStore};
 use crate::kv::Range;
 use std::ops::Range as Span;
+use std::rc::Rc;
 
 /// Merges whose inputs are at most this large fetch all their chunks in one round.
 const PRELOAD_BYTES: u64 = 16 << 20;
@@ -176,10 +177,19 @@ impl<R: RecordStore + 'static> Lsm<R> {
             merger.preload(&ids.into_iter().zip(chunks).collect::<Vec<_>>());
         }
         let mut out = Splitter::new(self.inner.opts.chunk_bytes).split_kinds(SPLIT_KINDS_BYTES);
+        let mut prev: Option<(Rc<Chunk>, usize)> = None;
         loop {
             match merger.step() {
                 Step::Item(chunk, i) => {
                     let key = chunk.key(i);
+                    // Keys come out increasing unless a chunk holds keys outside the span the
+                    // manifest gives it (damage): refuse, rather than write the damage into
+                    // new chunks.
+                    if prev.as_ref().is_some_and(|(c, j)| c.key(*j) >= key) {
+                        return Err(Error::corruption(format!(
+                            "LSM: a chunk of runs {run_ids:?} holds keys outside its span in the manifest"
+                        )));
+                    }
                     // Kept chunks hold no merged key, so one that starts before `key` ends
                     // before it too: it goes between the chunks cut so far and this entry.
                     while kept.peek().is_some_and(|k| k.first.as_slice() < key) {
@@ -190,6 +200,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
                     if value.is_some() || !oldest {
                         out.push(key, value);
                     }
+                    prev = Some((chunk.clone(), i));
                 }
                 Step::Load(cursor, id) => {
                     let chunk = self.load_one(id, false).await?;

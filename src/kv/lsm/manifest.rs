@@ -129,11 +129,15 @@ impl Manifest {
             f if f > FORMAT => Err(Error::storage(format!(
                 "database format {f} was written by a newer Settee (this one reads up to {FORMAT})"
             ))),
-            f => Err(Error::storage(format!("unknown database format {f}"))),
+            f => Err(Error::corruption(format!("manifest: unknown database format {f}"))),
         }
     }
 
     fn decode_v1(version: u64, bytes: &[u8]) -> Result<Manifest> {
+        Self::read_v1(version, bytes).map_err(|e| varint::name_record(e, "manifest"))
+    }
+
+    fn read_v1(version: u64, bytes: &[u8]) -> Result<Manifest> {
         let mut r = Reader::new(bytes, 16);
         let data_version = r.varint()?;
         let epoch = r.varint()?;
@@ -157,9 +161,33 @@ impl Manifest {
             runs.push(Run { id, chunks });
         }
         if !r.at_end() {
-            return Err(Error::storage("corrupt manifest: trailing bytes"));
+            return Err(Error::corruption(format!("manifest: trailing bytes at byte {}", r.pos)));
         }
-        Ok(Manifest { version, data_version, epoch, next_id, runs })
+        let m = Manifest { version, data_version, epoch, next_id, runs };
+        m.check()?;
+        Ok(m)
+    }
+
+    /// The rules reads and writes rely on: a chunk id below `next_id` (or a new chunk would
+    /// overwrite it) and listed once, and each run's chunks in key order without overlap (or a
+    /// read would look in the wrong chunk and answer "missing").
+    fn check(&self) -> Result<()> {
+        let bad = |what: String| Err(Error::corruption(format!("manifest: {what}")));
+        let mut ids = std::collections::HashSet::new();
+        for run in &self.runs {
+            for (i, c) in run.chunks.iter().enumerate() {
+                if c.id >= self.next_id || !ids.insert(c.id) {
+                    return bad(format!(
+                        "chunk {} is listed twice or is not below next id {}",
+                        c.id, self.next_id
+                    ));
+                }
+                if c.first > c.last || i > 0 && run.chunks[i - 1].last >= c.first {
+                    return bad(format!("run {} has chunk {} out of key order", run.id, c.id));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -190,6 +218,28 @@ mod tests {
         let bytes = m.encode();
         assert_eq!(crate::kv::records::manifest_version(Some(&bytes)).unwrap(), 42);
         assert_eq!(Manifest::decode(&bytes).unwrap(), m);
+    }
+
+    #[test]
+    fn a_damaged_manifest_is_a_corruption_error_naming_it() {
+        let m = Manifest {
+            next_id: 9,
+            runs: vec![Run { id: 8, chunks: vec![meta(3, "a", "c"), meta(4, "d", "f")] }],
+            ..Manifest::empty()
+        };
+        let bytes = m.encode();
+        let e = Manifest::decode(&bytes[..bytes.len() - 1]).unwrap_err();
+        assert_eq!((e.status, e.name), (500, "corruption"));
+        assert!(e.message.starts_with("corrupt manifest: length 1 past the end at byte"), "{}", e.message);
+        let unordered = Manifest {
+            runs: vec![Run { id: 8, chunks: vec![meta(4, "d", "f"), meta(3, "a", "c")] }],
+            ..m.clone()
+        };
+        let e = Manifest::decode(&unordered.encode()).unwrap_err();
+        assert_eq!(e.message, "corrupt manifest: run 8 has chunk 3 out of key order");
+        let reused = Manifest { next_id: 4, ..m };
+        assert!(Manifest::decode(&reused.encode()).unwrap_err().message.contains("chunk 4"));
+        assert_eq!(Manifest::decode(b"STMX").unwrap_err().message, "corrupt manifest: bad header");
     }
 
     #[test]

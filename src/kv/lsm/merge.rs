@@ -244,7 +244,7 @@ mod tests {
                             first: e.first.clone(),
                             last: e.last.clone(),
                         };
-                        chunks.push((next_id, Rc::new(Chunk::decode(e.bytes).unwrap())));
+                        chunks.push((next_id, Rc::new(Chunk::decode(next_id, e.bytes).unwrap())));
                         meta
                     })
                     .collect();

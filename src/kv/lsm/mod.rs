@@ -28,9 +28,12 @@
 //!   reason (a stale retry, an explicit `refresh`) loads another handle's writes.
 
 mod cache;
-mod chunk;
+// Public for the decoders' fuzz tests (tests/fuzz_props.rs) only.
+#[doc(hidden)]
+pub mod chunk;
 mod compact;
-mod manifest;
+#[doc(hidden)]
+pub mod manifest;
 mod merge;
 mod policy;
 mod read;

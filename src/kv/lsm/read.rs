@@ -33,7 +33,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
                 let Some(bytes) = record else {
                     return Err(Error::storage(format!("chunk {} is missing", ids[i])).with_reason(MISSING));
                 };
-                let chunk = Rc::new(Chunk::decode(bytes)?);
+                let chunk = Rc::new(Chunk::decode(ids[i], bytes)?);
                 if keep {
                     self.inner.cache.borrow_mut().insert(ids[i], chunk.clone());
                 }
@@ -57,7 +57,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
         if self.manifest().version != seen || self.refresh_inner().await? {
             Ok(())
         } else {
-            Err(Error::storage(format!("{}, though the manifest lists it", err.message)))
+            Err(Error::corruption(format!("database: {}, though the manifest lists it", err.message)))
         }
     }
 

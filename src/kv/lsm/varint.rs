@@ -1,5 +1,8 @@
 //! LEB128 varints and a bounds-checked reader: every length in chunks and manifests is a
-//! varint, and a truncated or corrupt record becomes `Error::storage`, never a panic.
+//! varint, and a truncated or corrupt record becomes `Error::corruption`, never a panic.
+//!
+//! The reader does not know which record it reads: its errors say `corrupt record: … at byte
+//! N`, and the decoder that owns the record names it with `name_record`.
 
 use crate::error::{Error, Result};
 
@@ -16,8 +19,21 @@ pub fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-fn corrupt() -> Error {
-    Error::storage("corrupt storage record")
+const UNNAMED: &str = "corrupt record";
+
+fn corrupt(what: &str, at: usize) -> Error {
+    Error::corruption(format!("record: {what} at byte {at}"))
+}
+
+/// Puts `name` (`LSM chunk 17`, `manifest`) in place of the reader's `record` in a
+/// corruption error; other errors pass unchanged.
+pub fn name_record(mut e: Error, name: &str) -> Error {
+    if e.is_corruption() {
+        if let Some(rest) = e.message.strip_prefix(UNNAMED) {
+            e.message = format!("corrupt {name}{rest}");
+        }
+    }
+    e
 }
 
 pub struct Reader<'a> {
@@ -38,11 +54,11 @@ impl<'a> Reader<'a> {
         let mut v = 0u64;
         let mut shift = 0;
         loop {
-            let b = *self.buf.get(self.pos).ok_or_else(corrupt)?;
-            self.pos += 1;
+            let b = *self.buf.get(self.pos).ok_or_else(|| corrupt("truncated varint", self.pos))?;
             if shift >= 64 {
-                return Err(corrupt());
+                return Err(corrupt("varint longer than 64 bits", self.pos));
             }
+            self.pos += 1;
             v |= u64::from(b & 0x7f) << shift;
             if b < 0x80 {
                 return Ok(v);
@@ -52,11 +68,16 @@ impl<'a> Reader<'a> {
     }
 
     pub fn len(&mut self) -> Result<usize> {
-        usize::try_from(self.varint()?).map_err(|_| corrupt())
+        let at = self.pos;
+        usize::try_from(self.varint()?).map_err(|_| corrupt("length out of range", at))
     }
 
     pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or_else(corrupt)?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or_else(|| corrupt(&format!("length {n} past the end"), self.pos))?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -91,6 +112,11 @@ mod tests {
         let mut r = Reader::new(&[0x80, 0x80], 0);
         assert!(r.varint().is_err());
         let mut r = Reader::new(&[5, 1, 2], 0);
-        assert!(r.bytes().is_err());
+        let e = r.bytes().unwrap_err();
+        assert_eq!(e.name, "corruption");
+        assert_eq!(
+            name_record(e, "LSM chunk 3").message,
+            "corrupt LSM chunk 3: length 5 past the end at byte 1"
+        );
     }
 }

@@ -96,7 +96,9 @@ pub fn with_docs(mut call: Call) -> Call {
 
 /// A `_changes` answer read `with_docs`: its usable bodies are moved into the page.
 pub fn parse_changes_with_docs(mut body: Value, since: &Seq, limit: usize) -> ChangesPage {
-    let docs = body["results"].as_array_mut().map(|rows| prefetched_docs(rows)).unwrap_or_default();
+    // `get_mut`, not `body["results"]`: indexing a non-object mutably panics.
+    let docs = body.get_mut("results").and_then(Value::as_array_mut).map(|rows| prefetched_docs(rows));
+    let docs = docs.unwrap_or_default();
     ChangesPage { docs, ..parse_changes(&body, since, limit) }
 }
 
