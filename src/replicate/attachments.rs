@@ -14,6 +14,9 @@
 //!   data is checked by the stub's `length` (the decoded size), and its stub is rewritten to
 //!   the digest and length of the decoded data, which is what gets stored: the same md5 that
 //!   PouchDB computes for it, and what a CouchDB that receives it checks the data against.
+//!   When such a stub comes again with a later revision and an ancestor on the target already
+//!   carried it, the target's stub of that ancestor gives the decoded digest
+//!   (`Peer::stub_in_ancestor`), and nothing is fetched again.
 
 use super::peer::{AttMap, AttRef, DocError, Peer, RevsDiff};
 use crate::core::rev::Rev;
@@ -103,7 +106,22 @@ pub async fn fetch(
             None => refs.iter().filter(|a| beyond_ancestors(a, diff)).collect(),
         }
     };
+    let mut fetch_list = Vec::with_capacity(wanted.len());
     for att in wanted {
+        if att.encoded && !beyond_ancestors(att, diff) {
+            // A gzipped stub an ancestor on the target already carried: that ancestor's stub
+            // names the decoded data the target holds, so nothing needs fetching.
+            let ancestors = diff.get(&att.id).map(|m| m.possible_ancestors.as_slice()).unwrap_or_default();
+            if let Some((digest, length)) = target.stub_in_ancestor(&att.id, ancestors, &att.name).await? {
+                if att.length.is_none_or(|l| l == length) {
+                    redigest(docs, &att.digest, &digest, length);
+                    continue;
+                }
+            }
+        }
+        fetch_list.push(att);
+    }
+    for att in fetch_list {
         let got = match source.get_attachment(att).await {
             Ok(d) => d,
             Err(e) if e.status == 404 => {

@@ -180,6 +180,17 @@ impl Peer for LocalPeer {
         self.db.has_attachment_data(digests).await.map(Some)
     }
 
+    async fn stub_in_ancestor(&self, id: &str, revs: &[String], name: &str) -> Result<Option<(String, u64)>> {
+        let mut revs: Vec<&String> = revs.iter().collect();
+        revs.sort_by_key(|r| std::cmp::Reverse(r.split('-').next().and_then(|p| p.parse::<u64>().ok())));
+        let answer = parse(&self.db.get(id, &serde_json::json!({ "open_revs": revs })).await?)?;
+        let stub = answer.as_array().into_iter().flatten().find_map(|leaf| {
+            let att = &leaf["ok"]["_attachments"][name];
+            Some((att["digest"].as_str()?.to_string(), att["length"].as_u64()?))
+        });
+        Ok(stub)
+    }
+
     /// By digest alone: data is content-addressed, whichever doc named it.
     async fn get_attachment(&self, att: &AttRef) -> Result<AttData> {
         self.db.attachment_data(&att.digest).await?.ok_or_else(Error::missing)

@@ -236,6 +236,14 @@ pub trait Peer {
     async fn has_attachments(&self, digests: &[String]) -> Result<Option<Vec<bool>>>;
     /// The data of an attachment stub this peer sent.
     async fn get_attachment(&self, att: &AttRef) -> Result<AttData>;
+    /// The stub `(digest, length)` of attachment `name` in the newest of `revs` (this peer's
+    /// revisions of doc `id`) that has it; `None` when none does or the peer cannot say.
+    /// Lets a gzipped stub from CouchDB, whose digest this peer never stores, be matched to
+    /// the data an ancestor already brought (`attachments::fetch`).
+    async fn stub_in_ancestor(&self, id: &str, revs: &[String], name: &str) -> Result<Option<(String, u64)>> {
+        let _ = (id, revs, name);
+        Ok(None)
+    }
     /// A `_local/` doc, or `None` when there is none.
     async fn get_local(&self, id: &str) -> Result<Option<Value>>;
     /// Writes a `_local/` doc and returns its new `_rev`.

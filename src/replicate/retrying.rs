@@ -116,6 +116,9 @@ impl Peer for Retrying<'_> {
     async fn get_attachment(&self, att: &AttRef) -> Result<AttData> {
         self.retry(|| self.inner.get_attachment(att)).await
     }
+    async fn stub_in_ancestor(&self, id: &str, revs: &[String], name: &str) -> Result<Option<(String, u64)>> {
+        self.retry(|| self.inner.stub_in_ancestor(id, revs, name)).await
+    }
     async fn get_local(&self, id: &str) -> Result<Option<Value>> {
         self.retry(|| self.inner.get_local(id)).await
     }

@@ -161,6 +161,10 @@ impl<P: Peer> Peer for Counting<P> {
         self.hit("get_attachment");
         self.inner.get_attachment(att).await
     }
+    async fn stub_in_ancestor(&self, id: &str, revs: &[String], name: &str) -> Result<Option<(String, u64)>> {
+        self.hit("stub_in_ancestor");
+        self.inner.stub_in_ancestor(id, revs, name).await
+    }
     async fn get_local(&self, id: &str) -> Result<Option<Value>> {
         self.hit("get_local");
         self.inner.get_local(id).await
@@ -305,6 +309,9 @@ impl<P: Peer> Peer for Faulty<P> {
     async fn get_attachment(&self, att: &AttRef) -> Result<AttData> {
         self.wrap("get_attachment", self.inner.get_attachment(att)).await
     }
+    async fn stub_in_ancestor(&self, id: &str, revs: &[String], name: &str) -> Result<Option<(String, u64)>> {
+        self.wrap("stub_in_ancestor", self.inner.stub_in_ancestor(id, revs, name)).await
+    }
     async fn get_local(&self, id: &str) -> Result<Option<Value>> {
         self.wrap("get_local", self.inner.get_local(id)).await
     }
@@ -342,6 +349,9 @@ impl<P: Peer> Peer for Denying<P> {
     }
     async fn get_attachment(&self, att: &AttRef) -> Result<AttData> {
         self.inner.get_attachment(att).await
+    }
+    async fn stub_in_ancestor(&self, id: &str, revs: &[String], name: &str) -> Result<Option<(String, u64)>> {
+        self.inner.stub_in_ancestor(id, revs, name).await
     }
     async fn bulk_docs_replicated(&self, docs: &[Value], data: &AttMap) -> Result<Vec<DocError>> {
         let (denied, allowed): (Vec<Value>, Vec<Value>) =

@@ -80,10 +80,12 @@ test('a push sends small attachments inline and a 1 MB one as multipart; the ser
     return { ok: result.ok, written: result.docs_written, failures: result.doc_write_failures, stubs: doc._attachments };
   }, remote);
   assert.deepEqual([r.ok, r.written, r.failures], [true, 1, 0]);
-  const server = (await couch.request('GET', `/${remote.name}/doc`)).body;
+  const server = (await couch.request('GET', `/${remote.name}/doc?att_encoding_info=true`)).body;
   for (const name of ['small.txt', 'big.bin']) {
-    assert.equal(server._attachments[name].digest, r.stubs[name].digest, name);
     assert.equal(server._attachments[name].length, r.stubs[name].length, name);
+    // CouchDB stores text gzipped, and its digest is then the md5 of the gzipped bytes.
+    if (couch.kind === 'couchdb' && name === 'small.txt') assert.equal(server._attachments[name].encoding, 'gzip');
+    else assert.equal(server._attachments[name].digest, r.stubs[name].digest, name);
   }
   const big = Buffer.from(await (await fetch(`${couch.dbUrl(remote.name, false)}/doc/big.bin`, {
     headers: { authorization: 'Basic ' + Buffer.from('admin:sekrit-pw-1').toString('base64') },

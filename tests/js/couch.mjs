@@ -126,7 +126,17 @@ export class RealCouch extends Server {
     if (missing) throw new Error(missing);
     s.#dir = mkdtempSync(join(tmpdir(), 'settee-couchdb-'));
     s.port = await freePort();
-    await s.#run('start', '--port', String(s.port), '--dir', s.#dir, '--admin', `${ADMIN.username}:${ADMIN.password}`);
+    try {
+      await s.#run('start', '--port', String(s.port), '--dir', s.#dir, '--admin', `${ADMIN.username}:${ADMIN.password}`);
+    } catch (e) {
+      // Seen once on a loaded machine: `PUT /_users` answered 500 while CouchDB was still
+      // opening its shards. A fresh data dir on a fresh port starts normally.
+      console.error(`CouchDB did not start, trying once more: ${e.message.split('\n')[0]}`);
+      await s.stop();
+      s.#dir = mkdtempSync(join(tmpdir(), 'settee-couchdb-'));
+      s.port = await freePort();
+      await s.#run('start', '--port', String(s.port), '--dir', s.#dir, '--admin', `${ADMIN.username}:${ADMIN.password}`);
+    }
     s.url = `http://127.0.0.1:${s.port}`;
     // Tests send wrong passwords on purpose; CouchDB would lock the admin out for 5 minutes.
     await s.setConfig('chttpd_auth_lockout', 'mode', 'off');
