@@ -15,6 +15,9 @@
 #   bash scripts/bench.sh --attachments the 50 MB attachment memory benchmark instead
 #                                      (bench/attachment-memory.mjs: peak JS heap while one
 #                                      50 MB attachment replicates each way, Settee and PouchDB)
+#   bash scripts/bench.sh --faults      time to converge a live, retrying sync through the
+#                                      fault proxy at rate 0.4, Settee and PouchDB
+#                                      (bench/faults-converge.mjs)
 #
 # pkg/ is rebuilt (scripts/build.sh) unless it is newer than every source it is built from
 # (src/, js/, Cargo.toml, Cargo.lock, scripts/build.sh, scripts/pkg-json.mjs): a no-op rebuild
@@ -30,12 +33,14 @@ cd "$ROOT"
 
 build=auto
 attachments=0
+faults=0
 args=()
 for a in "$@"; do
   case "$a" in
     --no-build) build=0 ;;
     --build) build=1 ;;
     --attachments) attachments=1 ;;
+    --faults) faults=1 ;;
     *) args+=("$a") ;;
   esac
 done
@@ -72,6 +77,10 @@ if [ "$attachments" = 1 ]; then
   # It uses the root node_modules (pouchdb-server, PouchDB's browser build, playwright-core).
   log "bench: node bench/attachment-memory.mjs ${args[*]:-}"
   exec node bench/attachment-memory.mjs "${args[@]}"
+fi
+if [ "$faults" = 1 ]; then
+  log "bench: node bench/faults-converge.mjs ${args[*]:-}"
+  exec node bench/faults-converge.mjs "${args[@]}"
 fi
 log "bench: node bench/run.mjs ${args[*]:-}"
 exec node bench/run.mjs "${args[@]}"

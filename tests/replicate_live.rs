@@ -85,11 +85,10 @@ fn a_request_that_keeps_failing_pauses_the_pass_which_resumes_from_the_checkpoin
         let r = live::run(&source, &target, opts(10), live_opts(false, true, &log)).await.expect("retried");
         assert!(target.struck());
         assert_eq!((r.status, r.docs_read, r.docs_written), (Status::Complete, 30, 30));
-        let log = log.borrow();
+        let log = log.borrow().clone();
         let pause = log.iter().position(|e| e == "paused 500").expect("the pass paused");
         assert_eq!(&log[pause..pause + 3], ["paused 500", "sleep 500", "active"]);
         assert_eq!(log.iter().filter(|e| e.starts_with("sleep")).count(), retrying::ATTEMPTS as usize);
-        // Resumed after the first batch's checkpoint: 10 docs were not read again.
         // Four pages in the first pass (one read ahead), three from the first batch's
         // checkpoint; from the start it would have been four.
         assert_eq!(source.calls("changes"), 4 + 3);
