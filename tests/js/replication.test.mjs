@@ -178,7 +178,8 @@ test('a live sync picks up a change made on the server and pushes a local one', 
   assert.ok(!r.events.includes('paused-error'));
 });
 
-test('a live replication with retry survives the server being restarted', async () => {
+test('a live replication with retry survives the server being restarted', async (t) => {
+  if (!couch.canRestart) return t.skip('needs a server the tests can kill and restart, not one at COUCH_URL');
   const remote = await couch.freshDb('restart');
   await page.evaluate(async ({ url }) => {
     const db = new Settee(crypto.randomUUID(), { adapter: 'memory' });
@@ -207,6 +208,38 @@ test('a live replication with retry survives the server being restarted', async 
   assert.equal(r.result.docs_written, 2, 'nothing lost, nothing written twice');
   assert.ok(!r.events.some((e) => e.startsWith('error')), r.events.join());
   assert.ok(r.events.includes('paused-error:network_error'), r.events.join());
+});
+
+test("the browser's online event ends a retrying replication's back-off at once", async (t) => {
+  if (!couch.canRestart) return t.skip('needs a server the tests can kill and restart, not one at COUCH_URL');
+  const remote = await couch.freshDb('online');
+  await page.evaluate(async ({ url }) => {
+    const db = new Settee(crypto.randomUUID(), { adapter: 'memory' });
+    window.__online = { db, events: [] };
+    // A base of 10 minutes: without the event, the wait after the outage is up to that long.
+    window.__online.rep = db.replicate
+      .to(url, { live: true, retry: true, back_off_base: 600_000 })
+      .on('paused', (e) => window.__online.events.push(e ? `paused-error:${e.name}` : 'paused'));
+    await db.put({ _id: 'before' });
+  }, remote);
+  await eventually('the first doc on the server', async () => (await couch.request('GET', `/${remote.name}/before`)).status === 200);
+  await couch.kill();
+  await page.evaluate(() => window.__online.db.put({ _id: 'during' }));
+  await eventually('a paused event with the network error', () =>
+    page.evaluate(() => window.__online.events.some((e) => e.startsWith('paused-error'))),
+  );
+  await couch.restart();
+  const woke = Date.now();
+  await page.evaluate(() => window.dispatchEvent(new Event('online')));
+  await eventually('the doc written during the outage on the server', async () =>
+    (await couch.request('GET', `/${remote.name}/during`).catch(() => ({ status: 0 }))).status === 200,
+  10_000);
+  const r = await page.evaluate(async () => {
+    window.__online.rep.cancel();
+    return (await window.__online.rep).docs_written;
+  });
+  assert.equal(r, 2);
+  assert.ok(Date.now() - woke < 10_000);
 });
 
 test('basic auth works from the auth option and from the URL, and a remote Settee reads and writes', async () => {

@@ -7,7 +7,7 @@
 //! - `put` does not look first: callers ask `contains` for a whole batch. A second write of
 //!   a digest rewrites the same bytes and only moves `at` later, which delays a sweep.
 
-use super::{idb_err, schema};
+use super::{commit_err, idb_err, schema};
 use crate::error::{Error, Result};
 use crate::kv::blobs::{now_ms, AttData, BlobStore};
 use async_trait::async_trait;
@@ -55,7 +55,10 @@ impl BlobStore for IdbBlobs {
         // then rewrites the same bytes, which is harmless.
         let value: JsValue = value.into();
         store.put(value).with_key(digest).without_key_type().primitive().map_err(idb_err)?;
-        tx.commit().await.map_err(idb_err)
+        match tx.commit().await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(commit_err(e, data.len()).await),
+        }
     }
 
     async fn get(&self, digest: &str) -> Result<Option<AttData>> {

@@ -36,11 +36,11 @@ use indexed_db_futures::factory::DBFactory;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::TransactionMode;
 use indexed_db_futures::KeyRange;
-use js_sys::Uint8Array;
+use js_sys::{Reflect, Uint8Array};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use std::task::{Poll, Waker};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 pub use schema::VERSION as SCHEMA_VERSION;
 
@@ -83,6 +83,36 @@ fn idb_err(e: impl std::fmt::Display) -> Error {
 
 fn is_quota_error(text: &str) -> bool {
     text.contains("QuotaExceeded") || text.contains("quota")
+}
+
+/// The error of a commit that failed. Chromium reports a full quota only as the aborted
+/// transaction's `error`, which indexed_db_futures does not hand over (its commit says
+/// "aborted"), so an abort this code did not ask for is checked against
+/// `navigator.storage.estimate()`: if `bytes` more would not fit, it is `quota_exceeded`.
+/// (Stored values may be compressed, so `bytes` overstates what was needed: when the quota
+/// was the cause, this always sees it.)
+async fn commit_err(e: impl std::fmt::Display, bytes: u64) -> Error {
+    let error = idb_err(e);
+    if error.name == "quota_exceeded" || !error.message.contains("aborted") {
+        return error;
+    }
+    match storage_estimate().await {
+        Some((usage, quota)) if usage + bytes as f64 > quota => idb_err(format!(
+            "QuotaExceededError: {bytes} bytes more do not fit ({usage} of {quota} bytes used)"
+        )),
+        _ => error,
+    }
+}
+
+/// `(usage, quota)` from `navigator.storage.estimate()`, in a window or a worker.
+async fn storage_estimate() -> Option<(f64, f64)> {
+    let get =
+        |v: &JsValue, k: &str| Reflect::get(v, &JsValue::from_str(k)).ok().filter(|v| !v.is_undefined());
+    let storage = get(&get(&js_sys::global().into(), "navigator")?, "storage")?;
+    let estimate: js_sys::Function = get(&storage, "estimate")?.dyn_into().ok()?;
+    let promise: js_sys::Promise = estimate.call0(&storage).ok()?.dyn_into().ok()?;
+    let answer = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    Some((get(&answer, "usage")?.as_f64()?, get(&answer, "quota")?.as_f64()?))
 }
 
 /// Wakes and ends the task that waits for `versionchange` once the store is closed.
@@ -254,7 +284,11 @@ impl RecordStore for IdbRecordStore {
             tx.abort().await.map_err(idb_err)?;
             return Err(Error::storage("injected fault: transaction aborted before commit"));
         }
-        tx.commit().await.map_err(idb_err)
+        let bytes = commit.puts.iter().map(|(_, b)| b.len() as u64).sum();
+        match tx.commit().await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(commit_err(e, bytes).await),
+        }
     }
 
     async fn destroy(&self) -> Result<()> {
