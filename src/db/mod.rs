@@ -35,10 +35,12 @@ pub mod record;
 mod resolve;
 pub mod rev_ref;
 pub mod shape;
+mod verify;
 pub mod views;
 mod write;
 
 pub use changes::ChangesRequest;
+pub use verify::VerifyReport;
 
 use crate::error::{Error, Result};
 use crate::kv::blobs::BlobStore;
