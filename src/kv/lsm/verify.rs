@@ -8,7 +8,7 @@
 //! - each chunk is the one the manifest describes: its byte length, entry and tombstone
 //!   counts, and first and last keys are the ones listed. Equal end keys, with keys strictly
 //!   increasing, put every key inside the chunk's span. A record cut exactly between two
-//!   entries still decodes, and only these counts catch it.
+//!   entries still decodes, and only these checks catch it.
 //!
 //! Records are read from the record store, never from the chunk cache: a cached chunk
 //! decoded once says nothing about the record as it is now. They are read a few at a time
@@ -81,19 +81,10 @@ impl<R: RecordStore + 'static> Lsm<R> {
 /// of it; returns its tombstone count.
 fn check_chunk(run: u64, meta: &ChunkMeta, bytes: Vec<u8>) -> Result<u64> {
     let bad = |what: String| Err(Error::corruption(format!("LSM chunk {} of run {run}: {what}", meta.id)));
-    if bytes.len() as u64 != meta.bytes {
-        return bad(format!("{} bytes, the manifest says {}", bytes.len(), meta.bytes));
-    }
+    let len = bytes.len() as u64;
+    // Decoding first: its error says what is wrong inside the record, where a length that
+    // differs from the manifest's would only say that something is.
     let chunk = Chunk::decode(meta.id, bytes)?;
-    let tombstones = (0..chunk.len()).filter(|&i| chunk.value(i).is_none()).count() as u64;
-    if chunk.len() as u64 != meta.entries || tombstones != meta.tombstones {
-        return bad(format!(
-            "{} entries and {tombstones} tombstones, the manifest says {} and {}",
-            chunk.len(),
-            meta.entries,
-            meta.tombstones
-        ));
-    }
     if chunk.is_empty() {
         return bad("no entries".into());
     }
@@ -114,6 +105,18 @@ fn check_chunk(run: u64, meta: &ChunkMeta, bytes: Vec<u8>) -> Result<u64> {
             last.escape_ascii(),
             span()
         ));
+    }
+    let tombstones = (0..chunk.len()).filter(|&i| chunk.value(i).is_none()).count() as u64;
+    if chunk.len() as u64 != meta.entries || tombstones != meta.tombstones {
+        return bad(format!(
+            "{} entries and {tombstones} tombstones, the manifest says {} and {}",
+            chunk.len(),
+            meta.entries,
+            meta.tombstones
+        ));
+    }
+    if len != meta.bytes {
+        return bad(format!("{len} bytes, the manifest says {}", meta.bytes));
     }
     Ok(tombstones)
 }
@@ -173,19 +176,28 @@ mod tests {
     }
 
     #[test]
-    fn a_record_cut_between_entries_decodes_but_fails_the_counts() {
-        let (mut meta, full) = encoded(&["a", "b", "c"]);
+    fn a_record_cut_between_entries_decodes_but_ends_before_its_span() {
+        let (meta, full) = encoded(&["a", "b", "c"]);
         let (_, two) = encoded(&["a", "b"]);
-        meta.bytes = two.len() as u64;
         assert!(full.starts_with(&two), "the cut record is a prefix of the whole one");
         assert_eq!(
             message(check_chunk(1, &meta, two)),
-            "corrupt LSM chunk 7 of run 1: 2 entries and 1 tombstones, the manifest says 3 and 1"
+            r#"corrupt LSM chunk 7 of run 1: its keys run "a".."b", the manifest says "a".."c""#
         );
-        let (meta, full) = encoded(&["a", "b", "c"]);
-        let cut = full[..full.len() - 1].to_vec();
+    }
+
+    #[test]
+    fn counts_or_a_length_other_than_the_manifests_are_corruption() {
+        let (mut meta, full) = encoded(&["a", "b", "c"]);
+        meta.tombstones = 0;
+        assert_eq!(
+            message(check_chunk(1, &meta, full.clone())),
+            "corrupt LSM chunk 7 of run 1: 3 entries and 1 tombstones, the manifest says 3 and 0"
+        );
+        meta.tombstones = 1;
+        meta.bytes += 1;
         let want =
-            format!("corrupt LSM chunk 7 of run 1: {} bytes, the manifest says {}", cut.len(), full.len());
-        assert_eq!(message(check_chunk(1, &meta, cut)), want);
+            format!("corrupt LSM chunk 7 of run 1: {} bytes, the manifest says {}", full.len(), meta.bytes);
+        assert_eq!(message(check_chunk(1, &meta, full)), want);
     }
 }
