@@ -162,3 +162,40 @@ fn database_verify_reports_the_chunks_and_names_a_lost_one() {
         assert_corruption(&e, &format!("corrupt LSM chunk {} of run ", chunk_id(&victim)));
     });
 }
+
+/// The cost of a verify: `cargo test --release --test verify_lsm -- --ignored --nocapture`.
+#[test]
+#[ignore = "a timing, not a check: run it on purpose"]
+fn time_a_verify_of_20k_docs() {
+    block_on(async {
+        let records = MemoryRecords::new();
+        let open = |records: MemoryRecords| async {
+            let kv = Rc::new(Lsm::open(records).await.unwrap());
+            let options =
+                DatabaseOptions { adapter: "memory", revs_limit: 100, new_id: Box::new(|| "gen".into()) };
+            Database::new("v", kv, options)
+        };
+        let db = open(records.reopen()).await;
+        for batch in 0..20 {
+            let docs = (0..1000)
+                .map(|i| json!({"_id": format!("d{:06}", batch * 1000 + i), "n": i, "text": "x".repeat(60)}))
+                .collect();
+            db.bulk_docs(docs, true).await.unwrap();
+        }
+        let cold = open(records.reopen()).await;
+        let t = std::time::Instant::now();
+        let r = cold.verify_report().await.unwrap();
+        let first = t.elapsed();
+        let t = std::time::Instant::now();
+        cold.verify_report().await.unwrap();
+        let second = t.elapsed();
+        let t = std::time::Instant::now();
+        cold.all_docs(&json!({"include_docs": true})).await.unwrap();
+        let all_docs = t.elapsed();
+        assert_eq!((r.docs, r.seqs), (20_000, 20_000));
+        println!(
+            "verify of 20,000 docs ({} runs, {} chunks, {} bytes): {first:?} on a fresh handle, {second:?} again; allDocs with include_docs: {all_docs:?}",
+            r.runs, r.chunks, r.bytes
+        );
+    });
+}
