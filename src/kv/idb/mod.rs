@@ -65,8 +65,24 @@ pub async fn destroy_idb(name: &str) -> Result<()> {
     factory.delete_db(&idb_name(name)).map_err(idb_err)?.await.map_err(idb_err)
 }
 
+/// An IndexedDB failure as a Settee error. A full quota (`QuotaExceededError`, which also
+/// aborts the transaction, so nothing of it is stored) is `507 quota_exceeded`, the one a
+/// caller can act on: free space, or write less. Anything else is a storage error.
 fn idb_err(e: impl std::fmt::Display) -> Error {
-    Error::storage(format!("IndexedDB: {e}"))
+    let text = e.to_string();
+    if is_quota_error(&text) {
+        return Error::new(
+            507,
+            "quota_exceeded",
+            format!("The browser's storage quota for this site is full: {text}"),
+        )
+        .with_reason("quota_exceeded");
+    }
+    Error::storage(format!("IndexedDB: {text}"))
+}
+
+fn is_quota_error(text: &str) -> bool {
+    text.contains("QuotaExceeded") || text.contains("quota")
 }
 
 /// Wakes and ends the task that waits for `versionchange` once the store is closed.
