@@ -48,7 +48,8 @@ fn view() -> ViewDef {
 pub async fn a_healthy_database_verifies_with_the_counts_of_what_it_holds(db: Database, kv: Rc<dyn KvStore>) {
     let a = put(&db, json!({"_id": "a", "v": 1})).await;
     let b = put(&db, json!({"_id": "b"})).await;
-    put(&db, json!({"_id": "c"})).await;
+    let att = json!({"t.txt": {"content_type": "text/plain", "data": "aGk="}});
+    put(&db, json!({"_id": "c", "_attachments": att})).await;
     put(&db, json!({"_id": "d"})).await;
     put(&db, json!({"_id": "a", "_rev": a, "v": 2})).await;
     db.remove("b", &b).await.unwrap();
