@@ -36,6 +36,7 @@ mod resolve;
 pub mod rev_ref;
 pub mod shape;
 mod verify;
+mod verify_more;
 pub mod views;
 mod write;
 

@@ -11,9 +11,9 @@
 //! 3. The seq index: every key is a seq, every value an id; there are as many entries as doc
 //!    records (with 2, that means no stale entry); the newest is the meta `update_seq`.
 //! 4. The meta `doc_count` is the number of records whose winner is not deleted.
-//! 5. Lighter: every non-winning body (`b` key) belongs to a rev of its doc's tree; `_local`
-//!    docs decode; view metas (`V` keys) decode and are not ahead of `update_seq`. View rows
-//!    and attachment data are not checked.
+//! 5. Lighter (`verify_more`): every non-winning body (`b` key) belongs to a rev of its doc's
+//!    tree; `_local` docs decode; view metas (`V` keys) decode and are not ahead of
+//!    `update_seq`. View rows and attachment data are not checked.
 //!
 //! It reads page by page (`PAGE` rows, then one `get_many` for what the page points to), so a
 //! database of 100k docs is never in memory at once. A stale seq entry (more entries than
@@ -25,13 +25,10 @@
 
 use super::record::{self, DocRecord, RecordHead};
 use super::rev_ref::RevRef;
-use super::views::ViewMeta;
-use super::{json, keys, local, Database, Meta};
-use crate::core::rev::Rev;
+use super::{json, keys, Database, Meta};
 use crate::error::{Error, Result};
 use crate::kv::{KvStore, Range, SharedBytes};
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Rows per page of each scan.
 const PAGE: usize = 1000;
@@ -68,22 +65,22 @@ fn index_error(what: String) -> Error {
 }
 
 /// `id` as a JSON string, as error messages name docs.
-fn quoted(id: &str) -> String {
+pub(super) fn quoted(id: &str) -> String {
     serde_json::Value::from(id).to_string()
 }
 
 /// A prefix's rows, a page at a time.
-struct Pages {
+pub(super) struct Pages {
     range: Range,
     done: bool,
 }
 
 impl Pages {
-    fn of(prefix: u8) -> Self {
+    pub(super) fn of(prefix: u8) -> Self {
         Pages { range: Range::prefix(&[prefix]), done: false }
     }
 
-    async fn next(&mut self, kv: &dyn KvStore) -> Result<Option<Vec<(SharedBytes, SharedBytes)>>> {
+    pub(super) async fn next(&mut self, kv: &dyn KvStore) -> Result<Option<Vec<(SharedBytes, SharedBytes)>>> {
         if self.done {
             return Ok(None);
         }
@@ -246,71 +243,6 @@ impl Database {
         }
         Ok(())
     }
-
-    /// Every body under a `b` key belongs to a rev in its doc's tree.
-    async fn verify_bodies(&self, r: &mut VerifyReport) -> Result<()> {
-        let mut pages = Pages::of(keys::BODY);
-        while let Some(page) = pages.next(&*self.kv).await? {
-            let bodies: Vec<(&str, Rev)> = page.iter().map(|(k, _)| body_key(k)).collect::<Result<_>>()?;
-            // Keys sort by id first, so one doc's bodies are adjacent.
-            let mut ids: Vec<&str> = bodies.iter().map(|(id, _)| *id).collect();
-            ids.dedup();
-            let doc_keys: Vec<Vec<u8>> = ids.iter().map(|id| keys::doc(id)).collect();
-            let records = self.kv.get_many_shared(&doc_keys).await?;
-            let mut trees = HashMap::with_capacity(ids.len());
-            for (id, record) in ids.iter().zip(records) {
-                let record = record.map(|b| DocRecord::decode(&b).map_err(record::for_id(id))).transpose()?;
-                trees.insert(*id, record.map(|r| r.meta.tree));
-            }
-            for (id, rev) in &bodies {
-                let tree = trees.get(id).and_then(Option::as_ref);
-                if !tree.is_some_and(|t| t.contains(rev)) {
-                    return Err(Error::corruption(format!(
-                        "body of doc {} rev {rev}: {}",
-                        quoted(id),
-                        if tree.is_some() {
-                            "the rev is not in the doc's rev tree"
-                        } else {
-                            "the doc has no record"
-                        }
-                    )));
-                }
-                r.bodies += 1;
-            }
-        }
-        Ok(())
-    }
-
-    async fn verify_locals(&self, r: &mut VerifyReport) -> Result<()> {
-        let mut pages = Pages::of(keys::LOCAL);
-        while let Some(page) = pages.next(&*self.kv).await? {
-            for (k, v) in &page {
-                let id = String::from_utf8_lossy(&k[1..]);
-                local::decode(&id, v)?;
-                r.local_docs += 1;
-            }
-        }
-        Ok(())
-    }
-
-    async fn verify_views(&self, meta: &Meta, r: &mut VerifyReport) -> Result<()> {
-        let mut pages = Pages::of(keys::VIEW_META);
-        while let Some(page) = pages.next(&*self.kv).await? {
-            for (k, v) in &page {
-                let view = String::from_utf8_lossy(&k[1..]);
-                let m: ViewMeta = serde_json::from_slice(v)
-                    .map_err(|e| Error::corruption(format!("view meta of {view}: {e}")))?;
-                if m.seq > meta.update_seq {
-                    return Err(Error::corruption(format!(
-                        "view meta of {view}: indexed up to seq {}, past update_seq {}",
-                        m.seq, meta.update_seq
-                    )));
-                }
-                r.views += 1;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Decodes a doc record whole and checks it; returns its seq and whether its winner is live.
@@ -348,16 +280,4 @@ fn seq_of_key(k: &[u8]) -> Result<u64> {
     keys::seq_of(k)
         .filter(|_| k.len() == 9)
         .ok_or_else(|| index_error(format!("seq-index key \"{}\" is not a seq", k.escape_ascii())))
-}
-
-/// The doc id and rev in a body key (`keys::body`).
-fn body_key(k: &[u8]) -> Result<(&str, Rev)> {
-    let parse = || {
-        let len = u32::from_be_bytes(k.get(1..5)?.try_into().ok()?) as usize;
-        let id = std::str::from_utf8(k.get(5..5usize.checked_add(len)?)?).ok()?;
-        let rev = Rev::parse(std::str::from_utf8(&k[5 + len..]).ok()?).ok()?;
-        Some((id, rev))
-    };
-    parse()
-        .ok_or_else(|| Error::corruption(format!("body key \"{}\" names no doc and rev", k.escape_ascii())))
 }
