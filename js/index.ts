@@ -55,6 +55,7 @@ import type {
   Seq,
   SetteeError,
   SetteeOptions,
+  VerifyReport,
 } from './types.js';
 import type * as Q from './query-types.js';
 
@@ -194,6 +195,16 @@ export class Settee<Doc extends object = Record<string, unknown>> {
   /** Drops the bodies of non-leaf revisions and attachment data no revision refers to. */
   async compact(): Promise<{ ok: true }> {
     return (await this.#open()).compact();
+  }
+
+  /**
+   * Checks the integrity of the local storage: every stored chunk exists and decodes, and the
+   * documents, the changes index and the counters agree. Resolves with what it counted, or
+   * rejects with a `corruption` error naming the first problem. It reads the whole database
+   * (one page at a time) and writes wait while it runs. A remote database rejects (400).
+   */
+  async verify(): Promise<VerifyReport> {
+    return (await this.#open()).verify();
   }
 
   // -------------------------------------------------------------------------------------------

@@ -305,4 +305,31 @@ export interface DatabaseInfo {
   adapter: string;
 }
 
+/**
+ * What `verify()` resolves to: the counts of a storage that passed every check. A problem
+ * rejects instead, with a `corruption` error (status 500) naming it.
+ */
+export interface VerifyReport {
+  ok: true;
+  /** Doc records, deleted docs included. */
+  docs: number;
+  /** Docs whose winning revision is not deleted: `info().doc_count`. */
+  doc_count: number;
+  /** Entries of the changes index: one per doc record. */
+  seqs: number;
+  update_seq: number;
+  /** Stored bodies of revisions other than the winners. */
+  bodies: number;
+  local_docs: number;
+  /** Views and Mango indexes with a stored index. */
+  views: number;
+  /** Sorted runs and chunk records of the storage engine (0 for `adapter: 'memory'`). */
+  runs: number;
+  chunks: number;
+  /** Entries stored, overwritten ones and deletion markers included, until merged away. */
+  entries: number;
+  tombstones: number;
+  bytes: number;
+}
+
 export type * from './query-types.js';

@@ -1,6 +1,6 @@
 //! The database conformance suite, natively: over `MemoryKv` and over the LSM tree on
 //! in-memory records (the same engine that runs on IndexedDB in the browser); and the feeds
-//! suite (`changes` / `allDocs` encodings and shapes) over both.
+//! suite (`changes` / `allDocs` encodings and shapes) and the `verify` suite over both.
 #![cfg(not(target_arch = "wasm32"))]
 
 #[macro_use]
@@ -37,6 +37,7 @@ mod memory {
 
     settee_db_suite!(native, make());
     settee_feeds_suite!(native, make_with_kv());
+    settee_verify_suite!(native, make_with_kv());
 }
 
 mod lsm {
@@ -56,4 +57,5 @@ mod lsm {
 
     settee_db_suite!(native, make());
     settee_feeds_suite!(native, make_with_kv());
+    settee_verify_suite!(native, make_with_kv());
 }

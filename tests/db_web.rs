@@ -1,4 +1,4 @@
-//! The database conformance suite and the feeds suite in headless Chromium, over the LSM tree
+//! The database conformance suite, the feeds suite and the `verify` suite in headless Chromium, over the LSM tree
 //! on IndexedDB.
 #![cfg(target_arch = "wasm32")]
 
@@ -47,3 +47,4 @@ async fn make_with_kv() -> (Database, Rc<dyn KvStore>) {
 
 settee_db_suite!(web, make());
 settee_feeds_suite!(web, make_with_kv());
+settee_verify_suite!(web, make_with_kv());

@@ -65,7 +65,7 @@ fn encode(n: u64, body: &[u8]) -> Vec<u8> {
     v
 }
 
-fn decode(id: &str, bytes: &[u8]) -> Result<(u64, Vec<u8>)> {
+pub(super) fn decode(id: &str, bytes: &[u8]) -> Result<(u64, Vec<u8>)> {
     let n = bytes.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes);
     let n = n.ok_or_else(|| {
         Error::corruption(format!("local doc record for id {id:?}: {} bytes, too short", bytes.len()))

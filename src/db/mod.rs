@@ -35,10 +35,13 @@ pub mod record;
 mod resolve;
 pub mod rev_ref;
 pub mod shape;
+mod verify;
+mod verify_more;
 pub mod views;
 mod write;
 
 pub use changes::ChangesRequest;
+pub use verify::VerifyReport;
 
 use crate::error::{Error, Result};
 use crate::kv::blobs::BlobStore;

@@ -19,6 +19,7 @@ pub mod idb;
 pub mod lsm;
 pub mod memory;
 pub mod records;
+pub mod verify;
 
 use crate::error::Result;
 use async_trait::async_trait;
@@ -204,4 +205,10 @@ pub trait KvStore {
     fn close(&self);
     /// Where this database keeps attachment data (destroyed with the store).
     fn blobs(&self) -> Rc<dyn blobs::BlobStore>;
+    /// Checks the store's own structure and counts what it holds; damage is a `corruption`
+    /// error naming it (see `verify`). The default checks that a scan of every key comes back
+    /// in order.
+    async fn verify(&self) -> Result<verify::KvReport> {
+        verify::scan_check(self).await
+    }
 }

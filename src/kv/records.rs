@@ -175,6 +175,11 @@ impl MemoryRecords {
         self.shared.map.borrow_mut().insert(key.to_string(), bytes);
     }
 
+    /// Deletes a record behind every handle's back, as a lost write or damage would.
+    pub fn remove(&self, key: &str) {
+        self.shared.map.borrow_mut().remove(key);
+    }
+
     /// Takes the compaction lock as another handle would, until the guard is dropped.
     pub fn hold_lock(&self) -> Option<LockGuard> {
         if self.shared.locked.replace(true) {

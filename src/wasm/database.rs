@@ -195,6 +195,13 @@ impl Database {
         promise(async move { db.compact().await })
     }
 
+    /// Checks the integrity of the database's storage: a report of what it counted, or the
+    /// `corruption` error naming the first problem (see `db::verify`).
+    pub fn verify(&self) -> Promise {
+        let db = self.inner.clone();
+        promise(async move { db.verify().await })
+    }
+
     pub fn destroy(&self) -> Promise {
         let db = self.inner.clone();
         promise(async move { db.destroy().await })

@@ -196,6 +196,15 @@ impl RemoteDatabase {
         promise(async move { peer.client().raw("POST", "_compact", Some(&json!({}))).await })
     }
 
+    /// Local databases only: there is no storage here to check, and CouchDB checks its own.
+    pub fn verify(&self) -> Promise {
+        promise(async {
+            Err(Error::bad_request(
+                "verify is for local databases: a remote one has no storage here to check",
+            ))
+        })
+    }
+
     /// Deletes the remote database.
     pub fn destroy(&self) -> Promise {
         let peer = self.peer.clone();

@@ -213,7 +213,7 @@ pub fn expand_all_docs(a: Value) -> Value {
 }
 
 /// Rewrites every doc record in the encoding the previous version wrote.
-async fn rewrite_records_in_original_encoding(kv: &Rc<dyn KvStore>) {
+pub async fn rewrite_records_in_original_encoding(kv: &Rc<dyn KvStore>) {
     let mut batch = WriteBatch::new();
     for (key, value) in kv.scan(Range::prefix(&[keys::DOC]), false, None).await.unwrap() {
         let record = DocRecord::decode(&value).unwrap();

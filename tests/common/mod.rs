@@ -5,3 +5,5 @@ pub mod db_suite;
 pub mod views_suite;
 #[macro_use]
 pub mod feeds_suite;
+#[macro_use]
+pub mod verify_suite;

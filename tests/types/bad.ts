@@ -27,4 +27,5 @@ export async function misuse(): Promise<void> {
   await db.putAttachment('a', 'x', null, 42, 'text/plain'); // error: TS2345
   const info = await db.info();
   info.doc_count.length; // error: TS2339
+  (await db.verify()).chunks.length; // error: TS2339
 }

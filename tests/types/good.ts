@@ -1,6 +1,6 @@
 // Typed usage that must compile under `tsc --noEmit --strict`.
 import { Settee, isSetteeError } from 'settee';
-import type { ChangeRow, PutResponse, Seq, SetteeError, SetteeOptions } from 'settee';
+import type { ChangeRow, PutResponse, Seq, SetteeError, SetteeOptions, VerifyReport } from 'settee';
 
 interface Note {
   text: string;
@@ -96,6 +96,9 @@ export async function usage(): Promise<void> {
   updateSeq.toString();
   info.db_name.length + info.adapter.length;
   await db.compact();
+  const report: VerifyReport = await db.verify();
+  const verified: true = report.ok;
+  report.docs.toFixed() + report.chunks.toFixed() + String(verified);
   await db.close();
   await db.destroy();
 

@@ -171,7 +171,7 @@ impl Manifest {
     /// The rules reads and writes rely on: a chunk id below `next_id` (or a new chunk would
     /// overwrite it) and listed once, and each run's chunks in key order without overlap (or a
     /// read would look in the wrong chunk and answer "missing").
-    fn check(&self) -> Result<()> {
+    pub(super) fn check(&self) -> Result<()> {
         let bad = |what: String| Err(Error::corruption(format!("manifest: {what}")));
         let mut ids = std::collections::HashSet::new();
         for run in &self.runs {

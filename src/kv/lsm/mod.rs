@@ -23,6 +23,8 @@
 //! - Compaction (`compact` module) merges runs in one handle at a time (`RecordStore::try_lock`)
 //!   and, after a write, is scheduled in the background when the policy (`policy`) asks for
 //!   it: a write returns as soon as its own batch is committed.
+//! - `verify` (`verify` module) checks every chunk the manifest lists against it, on one
+//!   snapshot, restarting like a read when another handle's compaction deleted a chunk.
 //! - Another handle's announced commit makes this one refresh and, if the data changed, call
 //!   the `on_external_change` callbacks. They are also called when a refresh for any other
 //!   reason (a stale retry, an explicit `refresh`) loads another handle's writes.
@@ -39,6 +41,7 @@ mod policy;
 mod read;
 mod spawn;
 pub(crate) mod varint;
+mod verify;
 mod write;
 
 use crate::error::{Error, Result};
@@ -353,5 +356,10 @@ impl<R: RecordStore + 'static> KvStore for Lsm<R> {
 
     fn blobs(&self) -> Rc<dyn crate::kv::blobs::BlobStore> {
         self.inner.store.blobs()
+    }
+
+    async fn verify(&self) -> Result<crate::kv::verify::KvReport> {
+        self.check_open()?;
+        self.verify_impl().await
     }
 }

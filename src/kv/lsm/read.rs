@@ -17,6 +17,11 @@ pub(super) fn is_missing(e: &Error) -> bool {
     e.reason.as_deref() == Some(MISSING)
 }
 
+/// The error for a chunk record that is not there (yet `recover` may find it compacted away).
+pub(super) fn missing(what: &str) -> Error {
+    Error::storage(what).with_reason(MISSING)
+}
+
 impl<R: RecordStore + 'static> Lsm<R> {
     /// Fetches chunks by id, through the cache; one `get_many` for all that are not cached.
     /// `keep`: put fetched chunks in the cache (compaction reads bypass it).
@@ -31,7 +36,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
             let records = self.inner.store.get_many(&keys).await?;
             for (&i, record) in wanted.iter().zip(records) {
                 let Some(bytes) = record else {
-                    return Err(Error::storage(format!("chunk {} is missing", ids[i])).with_reason(MISSING));
+                    return Err(missing(&format!("chunk {} is missing", ids[i])));
                 };
                 let chunk = Rc::new(Chunk::decode(ids[i], bytes)?);
                 if keep {
