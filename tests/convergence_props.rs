@@ -58,7 +58,9 @@ enum Write {
 
 #[derive(Clone, Debug)]
 struct Inject {
+    /// Which call fails: the `at`-th of all calls, or of `method`'s only.
     at: usize,
+    method: Option<&'static str>,
     fault: Fault,
     on_source: bool,
 }
@@ -115,8 +117,13 @@ fn write() -> impl Strategy<Value = Write> {
 
 fn rep() -> impl Strategy<Value = Rep> {
     let batch_size = prop_oneof![Just(1usize), Just(2), Just(3), Just(5), Just(100)];
-    let fault = (0..8usize, prop_oneof![Just(Fault::Before), Just(Fault::After)], any::<bool>())
-        .prop_map(|(at, fault, on_source)| Inject { at, fault, on_source });
+    let method = prop_oneof![
+        3 => Just(None),
+        1 => prop::sample::select(vec!["changes", "revs_diff", "bulk_get", "bulk_docs", "get_local", "put_local"])
+            .prop_map(Some),
+    ];
+    let fault = (0..8usize, method, prop_oneof![Just(Fault::Before), Just(Fault::After)], any::<bool>())
+        .prop_map(|(at, method, fault, on_source)| Inject { at, method, fault, on_source });
     (0..5usize, 0..5usize, batch_size, prop::option::weighted(0.25, fault))
         .prop_map(|(from, to, batch_size, fault)| Rep { from, to, batch_size, fault })
 }
@@ -132,7 +139,7 @@ fn task() -> impl Strategy<Value = Task> {
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         4 => task().prop_map(Step::One),
-        1 => (rep().prop_map(Task::Replicate), task(), 0..12u8)
+        1 => (task(), task(), 0..12u8)
             .prop_map(|(first, second, delay)| Step::Together { first, second, delay }),
     ]
 }
@@ -400,7 +407,7 @@ impl Mesh {
             replicate(&source, &target, &opts).await.expect("a fault-free replication succeeds");
             return;
         };
-        let faulty = |p| Yielding(Faulty::new(p, inject.at, None, inject.fault));
+        let faulty = |p| Yielding(Faulty::new(p, inject.at, inject.method, inject.fault));
         let (src, tgt): (Box<dyn Peer>, Box<dyn Peer>) = if inject.on_source {
             (Box::new(faulty(source.0)), Box::new(target))
         } else {
