@@ -45,7 +45,8 @@ const RERUNS: usize = 3;
 #[derive(Clone, Debug)]
 enum Write {
     /// An edit (or a deletion) of one leaf: `leaf` 0 is the winner, others pick a losing
-    /// leaf in winner order; creates the doc when it has none.
+    /// leaf in winner order; creates the doc when it has none. `v` is the body, from a small
+    /// set so that two replicas sometimes make the very same edit (the same rev).
     Edit { r: usize, id: usize, leaf: usize, delete: bool, v: u8 },
     /// An edit naming a rev that is not a leaf: must be a 409 that changes nothing.
     Stale { r: usize, id: usize },
@@ -334,11 +335,17 @@ impl Mesh {
                 let (db, id) = (self.db(r), doc_id(id % self.ids));
                 let leaves = leaves(db, &id).await;
                 let mut doc = json!({"_id": id, "v": v});
-                if let Some(l) = leaves.get(leaf % leaves.len().max(1)) {
-                    doc["_rev"] = json!(l.rev());
-                    if delete {
-                        doc["_deleted"] = json!(true);
+                match leaves.get(leaf % leaves.len().max(1)) {
+                    // Half the time a deleted winner is re-created without a `_rev` (which
+                    // extends its deleted branch), as an app that does not know it existed would.
+                    Some(l) if l.deleted && leaf == 0 && v % 2 == 1 => {}
+                    Some(l) => {
+                        doc["_rev"] = json!(l.rev());
+                        if delete {
+                            doc["_deleted"] = json!(true);
+                        }
                     }
+                    None => {}
                 }
                 let done = db.put(doc.clone(), true).await;
                 // A replication running meanwhile may have replaced the leaf read above.
