@@ -34,7 +34,7 @@ use settee::replicate::{replicate, LocalPeer, Peer, ReplicateOptions, Replicatio
 use std::rc::Rc;
 
 /// Cases when `CONVERGENCE_CASES` is unset: keeps the debug run of this file near a minute.
-const DEFAULT_CASES: u32 = 200;
+const DEFAULT_CASES: u32 = 400;
 /// Reruns of a replication whose fault made it fail; the fault strikes once, so two suffice.
 const RERUNS: usize = 3;
 
