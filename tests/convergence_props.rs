@@ -31,6 +31,7 @@ use settee::kv::lsm::{Lsm, LsmOptions};
 use settee::kv::records::MemoryRecords;
 use settee::kv::{KvStore, Range, SharedBytes, WriteBatch};
 use settee::replicate::{replicate, LocalPeer, Peer, ReplicateOptions, ReplicationResult};
+use std::cell::Cell;
 use std::rc::Rc;
 
 /// Cases when `CONVERGENCE_CASES` is unset: keeps the debug run of this file near a minute.
@@ -97,6 +98,8 @@ struct Schedule {
     replicas: usize,
     /// Per replica: on the LSM store (tiny chunks, so it merges often) instead of the memory one.
     lsm: Vec<bool>,
+    /// Per LSM replica: a second handle on its records, as a second tab would open.
+    two_tabs: Vec<bool>,
     /// Per replica: its store suspends before every call (`YieldingKv`).
     yielding: Vec<bool>,
     ids: usize,
@@ -147,15 +150,29 @@ fn step() -> impl Strategy<Value = Step> {
 
 fn schedule() -> impl Strategy<Value = Schedule> {
     let flags = |p| prop::collection::vec(prop::bool::weighted(p), 5);
-    (3..=5usize, flags(0.3), flags(0.5), 4..=8usize, prop::collection::vec(step(), 10..=60))
-        .prop_map(|(replicas, lsm, yielding, ids, steps)| Schedule { replicas, lsm, yielding, ids, steps })
+    (3..=5usize, flags(0.3), flags(0.5), flags(0.5), 4..=8usize, prop::collection::vec(step(), 10..=60))
+        .prop_map(|(replicas, lsm, two_tabs, yielding, ids, steps)| Schedule {
+            replicas,
+            lsm,
+            two_tabs,
+            yielding,
+            ids,
+            steps,
+        })
 }
 
 // ---------------------------------------------------------------------------------------------
 // Running a schedule
 
+/// One replica: a database, on the LSM store sometimes with a second handle on the same
+/// records (a second tab). Calls alternate between the handles.
+struct Replica {
+    tabs: Vec<Rc<Database>>,
+    next: Cell<usize>,
+}
+
 struct Mesh {
-    dbs: Vec<Rc<Database>>,
+    replicas: Vec<Replica>,
     ids: usize,
 }
 
@@ -163,15 +180,26 @@ fn options() -> DatabaseOptions {
     DatabaseOptions { adapter: "memory", revs_limit: 1000, new_id: Box::new(|| "unused".to_string()) }
 }
 
-async fn replica(name: &str, lsm: bool, yielding: bool) -> Rc<Database> {
-    let kv: Rc<dyn KvStore> = if lsm {
+async fn replica(name: &str, lsm: bool, two_tabs: bool, yielding: bool) -> Replica {
+    let stores: Vec<Rc<dyn KvStore>> = if lsm {
         let opts = LsmOptions { chunk_bytes: 512, cache_bytes: 8192, ..LsmOptions::default() };
-        Rc::new(Lsm::open_with(MemoryRecords::new(), opts).await.expect("opens"))
+        let records = MemoryRecords::new();
+        let mut stores: Vec<Rc<dyn KvStore>> = Vec::new();
+        for _ in 0..1 + two_tabs as usize {
+            stores.push(Rc::new(Lsm::open_with(records.reopen(), opts.clone()).await.expect("opens")));
+        }
+        stores
     } else {
-        Rc::new(settee::kv::memory::MemoryKv::new())
+        vec![Rc::new(settee::kv::memory::MemoryKv::new())]
     };
-    let kv: Rc<dyn KvStore> = if yielding { Rc::new(YieldingKv(kv)) } else { kv };
-    Rc::new(Database::new(name, kv, options()))
+    let tabs = stores
+        .into_iter()
+        .map(|kv| {
+            let kv: Rc<dyn KvStore> = if yielding { Rc::new(YieldingKv(kv)) } else { kv };
+            Rc::new(Database::new(name, kv, options()))
+        })
+        .collect();
+    Replica { tabs, next: Cell::new(0) }
 }
 
 /// A leaf with its history, as `open_revs` returns it.
@@ -299,8 +327,17 @@ fn doc_id(i: usize) -> String {
 }
 
 impl Mesh {
+    /// Replica `r`'s next handle (they take turns).
     fn db(&self, r: usize) -> &Rc<Database> {
-        &self.dbs[r % self.dbs.len()]
+        let replica = &self.replicas[r % self.replicas.len()];
+        let k = replica.next.get();
+        replica.next.set(k + 1);
+        &replica.tabs[k % replica.tabs.len()]
+    }
+
+    /// A peer on replica `r`: its handles share one replication id, being one database.
+    fn peer(&self, r: usize) -> LocalPeer {
+        LocalPeer::with_id(self.db(r).clone(), format!("r{r}"))
     }
 
     async fn run(&self, step: &Step) {
@@ -404,12 +441,11 @@ impl Mesh {
     }
 
     async fn replicate(&self, rep: &Rep) {
-        let n = self.dbs.len();
+        let n = self.replicas.len();
         let from = rep.from % n;
         let to = if rep.to % n == from { (from + 1) % n } else { rep.to % n };
         let opts = ReplicateOptions { batch_size: rep.batch_size, ..ReplicateOptions::default() };
-        let source = Yielding(LocalPeer::new(self.dbs[from].clone()));
-        let target = Yielding(LocalPeer::new(self.dbs[to].clone()));
+        let (source, target) = (Yielding(self.peer(from)), Yielding(self.peer(to)));
         let Some(inject) = &rep.fault else {
             replicate(&source, &target, &opts).await.expect("a fault-free replication succeeds");
             return;
@@ -430,11 +466,11 @@ impl Mesh {
 
     /// Every ordered pair once, fault-free; returns each run's result.
     async fn full_round(&self) -> Vec<(usize, usize, ReplicationResult)> {
-        let n = self.dbs.len();
+        let n = self.replicas.len();
         let mut results = Vec::new();
         for from in 0..n {
             for to in (0..n).filter(|&to| to != from) {
-                let (s, t) = (LocalPeer::new(self.dbs[from].clone()), LocalPeer::new(self.dbs[to].clone()));
+                let (s, t) = (self.peer(from), self.peer(to));
                 let r =
                     replicate(&s, &t, &ReplicateOptions::default()).await.expect("mesh replication succeeds");
                 results.push((from, to, r));
@@ -494,11 +530,11 @@ async fn check_winners(db: &Database, label: &str) {
 }
 
 async fn run_schedule(s: &Schedule) {
-    let mut dbs = Vec::new();
+    let mut replicas = Vec::new();
     for r in 0..s.replicas {
-        dbs.push(replica(&format!("r{r}"), s.lsm[r], s.yielding[r]).await);
+        replicas.push(replica(&format!("r{r}"), s.lsm[r], s.two_tabs[r], s.yielding[r]).await);
     }
-    let mesh = Mesh { dbs, ids: s.ids };
+    let mesh = Mesh { replicas, ids: s.ids };
     for step in &s.steps {
         mesh.run(step).await;
     }
@@ -506,12 +542,12 @@ async fn run_schedule(s: &Schedule) {
     // the second makes quiescence explicit.
     mesh.full_round().await;
     mesh.full_round().await;
-    let first = state(&mesh.dbs[0]).await;
-    for (r, db) in mesh.dbs.iter().enumerate() {
-        if r > 0 {
-            assert_eq!(state(db).await, first, "replica r{r} differs from r0");
+    let first = state(&mesh.replicas[0].tabs[0]).await;
+    for (r, replica) in mesh.replicas.iter().enumerate() {
+        for (t, db) in replica.tabs.iter().enumerate() {
+            assert_eq!(state(db).await, first, "replica r{r} (tab {t}) differs from r0");
+            check_winners(db, &format!("r{r} (tab {t})")).await;
         }
-        check_winners(db, &format!("r{r}")).await;
     }
     for (from, to, r) in mesh.full_round().await {
         assert_eq!((r.docs_read, r.docs_written), (0, 0), "a quiescent mesh moves nothing: r{from} → r{to}");
