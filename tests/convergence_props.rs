@@ -36,8 +36,9 @@ use std::rc::Rc;
 
 /// Cases when `CONVERGENCE_CASES` is unset: keeps the debug run of this file near a minute.
 const DEFAULT_CASES: u32 = 400;
-/// Reruns of a replication whose fault made it fail; the fault strikes once, so two suffice.
-const RERUNS: usize = 3;
+/// Runs of a replication until one succeeds: a peer fault and up to two store faults (one per
+/// side) each strike once.
+const RERUNS: usize = 4;
 
 // ---------------------------------------------------------------------------------------------
 // Schedules
@@ -79,6 +80,12 @@ struct Rep {
 enum Task {
     Write(Write),
     Compact(usize),
+    /// Makes the `n`-th commit from now on an LSM replica's records fail, applying nothing (a
+    /// tab dying mid-transaction); whichever write or merge it hits fails, or retries.
+    StoreFault {
+        r: usize,
+        n: u64,
+    },
     Replicate(Rep),
 }
 
@@ -136,6 +143,7 @@ fn task() -> impl Strategy<Value = Task> {
     prop_oneof![
         5 => write().prop_map(Task::Write),
         1 => (0..5usize).prop_map(Task::Compact),
+        1 => (0..5usize, 1..4u64).prop_map(|(r, n)| Task::StoreFault { r, n }),
         4 => rep().prop_map(Task::Replicate),
     ]
 }
@@ -169,6 +177,10 @@ fn schedule() -> impl Strategy<Value = Schedule> {
 struct Replica {
     tabs: Vec<Rc<Database>>,
     next: Cell<usize>,
+    /// A handle on an LSM replica's records, to inject commit failures through.
+    records: Option<MemoryRecords>,
+    /// A commit failure was injected: storage errors are then expected on this replica.
+    faulted: Cell<bool>,
 }
 
 struct Mesh {
@@ -181,16 +193,16 @@ fn options() -> DatabaseOptions {
 }
 
 async fn replica(name: &str, lsm: bool, two_tabs: bool, yielding: bool) -> Replica {
-    let stores: Vec<Rc<dyn KvStore>> = if lsm {
+    let (stores, records): (Vec<Rc<dyn KvStore>>, _) = if lsm {
         let opts = LsmOptions { chunk_bytes: 512, cache_bytes: 8192, ..LsmOptions::default() };
         let records = MemoryRecords::new();
         let mut stores: Vec<Rc<dyn KvStore>> = Vec::new();
         for _ in 0..1 + two_tabs as usize {
             stores.push(Rc::new(Lsm::open_with(records.reopen(), opts.clone()).await.expect("opens")));
         }
-        stores
+        (stores, Some(records))
     } else {
-        vec![Rc::new(settee::kv::memory::MemoryKv::new())]
+        (vec![Rc::new(settee::kv::memory::MemoryKv::new())], None)
     };
     let tabs = stores
         .into_iter()
@@ -199,7 +211,7 @@ async fn replica(name: &str, lsm: bool, two_tabs: bool, yielding: bool) -> Repli
             Rc::new(Database::new(name, kv, options()))
         })
         .collect();
-    Replica { tabs, next: Cell::new(0) }
+    Replica { tabs, next: Cell::new(0), records, faulted: Cell::new(false) }
 }
 
 /// A leaf with its history, as `open_revs` returns it.
@@ -335,6 +347,15 @@ impl Mesh {
         &replica.tabs[k % replica.tabs.len()]
     }
 
+    fn replica(&self, r: usize) -> &Replica {
+        &self.replicas[r % self.replicas.len()]
+    }
+
+    /// Whether `e` is the storage failure injected on replica `r`.
+    fn injected(&self, r: usize, e: &settee::error::Error) -> bool {
+        self.replica(r).faulted.get() && e.message.contains("injected fault")
+    }
+
     /// A peer on replica `r`: its handles share one replication id, being one database.
     fn peer(&self, r: usize) -> LocalPeer {
         LocalPeer::with_id(self.db(r).clone(), format!("r{r}"))
@@ -360,7 +381,15 @@ impl Mesh {
         match task {
             Task::Write(w) => self.write(w, alone).await,
             Task::Compact(r) => {
-                self.db(*r).compact().await.expect("compaction succeeds");
+                let done = self.db(*r).compact().await;
+                assert!(done.is_ok() || done.as_ref().is_err_and(|e| self.injected(*r, e)), "{done:?}");
+            }
+            Task::StoreFault { r, n } => {
+                let replica = self.replica(*r);
+                if let Some(records) = &replica.records {
+                    records.fail_nth_commit(*n);
+                    replica.faulted.set(true);
+                }
             }
             Task::Replicate(rep) => self.replicate(rep).await,
         }
@@ -387,7 +416,8 @@ impl Mesh {
                 let done = db.put(doc.clone(), true).await;
                 // A replication running meanwhile may have replaced the leaf read above.
                 let raced = !alone && done.as_ref().is_err_and(|e| e.status == 409);
-                assert!(done.is_ok() || raced, "an edit of a leaf succeeds: {doc} → {done:?}");
+                let failed = done.as_ref().is_err_and(|e| self.injected(r, e));
+                assert!(done.is_ok() || raced || failed, "an edit of a leaf succeeds: {doc} → {done:?}");
             }
             Write::Stale { r, id } => {
                 let (db, id) = (self.db(r), doc_id(id % self.ids));
@@ -422,7 +452,10 @@ impl Mesh {
                     "_id": id, "_rev": format!("{pos}-{hash}"), "_deleted": delete,
                     "_revisions": {"start": pos, "ids": ids}, "b": seed,
                 });
-                let rows = parse(&db.bulk_docs(vec![doc.clone()], false).await.unwrap());
+                let rows = match db.bulk_docs(vec![doc.clone()], false).await {
+                    Err(e) if self.injected(r, &e) => return,
+                    done => parse(&done.unwrap()),
+                };
                 assert_eq!(rows[0]["ok"], true, "a replicated write never fails: {doc} → {rows}");
             }
             Write::Replay { r, id } => {
@@ -446,22 +479,20 @@ impl Mesh {
         let to = if rep.to % n == from { (from + 1) % n } else { rep.to % n };
         let opts = ReplicateOptions { batch_size: rep.batch_size, ..ReplicateOptions::default() };
         let (source, target) = (Yielding(self.peer(from)), Yielding(self.peer(to)));
-        let Some(inject) = &rep.fault else {
-            replicate(&source, &target, &opts).await.expect("a fault-free replication succeeds");
-            return;
+        let faulty = |p, i: &Inject| Yielding(Faulty::new(p, i.at, i.method, i.fault));
+        let (src, tgt): (Box<dyn Peer>, Box<dyn Peer>) = match &rep.fault {
+            Some(i) if i.on_source => (Box::new(faulty(source.0, i)), Box::new(target)),
+            Some(i) => (Box::new(source), Box::new(faulty(target.0, i))),
+            None => (Box::new(source), Box::new(target)),
         };
-        let faulty = |p| Yielding(Faulty::new(p, inject.at, inject.method, inject.fault));
-        let (src, tgt): (Box<dyn Peer>, Box<dyn Peer>) = if inject.on_source {
-            (Box::new(faulty(source.0)), Box::new(target))
-        } else {
-            (Box::new(source), Box::new(faulty(target.0)))
-        };
+        let mut failures = Vec::new();
         for _ in 0..RERUNS {
-            if replicate(&*src, &*tgt, &opts).await.is_ok() {
-                return;
+            match replicate(&*src, &*tgt, &opts).await {
+                Ok(_) => return,
+                Err(f) => failures.push(f.error),
             }
         }
-        panic!("a replication succeeds once its one fault has struck");
+        panic!("a replication succeeds once its injected faults have struck: {failures:?}");
     }
 
     /// Every ordered pair once, fault-free; returns each run's result.
@@ -537,6 +568,9 @@ async fn run_schedule(s: &Schedule) {
     let mesh = Mesh { replicas, ids: s.ids };
     for step in &s.steps {
         mesh.run(step).await;
+    }
+    for records in mesh.replicas.iter().filter_map(|r| r.records.as_ref()) {
+        records.fail_nth_commit(0);
     }
     // One round already carries every rev everywhere (the last source has heard from all);
     // the second makes quiescence explicit.
