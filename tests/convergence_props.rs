@@ -30,7 +30,9 @@ use settee::kv::blobs::BlobStore;
 use settee::kv::lsm::{Lsm, LsmOptions};
 use settee::kv::records::MemoryRecords;
 use settee::kv::{KvStore, Range, SharedBytes, WriteBatch};
-use settee::replicate::{replicate, LocalPeer, Peer, ReplicateOptions, ReplicationResult};
+use settee::replicate::{
+    replicate, Filter, LocalPeer, Peer, ReplicateOptions, ReplicationEvent, ReplicationResult,
+};
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -74,6 +76,19 @@ struct Rep {
     to: usize,
     batch_size: usize,
     fault: Option<Inject>,
+    filter: RepFilter,
+    /// Cancels the run after this many batches (from the batch's `Change` event).
+    cancel_after: Option<u8>,
+}
+
+/// A filtered replication has checkpoints of its own; the final mesh is unfiltered.
+#[derive(Clone, Debug)]
+enum RepFilter {
+    None,
+    /// Doc indices, reduced modulo the schedule's id count.
+    DocIds(Vec<usize>),
+    /// Docs whose winner has `"v": k`.
+    Selector(u8),
 }
 
 #[derive(Clone, Debug)]
@@ -135,8 +150,22 @@ fn rep() -> impl Strategy<Value = Rep> {
     ];
     let fault = (0..8usize, method, prop_oneof![Just(Fault::Before), Just(Fault::After)], any::<bool>())
         .prop_map(|(at, method, fault, on_source)| Inject { at, method, fault, on_source });
-    (0..5usize, 0..5usize, batch_size, prop::option::weighted(0.25, fault))
-        .prop_map(|(from, to, batch_size, fault)| Rep { from, to, batch_size, fault })
+    let filter = prop_oneof![
+        6 => Just(RepFilter::None),
+        1 => prop::collection::vec(0..8usize, 1..4).prop_map(RepFilter::DocIds),
+        1 => (0..3u8).prop_map(RepFilter::Selector),
+    ];
+    let cancel_after = prop::option::weighted(0.1, 1..3u8);
+    (0..5usize, 0..5usize, batch_size, prop::option::weighted(0.25, fault), filter, cancel_after).prop_map(
+        |(from, to, batch_size, fault, filter, cancel_after)| Rep {
+            from,
+            to,
+            batch_size,
+            fault,
+            filter,
+            cancel_after,
+        },
+    )
 }
 
 fn task() -> impl Strategy<Value = Task> {
@@ -477,7 +506,21 @@ impl Mesh {
         let n = self.replicas.len();
         let from = rep.from % n;
         let to = if rep.to % n == from { (from + 1) % n } else { rep.to % n };
-        let opts = ReplicateOptions { batch_size: rep.batch_size, ..ReplicateOptions::default() };
+        let filter = match &rep.filter {
+            RepFilter::None => Filter::None,
+            RepFilter::DocIds(ids) => Filter::DocIds(ids.iter().map(|i| doc_id(i % self.ids)).collect()),
+            RepFilter::Selector(v) => Filter::Selector(json!({"v": v})),
+        };
+        let mut opts = ReplicateOptions { batch_size: rep.batch_size, filter, ..ReplicateOptions::default() };
+        if let Some(after) = rep.cancel_after {
+            let (cancel, batches) = (opts.cancel.clone(), Cell::new(0u8));
+            opts.on_event = Some(Box::new(move |e: &ReplicationEvent| {
+                if let ReplicationEvent::Change { .. } = e {
+                    batches.set(batches.get() + 1);
+                    cancel.set(batches.get() >= after);
+                }
+            }));
+        }
         let (source, target) = (Yielding(self.peer(from)), Yielding(self.peer(to)));
         let faulty = |p, i: &Inject| Yielding(Faulty::new(p, i.at, i.method, i.fault));
         let (src, tgt): (Box<dyn Peer>, Box<dyn Peer>) = match &rep.fault {
