@@ -80,6 +80,12 @@ pub async fn check_winners(db: &Database, label: &str) {
         };
         let place = format!("{label} {id}: leaves {leaves:?}");
         assert_eq!(row["changes"][0]["rev"], json!(winner.rev()), "changes lists the winner first, {place}");
+        let mut listed: Vec<&str> =
+            row["changes"].as_array().unwrap().iter().map(|c| c["rev"].as_str().unwrap()).collect();
+        let mut all: Vec<String> = leaves.iter().map(LeafInfo::rev).collect();
+        listed.sort_unstable();
+        all.sort_unstable();
+        assert_eq!(listed, all, "a style=all_docs change lists every leaf, {place}");
         assert_eq!(row["deleted"] == true, winner.deleted, "{place}");
         let got = db.get(id, &json!({"conflicts": true, "deleted_conflicts": true})).await;
         if winner.deleted {
