@@ -138,10 +138,15 @@ impl Mesh {
 
     async fn write(&self, w: &Write, alone: bool) {
         match *w {
-            Write::Edit { r, id, leaf, delete, v } => {
+            Write::Edit { r, id, leaf, delete, v, att } => {
                 let (db, id) = (self.db(r), doc_id(id % self.ids));
                 let leaves = leaves(db, &id).await;
                 let mut doc = json!({"_id": id, "v": v});
+                if let Some(k) = att {
+                    // "a", "b", "c" in base64.
+                    let data = ["YQ==", "Yg==", "Yw=="][k as usize % 3];
+                    doc["_attachments"] = json!({"att": {"content_type": "text/plain", "data": data}});
+                }
                 match leaves.get(leaf % leaves.len().max(1)) {
                     // Half the time a deleted winner is re-created without a `_rev` (which
                     // extends its deleted branch), as an app that does not know it existed would.

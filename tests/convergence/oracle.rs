@@ -79,6 +79,8 @@ pub async fn check_winners(db: &Database, label: &str) {
             leaves[1..].iter().filter(|l| l.deleted == deleted).map(LeafInfo::rev).collect()
         };
         let place = format!("{label} {id}: leaves {leaves:?}");
+        let inlined = db.get(id, &json!({"open_revs": "all", "attachments": true})).await;
+        assert!(inlined.is_ok(), "every leaf's attachment data is stored, {place}: {inlined:?}");
         assert_eq!(row["changes"][0]["rev"], json!(winner.rev()), "changes lists the winner first, {place}");
         let mut listed: Vec<&str> =
             row["changes"].as_array().unwrap().iter().map(|c| c["rev"].as_str().unwrap()).collect();

@@ -11,7 +11,9 @@ pub enum Write {
     /// An edit (or a deletion) of one leaf: `leaf` 0 is the winner, others pick a losing
     /// leaf in winner order; creates the doc when it has none. `v` is the body, from a small
     /// set so that two replicas sometimes make the very same edit (the same rev).
-    Edit { r: usize, id: usize, leaf: usize, delete: bool, v: u8 },
+    /// `att`: the edit carries an attachment with one of a few contents (so digests repeat
+    /// across docs and replicas); without, the new rev has none.
+    Edit { r: usize, id: usize, leaf: usize, delete: bool, v: u8, att: Option<u8> },
     /// An edit naming a rev that is not a leaf: must be a 409 that changes nothing.
     Stale { r: usize, id: usize },
     /// A `new_edits: false` write of a new rev whose parent is the leaf's ancestor `depth` levels
@@ -91,8 +93,8 @@ pub struct Schedule {
 pub fn write() -> impl Strategy<Value = Write> {
     let leaf = prop_oneof![4 => Just(0usize), 1 => 1usize..4];
     prop_oneof![
-        6 => (0..5usize, 0..8usize, leaf.clone(), prop::bool::weighted(0.2), 0..3u8)
-            .prop_map(|(r, id, leaf, delete, v)| Write::Edit { r, id, leaf, delete, v }),
+        6 => (0..5usize, 0..8usize, leaf.clone(), prop::bool::weighted(0.2), 0..3u8, prop::option::weighted(0.4, 0..3u8))
+            .prop_map(|(r, id, leaf, delete, v, att)| Write::Edit { r, id, leaf, delete, v, att }),
         1 => (0..5usize, 0..8usize).prop_map(|(r, id)| Write::Stale { r, id }),
         3 => (0..5usize, 0..8usize, leaf, 0..4usize, any::<u16>(), prop::bool::weighted(0.25)).prop_map(
             |(r, id, leaf, depth, seed, delete)| Write::Branch { r, id, leaf, depth, seed, delete }
