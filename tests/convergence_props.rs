@@ -47,7 +47,7 @@ async fn run_schedule(s: &Schedule) {
     for r in 0..s.replicas {
         replicas.push(replica(&format!("r{r}"), s.lsm[r], s.two_tabs[r], s.yielding[r]).await);
     }
-    let mesh = Mesh { replicas, ids: s.ids };
+    let mesh = Mesh { replicas, ids: s.ids, lives: Default::default() };
     for step in &s.steps {
         mesh.run(step).await;
     }

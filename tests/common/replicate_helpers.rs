@@ -426,4 +426,8 @@ impl<P: Peer> Peer for Yielding<P> {
         yield_now().await;
         self.0.put_local(doc).await
     }
+    async fn wait_for_changes(&self, since: &Seq, filter: &Filter) -> Result<()> {
+        yield_now().await;
+        self.0.wait_for_changes(since, filter).await
+    }
 }

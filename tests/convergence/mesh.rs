@@ -6,10 +6,12 @@ use crate::oracle::leaves;
 use crate::schedule::{Inject, Rep, RepFilter, Step, Task, Write};
 use crate::yielding_kv::YieldingKv;
 use serde_json::json;
+use settee::db::notify::Notify;
 use settee::db::{Database, DatabaseOptions};
 use settee::kv::lsm::{Lsm, LsmOptions};
 use settee::kv::records::MemoryRecords;
 use settee::kv::KvStore;
+use settee::replicate::live::{self, Backoff, LiveOptions};
 use settee::replicate::{
     replicate, Filter, LocalPeer, Peer, ReplicateOptions, ReplicationEvent, ReplicationResult,
 };
@@ -34,6 +36,8 @@ pub struct Replica {
 pub struct Mesh {
     pub replicas: Vec<Replica>,
     pub ids: usize,
+    /// Live replications started: each gets its own session id, kept over its passes.
+    pub lives: Cell<u64>,
 }
 
 fn options() -> DatabaseOptions {
@@ -113,6 +117,34 @@ impl Mesh {
                     self.task(second, false).await
                 };
                 futures::future::join(self.task(first, false), second).await;
+            }
+            Step::Live { rep, during, delay } => {
+                let (source, target, mut opts) = self.endpoints(rep);
+                opts.session_id
+                    .get_or_insert_with(|| format!("live-{}", self.lives.replace(self.lives.get() + 1)));
+                let stop = Rc::new(Notify::default());
+                let live = LiveOptions {
+                    live: true,
+                    retry: true,
+                    backoff: Backoff::new(10),
+                    // Time is not simulated: a back-off is one turn of the executor.
+                    sleep: Rc::new(|_| Box::pin(yield_now())),
+                    random: Box::new(|| 0.5),
+                    on_state: None,
+                    cancel_signal: stop.clone(),
+                };
+                let cancel = opts.cancel.clone();
+                let during = async {
+                    for _ in 0..*delay {
+                        yield_now().await;
+                    }
+                    self.task(during, false).await;
+                    cancel.set(true);
+                    stop.notify();
+                };
+                let (done, ()) =
+                    futures::future::join(live::run(&*source, &*target, opts, live), during).await;
+                assert!(done.is_ok(), "a retrying live replication only ends when cancelled: {done:?}");
             }
         }
     }
@@ -220,6 +252,19 @@ impl Mesh {
     }
 
     async fn replicate(&self, rep: &Rep) {
+        let (src, tgt, opts) = self.endpoints(rep);
+        let mut failures = Vec::new();
+        for _ in 0..RERUNS {
+            match replicate(&*src, &*tgt, &opts).await {
+                Ok(_) => return,
+                Err(f) => failures.push(f.error),
+            }
+        }
+        panic!("a replication succeeds once its injected faults have struck: {failures:?}");
+    }
+
+    /// The source and target peers of `rep` (with its fault, if any) and its options.
+    fn endpoints(&self, rep: &Rep) -> (Box<dyn Peer>, Box<dyn Peer>, ReplicateOptions) {
         let n = self.replicas.len();
         let from = rep.from % n;
         let to = if rep.to % n == from { (from + 1) % n } else { rep.to % n };
@@ -234,7 +279,10 @@ impl Mesh {
             opts.on_event = Some(Box::new(move |e: &ReplicationEvent| {
                 if let ReplicationEvent::Change { .. } = e {
                     batches.set(batches.get() + 1);
-                    cancel.set(batches.get() >= after);
+                    // Only ever set: the flag may be set already, by the end of a live step.
+                    if batches.get() >= after {
+                        cancel.set(true);
+                    }
                 }
             }));
         }
@@ -245,14 +293,7 @@ impl Mesh {
             Some(i) => (Box::new(source), Box::new(faulty(target.0, i))),
             None => (Box::new(source), Box::new(target)),
         };
-        let mut failures = Vec::new();
-        for _ in 0..RERUNS {
-            match replicate(&*src, &*tgt, &opts).await {
-                Ok(_) => return,
-                Err(f) => failures.push(f.error),
-            }
-        }
-        panic!("a replication succeeds once its injected faults have struck: {failures:?}");
+        (src, tgt, opts)
     }
 
     /// Every ordered pair once, fault-free; returns each run's result.

@@ -75,6 +75,13 @@ pub enum Step {
         second: Task,
         delay: u8,
     },
+    /// A live, retrying replication following its source while `during` runs (after `delay`
+    /// yields); cancelled when `during` ends.
+    Live {
+        rep: Rep,
+        during: Task,
+        delay: u8,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -144,6 +151,7 @@ pub fn step() -> impl Strategy<Value = Step> {
         4 => task().prop_map(Step::One),
         1 => (task(), task(), 0..12u8)
             .prop_map(|(first, second, delay)| Step::Together { first, second, delay }),
+        1 => (rep(), task(), 0..12u8).prop_map(|(rep, during, delay)| Step::Live { rep, during, delay }),
     ]
 }
 
