@@ -75,6 +75,20 @@ pub struct Meta {
     pub doc_count: u64,
 }
 
+impl Meta {
+    /// The keys of the counters, in the order `decode` takes their values.
+    fn keys() -> [Vec<u8>; 2] {
+        [keys::meta("seq"), keys::meta("count")]
+    }
+
+    fn decode(values: &[Option<Vec<u8>>]) -> Meta {
+        let num = |v: &Option<Vec<u8>>| {
+            v.as_deref().and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).unwrap_or(0)
+        };
+        Meta { update_seq: num(&values[0]), doc_count: num(&values[1]) }
+    }
+}
+
 #[derive(Serialize)]
 pub struct Info<'a> {
     pub db_name: &'a str,
@@ -132,11 +146,7 @@ impl Database {
     }
 
     async fn meta(&self) -> Result<Meta> {
-        let vals = self.kv.get_many(&[keys::meta("seq"), keys::meta("count")]).await?;
-        let num = |v: &Option<Vec<u8>>| {
-            v.as_deref().and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).unwrap_or(0)
-        };
-        Ok(Meta { update_seq: num(&vals[0]), doc_count: num(&vals[1]) })
+        Ok(Meta::decode(&self.kv.get_many(&Meta::keys()).await?))
     }
 
     pub async fn info(&self) -> Result<String> {

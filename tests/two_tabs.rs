@@ -1,6 +1,6 @@
-//! Attachment data shared by two tabs (two handles on the same LSM records), when one tab's
-//! compaction sweeps while the other writes; natively, with stores that suspend before every
-//! call so that the two tabs' calls interleave.
+//! Two tabs (two handles on the same LSM records) writing at once; natively, with stores that
+//! suspend before every call so that the two tabs' calls interleave. Each test tries every
+//! point at which the second tab's call can start within the first one's.
 #![cfg(not(target_arch = "wasm32"))]
 
 #[path = "common/replicate_helpers.rs"]
@@ -9,7 +9,7 @@ mod helpers;
 mod yielding_kv;
 
 use futures::executor::block_on;
-use helpers::{put, yield_now};
+use helpers::{parse, put, yield_now};
 use serde_json::json;
 use settee::db::{Database, DatabaseOptions};
 use settee::kv::lsm::Lsm;
@@ -26,7 +26,6 @@ async fn tab(records: &MemoryRecords) -> Database {
 #[test]
 fn a_sweep_in_one_tab_keeps_data_that_the_other_tab_names_meanwhile() {
     let att = json!({"a.txt": {"content_type": "text/plain", "data": "aGVsbG8="}});
-    // Every point at which the second tab's write can start within the first tab's compaction.
     for delay in 0..40 {
         block_on(async {
             let records = MemoryRecords::new();
@@ -47,6 +46,39 @@ fn a_sweep_in_one_tab_keeps_data_that_the_other_tab_names_meanwhile() {
             for db in [&a, &b] {
                 let got = db.get("y", &json!({"attachments": true})).await;
                 assert!(got.is_ok(), "delay {delay}: {got:?}");
+            }
+        });
+    }
+}
+
+#[test]
+fn two_tabs_writing_the_same_replicated_deletion_count_the_doc_once() {
+    // The deletion as another replica made it, with its history.
+    let other = futures::executor::block_on(async {
+        let records = MemoryRecords::new();
+        let db = tab(&records).await;
+        let rev = put(&db, json!({"_id": "x", "v": 1})).await;
+        db.remove("x", &rev).await.unwrap();
+        let deleted =
+            parse(&db.changes(&json!({})).await.unwrap())["results"][0]["changes"][0]["rev"].clone();
+        parse(&db.get("x", &json!({"rev": deleted, "revs": true})).await.unwrap())
+    });
+    for delay in 0..40 {
+        block_on(async {
+            let records = MemoryRecords::new();
+            let (a, b) = (tab(&records).await, tab(&records).await);
+            put(&a, json!({"_id": "x", "v": 1})).await;
+            let second = async {
+                for _ in 0..delay {
+                    yield_now().await;
+                }
+                b.bulk_docs(vec![other.clone()], false).await
+            };
+            let (first, second) =
+                futures::future::join(a.bulk_docs(vec![other.clone()], false), second).await;
+            assert!(first.is_ok() && second.is_ok(), "delay {delay}: {first:?} {second:?}");
+            for db in [&a, &b] {
+                assert_eq!(parse(&db.info().await.unwrap())["doc_count"], 0, "delay {delay}");
             }
         });
     }
