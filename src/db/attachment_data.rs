@@ -163,6 +163,8 @@ impl Database {
         };
         let doomed: Vec<String> =
             stored.into_iter().filter(|(d, at)| sweepable(d, *at)).map(|(d, _)| d).collect();
+        // Kept until the fence holds. In IndexedDB these are `Blob`s of the records, which stay
+        // readable after the records are deleted while something holds them.
         let mut saved = Vec::new();
         for d in &doomed {
             saved.extend(self.blobs.get(d).await?.map(|data| (d.clone(), data)));
@@ -209,9 +211,11 @@ impl Database {
                 Err(e) => return Err(e),
             }
         }
-        // Other tabs keep committing: put everything back; a later compaction sweeps it.
+        // Other tabs keep committing: put everything back; this handle's next compaction sweeps
+        // what is still unnamed then.
         for (d, data) in saved {
             self.blobs.put(d, data).await?;
+            self.stored_here.borrow_mut().insert(d.clone());
         }
         Ok((version, referenced))
     }
