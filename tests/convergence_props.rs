@@ -1,8 +1,10 @@
-//! Convergence at scale: 3–5 replicas in a full mesh run a random schedule of edits, stale
-//! edits, deletions, `new_edits: false` branches, replays, compactions, injected commit
-//! failures and one-shot replications (small batches, filters, cancellations, peer faults, and
-//! two tasks interleaved); then every pair is replicated until quiescent, and every replica
-//! must hold the same rev trees, with CouchDB's winners; one more round must move nothing.
+//! Convergence at scale: 3–5 replicas in a full mesh run a random schedule of edits (some
+//! with attachments), stale edits, deletions, `new_edits: false` branches, replays,
+//! compactions, injected commit failures, one-shot replications (small batches, filters,
+//! cancellations, peer faults) and live ones that follow their source while another task
+//! runs, two tasks at a time interleaved; then every pair is replicated until quiescent, and
+//! every replica must hold the same rev trees (and attachment data), with CouchDB's winners;
+//! one more round must move nothing.
 //!
 //! - Cases: `CONVERGENCE_CASES` (default `DEFAULT_CASES`, the CI run); `scripts/convergence.sh`
 //!   is the long run. A failing case is shrunk by proptest and its seed saved in
