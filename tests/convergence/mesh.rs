@@ -103,7 +103,7 @@ impl Mesh {
 
     /// A peer on replica `r`: its handles share one replication id, being one database.
     fn peer(&self, r: usize) -> LocalPeer {
-        LocalPeer::with_id(self.db(r).clone(), format!("r{r}"))
+        LocalPeer::with_id(self.db(r).clone(), format!("r{}", r % self.replicas.len()))
     }
 
     pub async fn run(&self, step: &Step) {
