@@ -7,7 +7,7 @@ mod common;
 mod helpers;
 
 use futures::executor::block_on;
-use helpers::{mem_db, parse, put, put_many, snapshot, Counting, Denying, Fault, Faulty};
+use helpers::{mem_db, parse, put, put_many, snapshot, Counting, Denying, Fault, Faulty, Yielding};
 use serde_json::{json, Value};
 use settee::db::Database;
 use settee::replicate::{
@@ -552,5 +552,25 @@ fn the_local_peer_bulk_get_resolves_superseded_revs_to_their_leaves_with_history
         assert_eq!(doc["_revisions"]["ids"].as_array().unwrap().len(), 2);
         assert!(matches!(&got[1], Fetched::Error(e) if e.error == "not_found"));
         assert!(matches!(&got[2], Fetched::Error(e) if e.id == "y" && e.status == 404));
+    });
+}
+
+#[test]
+fn two_interleaved_runs_of_one_replication_both_complete_despite_checkpoint_conflicts() {
+    block_on(async {
+        let (a, b) = (mem_db("a"), mem_db("b"));
+        put_many(&a, "d", 6).await;
+        let (src, tgt) = (Yielding(LocalPeer::new(a.clone())), Yielding(LocalPeer::new(b.clone())));
+        // Both runs write the same `_local` checkpoint docs, and their calls alternate: each
+        // keeps finding the doc rewritten by the other since it last read it (a 409).
+        let (one, two) =
+            futures::future::join(replicate(&src, &tgt, &opts(1)), replicate(&src, &tgt, &opts(2))).await;
+        assert!(one.is_ok(), "{one:?}");
+        assert!(two.is_ok(), "{two:?}");
+        assert_eq!(snapshot(&a).await, snapshot(&b).await);
+        // The checkpoints left behind still let a later run resume instead of starting over.
+        let counted = Counting::new(LocalPeer::new(a.clone()));
+        run(&counted, &LocalPeer::new(b.clone()), &opts(10)).await;
+        assert_ne!(counted.sinces.borrow()[0], Seq::zero());
     });
 }

@@ -10,9 +10,11 @@
 //!   CouchDB does, so its data goes then too.
 //! - The sweep runs under this handle's write lock, so this handle's writes are never in
 //!   flight during it. Another tab's may be (data stored, doc not committed yet), so data
-//!   this handle did not store is swept only once it is `OTHERS_GRACE_MS` old. One window is
-//!   left: another tab committing, between this sweep's read and its delete, a new doc that
-//!   names data this handle stored and that nothing else names any more.
+//!   this handle did not store is swept only once it is `OTHERS_GRACE_MS` old. Another tab
+//!   may also commit, between this sweep's read and its delete, a new doc naming data this
+//!   handle stored and that nothing else named: a commit after the delete, conditioned on
+//!   the version the references were read at, detects it, and the data is put back
+//!   (`fence_sweep`).
 
 use super::{attachments, keys, Database};
 use crate::error::{Error, Result};
@@ -26,6 +28,8 @@ use std::collections::HashSet;
 /// How old data stored by another handle must be before a sweep may delete it: far longer
 /// than any write takes between storing data and committing the doc that names it.
 const OTHERS_GRACE_MS: f64 = 10.0 * 60.0 * 1000.0;
+/// Tries of the sweep's fence (`fence_sweep`) before it gives up and keeps the data.
+const FENCE_ATTEMPTS: usize = 20;
 
 impl Database {
     /// Stores the data this batch brings and the store lacks (once per digest).
@@ -158,6 +162,12 @@ impl Database {
         };
         let doomed: Vec<String> =
             stored.into_iter().filter(|(d, at)| sweepable(d, *at)).map(|(d, _)| d).collect();
+        // Kept until the fence holds. In IndexedDB these are `Blob`s of the records, which stay
+        // readable after the records are deleted while something holds them.
+        let mut saved = Vec::new();
+        for d in &doomed {
+            saved.extend(self.blobs.get(d).await?.map(|data| (d.clone(), data)));
+        }
         self.blobs.delete(&doomed).await?;
         {
             let mut here = self.stored_here.borrow_mut();
@@ -165,7 +175,48 @@ impl Database {
                 here.remove(d);
             }
         }
+        let (version, referenced) = self.fence_sweep(version, referenced, &saved).await?;
         self.sweep_old_keys(old_keys, &referenced, version).await
+    }
+
+    /// Another tab may have committed, between the reference scan at `version` and the delete,
+    /// a doc naming data just deleted (it found the data stored when it planned its write). A
+    /// commit conditioned on the scan's version tells: while it fails, the references are read
+    /// again and the deleted data they name now is put back. Once it holds, a write planned
+    /// before the delete fails as stale and plans again, finding the data gone (so it stores
+    /// it again, or fails as a missing stub). Returns the version and references that hold.
+    async fn fence_sweep(
+        &self,
+        mut version: u64,
+        mut referenced: HashSet<String>,
+        saved: &[(String, AttData)],
+    ) -> Result<(u64, HashSet<String>)> {
+        if saved.is_empty() {
+            return Ok((version, referenced));
+        }
+        for _ in 0..FENCE_ATTEMPTS {
+            let mut fence = WriteBatch::new();
+            fence.put(keys::meta("sweep"), version.to_be_bytes().to_vec());
+            match self.kv.write(fence, Some(version)).await {
+                Ok(v) => return Ok((v, referenced)),
+                Err(e) if e.is_stale() => {
+                    self.kv.refresh().await?;
+                    version = self.kv.version();
+                    referenced = self.referenced_digests().await?;
+                    for (d, data) in saved.iter().filter(|(d, _)| referenced.contains(d)) {
+                        self.blobs.put(d, data).await?;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // Other tabs keep committing: put everything back; this handle's next compaction sweeps
+        // what is still unnamed then.
+        for (d, data) in saved {
+            self.blobs.put(d, data).await?;
+            self.stored_here.borrow_mut().insert(d.clone());
+        }
+        Ok((version, referenced))
     }
 
     /// Every digest a stored body (winner or other rev) names.

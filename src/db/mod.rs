@@ -78,6 +78,26 @@ pub struct Meta {
     pub doc_count: u64,
 }
 
+impl Meta {
+    /// The keys of the counters, in the order `decode` takes their values.
+    fn keys() -> [Vec<u8>; 2] {
+        [keys::meta("seq"), keys::meta("count")]
+    }
+
+    /// A missing counter is 0 (a new database); a damaged one is a corruption error, never 0:
+    /// the next write would reuse seqs.
+    fn decode(values: &[Option<Vec<u8>>]) -> Result<Meta> {
+        let num = |v: &Option<Vec<u8>>, name: &str| match v.as_deref() {
+            None => Ok(0),
+            Some(b) => b
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| Error::corruption(format!("database meta {name}: {} bytes, not 8", b.len()))),
+        };
+        Ok(Meta { update_seq: num(&values[0], "seq")?, doc_count: num(&values[1], "count")? })
+    }
+}
+
 #[derive(Serialize)]
 pub struct Info<'a> {
     pub db_name: &'a str,
@@ -135,16 +155,7 @@ impl Database {
     }
 
     async fn meta(&self) -> Result<Meta> {
-        let vals = self.kv.get_many(&[keys::meta("seq"), keys::meta("count")]).await?;
-        // A damaged counter must not read as 0: the next write would reuse seqs.
-        let num = |v: &Option<Vec<u8>>, name: &str| match v.as_deref() {
-            None => Ok(0),
-            Some(b) => b
-                .try_into()
-                .map(u64::from_be_bytes)
-                .map_err(|_| Error::corruption(format!("database meta {name}: {} bytes, not 8", b.len()))),
-        };
-        Ok(Meta { update_seq: num(&vals[0], "seq")?, doc_count: num(&vals[1], "count")? })
+        Meta::decode(&self.kv.get_many(&Meta::keys()).await?)
     }
 
     pub async fn info(&self) -> Result<String> {

@@ -280,8 +280,14 @@ impl Database {
         }
         ids.sort_unstable();
         ids.dedup();
-        let doc_keys: Vec<Vec<u8>> = ids.iter().map(|id| keys::doc(id)).collect();
-        let stored = self.kv.get_many(&doc_keys).await?;
+        // The counters come from the same read as the records: read apart, another tab's
+        // commit in between would make them disagree (a doc counted live in the records but
+        // already uncounted in `doc_count`, which then underflows), even though such a plan
+        // is only ever thrown away as stale.
+        let mut doc_keys: Vec<Vec<u8>> = ids.iter().map(|id| keys::doc(id)).collect();
+        doc_keys.extend(Meta::keys());
+        let mut stored = self.kv.get_many(&doc_keys).await?;
+        let meta = Meta::decode(&stored.split_off(ids.len()))?;
         let plans = stored
             .into_iter()
             .zip(&ids)
@@ -338,7 +344,7 @@ impl Database {
         self.store_new_data(new_data).await?;
         let mut batch = WriteBatch::new();
         locals.write_into(&mut batch);
-        self.commit_docs(&mut plans, &mut batch).await?;
+        self.commit_docs(&mut plans, meta, &mut batch).await?;
         Ok((batch, results))
     }
 
@@ -455,7 +461,7 @@ impl Database {
     }
 
     /// Turns changed doc plans into KV ops: record, bodies, seq index, counters.
-    async fn commit_docs(&self, plans: &mut Plans<'_>, batch: &mut WriteBatch) -> Result<()> {
+    async fn commit_docs(&self, plans: &mut Plans<'_>, meta: Meta, batch: &mut WriteBatch) -> Result<()> {
         // `plans.ids` is sorted, so seqs go out in a stable order (by id): the same batch always
         // gets the same seqs.
         let changed: Vec<(&str, &mut DocPlan, Leaf)> = plans
@@ -471,7 +477,7 @@ impl Database {
         if changed.is_empty() {
             return Ok(());
         }
-        let Meta { mut update_seq, mut doc_count } = self.meta().await?;
+        let Meta { mut update_seq, mut doc_count } = meta;
 
         // A winner whose body is neither new nor the old inline copy must be read back.
         let mut need: Vec<(usize, Vec<u8>)> = Vec::new();

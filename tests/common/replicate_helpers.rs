@@ -448,3 +448,70 @@ impl<P: Peer> Peer for RemoteLike<P> {
         self.inner.put_local(doc).await
     }
 }
+
+/// Suspends once (waking itself at once), so a joined task gets its turn.
+pub async fn yield_now() {
+    let mut yielded = false;
+    futures::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
+
+/// A peer that suspends before every call, so that two replications joined on one thread
+/// (memory stores never suspend) alternate at every peer call instead of running one by one.
+pub struct Yielding<P>(pub P);
+
+#[async_trait(?Send)]
+impl<P: Peer> Peer for Yielding<P> {
+    async fn info(&self) -> Result<PeerInfo> {
+        yield_now().await;
+        self.0.info().await
+    }
+    async fn changes(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
+        yield_now().await;
+        self.0.changes(since, limit, filter).await
+    }
+    async fn changes_with_docs(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
+        yield_now().await;
+        self.0.changes_with_docs(since, limit, filter).await
+    }
+    async fn revs_diff(&self, revs: &RevsByDoc) -> Result<RevsDiff> {
+        yield_now().await;
+        self.0.revs_diff(revs).await
+    }
+    async fn bulk_get(&self, revs: &[RevRequest]) -> Result<Vec<Fetched>> {
+        yield_now().await;
+        self.0.bulk_get(revs).await
+    }
+    async fn bulk_docs_replicated(&self, docs: &[Value], data: &AttMap) -> Result<Vec<DocError>> {
+        yield_now().await;
+        self.0.bulk_docs_replicated(docs, data).await
+    }
+    async fn has_attachments(&self, digests: &[String]) -> Result<Option<Vec<bool>>> {
+        yield_now().await;
+        self.0.has_attachments(digests).await
+    }
+    async fn get_attachment(&self, att: &AttRef) -> Result<AttData> {
+        yield_now().await;
+        self.0.get_attachment(att).await
+    }
+    async fn get_local(&self, id: &str) -> Result<Option<Value>> {
+        yield_now().await;
+        self.0.get_local(id).await
+    }
+    async fn put_local(&self, doc: Value) -> Result<String> {
+        yield_now().await;
+        self.0.put_local(doc).await
+    }
+    async fn wait_for_changes(&self, since: &Seq, filter: &Filter) -> Result<()> {
+        yield_now().await;
+        self.0.wait_for_changes(since, filter).await
+    }
+}
