@@ -6,14 +6,15 @@
 // deletions and conflicts; the time is from starting the sync until both sides hold the same
 // leaves (checked every 250 ms from node).
 //
-//   node bench/faults-converge.mjs [--docs 3000] [--rate 0.4] [--seed 7] [--limit-s 300]
+//   node bench/faults-converge.mjs [--docs 3000] [--rate 0.4] [--seed 7] [--limit-s 300] [--no-hang]
 //   (normally through `bash scripts/bench.sh --faults`, which builds pkg/ first)
 //
 // Both get the same proxy seed, so the same sequence of faults, though which request meets
 // which fault depends on each one's requests. Settee runs with its defaults but for
 // `request_timeout: 3000` (a hung answer is given up after 3 s; PouchDB has no such option,
-// so it waits until the proxy closes a hung connection, after 10 s). Results go to
-// bench/results/faults.json; BENCHMARKS.md quotes them.
+// so it waits until the proxy closes a hung connection, after 10 s; `--no-hang` leaves hung
+// answers out of the mix). Results go to bench/results/faults[-no-hang].json; BENCHMARKS.md
+// quotes them.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -21,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { chromium } from 'playwright-core';
 import { CouchServer } from '../tests/js/couch.mjs';
-import { startFaultProxy } from '../tests/js/fault-proxy.mjs';
+import { FAULTS, startFaultProxy } from '../tests/js/fault-proxy.mjs';
 import { startServer } from '../tests/js/helpers.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,6 +32,7 @@ const DOCS = Number(arg('--docs', 3000));
 const RATE = Number(arg('--rate', 0.4));
 const SEED = Number(arg('--seed', 7));
 const LIMIT_MS = Number(arg('--limit-s', 300)) * 1000;
+const NO_HANG = argv.includes('--no-hang');
 
 /** The mixed history of the tests: every 3rd doc updated, every 11th in conflict, every 7th deleted. */
 function plan(prefix, n) {
@@ -69,7 +71,7 @@ const context = await chromium.launchPersistentContext(profile, {
   headless: true,
   args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
 });
-const results = { docs: DOCS, rate: RATE, seed: SEED, load: loadavg().map((x) => +x.toFixed(2)), runs: [] };
+const results = { docs: DOCS, rate: RATE, seed: SEED, hangs: !NO_HANG, load: loadavg().map((x) => +x.toFixed(2)), runs: [] };
 try {
   for (const impl of ['settee', 'pouchdb']) {
     const page = await context.newPage();
@@ -96,7 +98,8 @@ try {
       },
       { impl, local, p: plan('l', DOCS), seedSource },
     );
-    const proxy = await startFaultProxy({ target: couch.url, rate: RATE, seed: SEED });
+    const faults = NO_HANG ? FAULTS.filter((f) => f !== 'hang') : FAULTS;
+    const proxy = await startFaultProxy({ target: couch.url, rate: RATE, seed: SEED, faults });
     const started = Date.now();
     await page.evaluate(
       ({ impl, url }) => {
@@ -140,5 +143,5 @@ if (s && p && s.converged) {
   console.log(`PouchDB / Settee: ${results.ratio}`);
 }
 mkdirSync(join(root, 'bench/results'), { recursive: true });
-writeFileSync(join(root, 'bench/results/faults.json'), JSON.stringify(results, null, 2) + '\n');
+writeFileSync(join(root, `bench/results/faults${NO_HANG ? '-no-hang' : ''}.json`), JSON.stringify(results, null, 2) + '\n');
 if (!s?.converged) process.exit(1);

@@ -25,7 +25,9 @@ export interface SetteeOptions {
  * What every Settee promise rejects with: a real `Error` carrying PouchDB's fields, e.g.
  * `{status: 409, name: 'conflict'}`, `{status: 404, name: 'not_found', reason: 'deleted'}`,
  * `{status: 400, name: 'bad_request' | 'invalid_rev' | 'doc_validation'}`, `{status: 412, name: 'missing_id'}`,
- * `{status: 500, name: 'corruption'}` (stored bytes are damaged; the message names what).
+ * `{status: 500, name: 'corruption'}` (stored bytes are damaged; the message names what),
+ * `{status: 507, name: 'quota_exceeded'}` (the site's storage quota is full; nothing was written),
+ * `{status: 0, name: 'network_error'}` (a remote request got no answer in time).
  */
 export interface SetteeError extends Error {
   status: number;

@@ -82,13 +82,26 @@ stage build - bash scripts/build.sh
 stage types - node scripts/typecheck.mjs
 # spec on the console, TAP into a file for counting.
 count_js() { count_node "$LOGS/js-tests.tap"; }
+# The long reliability suites (the fault proxy at three rates, 52 kill points) run in their
+# own stage, with a longer timeout per file; every other test file here (couchdb.test.mjs
+# skips itself, saying so, outside the CouchDB stage).
+LONG_FILES=(tests/js/faults.test.mjs tests/js/crash-matrix.test.mjs)
+JS_FILES=()
+for f in tests/js/*.test.mjs; do
+  [[ " ${LONG_FILES[*]} " == *" $f "* ]] || JS_FILES+=("$f")
+done
 stage js-tests count_js node --test --test-concurrency=1 --test-timeout=120000 \
   --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=tap --test-reporter-destination="$LOGS/js-tests.tap" tests/js/
+  --test-reporter=tap --test-reporter-destination="$LOGS/js-tests.tap" "${JS_FILES[@]}"
+count_long() { count_node "$LOGS/js-reliability.tap"; }
+stage js-reliability count_long node --test --test-concurrency=1 --test-timeout=900000 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$LOGS/js-reliability.tap" "${LONG_FILES[@]}"
 # The suites that talk to a server, again against real Apache CouchDB 3.5 (../shared/couchdb,
 # or COUCH_URL), plus what only CouchDB does (couchdb.test.mjs). Where CouchDB is missing the
 # stage says so and is skipped, except in CI, where that is a failure.
 COUCH_FILES=(replication replication-more attachments-replication remote-api faults couchdb)
+# (The crash matrix's replication pulls from pouchdb-server: storage is what it tests.)
 COUCH_FILES=("${COUCH_FILES[@]/%/.test.mjs}")
 if [ -n "${COUCH_URL:-}" ] || [ -x "${COUCHDB_RUN:-$ROOT/../shared/couchdb/run}" ]; then
   count_couch() { count_node "$LOGS/js-tests-couchdb.tap"; }
@@ -103,8 +116,8 @@ else
   warn "[js-tests-couchdb] NOT RUN: no ${COUCHDB_RUN:-../shared/couchdb/run} and no COUCH_URL; the replication suites ran against pouchdb-server only"
   SKIPPED+=("js-tests-couchdb (no CouchDB)")
 fi
-JS_COUNTS="$(awk '/^# (pass|fail|skipped) /{printf "%s %s  ", $2, $3}' "$LOGS/js-tests.tap")"
-log "js tests per server: pouchdb-server and the rest: ${JS_COUNTS}· real CouchDB: ${COUCH_COUNTS:-not run}"
+JS_COUNTS="$(cat "$LOGS/js-tests.tap" "$LOGS/js-reliability.tap" 2>/dev/null | awk '/^# (pass|fail|skipped) /{n[$2]+=$3} END {printf "pass %d  fail %d  skipped %d", n["pass"], n["fail"], n["skipped"]}')"
+log "js tests per server: pouchdb-server (and no server): ${JS_COUNTS} · real CouchDB: ${COUCH_COUNTS:-not run}"
 # Keeps the bench command working as the API moves; its figures are not checked (~1 min).
 stage bench-smoke - bash scripts/bench.sh --quick --no-build
 
