@@ -44,7 +44,8 @@ export interface ReplicationOptions<Doc = Record<string, unknown>> {
   back_off_base?: number;
   /**
    * How long any request but a longpoll may take, answer and body included, in ms (default
-   * 60,000). A request past it fails as a `network_error`, which `retry` retries.
+   * 60,000; 10× that for a request carrying an attachment's data). A request past it fails
+   * as a `network_error`, which `retry` retries.
    */
   request_timeout?: number;
 }

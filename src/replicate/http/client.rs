@@ -10,7 +10,7 @@
 //!   again once and repeats the request, since sessions expire (CouchDB's after 600 s). The
 //!   password goes only into that request's body, never into an error.
 //! - Every request has a deadline, answer and body included (`request_timeout`, default
-//!   `DEFAULT_REQUEST_TIMEOUT_MS`): a hung connection or a body that never ends is a
+//!   `DEFAULT_REQUEST_TIMEOUT_MS`; 10× that for an attachment's data): a hung connection or a body that never ends is a
 //!   `network_error` (retryable), never a stall. A longpoll sets its own (`call_with_timeout`:
 //!   servers such as pouchdb-server ignore the `timeout` parameter), and its expiry answers
 //!   `Ok(None)`, an empty poll. Only a remote live changes feed (`raw_unlimited`) has none:
@@ -33,6 +33,9 @@ use web_sys::{AbortController, Blob, RequestCredentials};
 /// no progress on a body read whole, so this bounds the whole exchange, with room for a
 /// batch of large docs on a slow link.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 60_000;
+/// How many times `request_timeout` an attachment's own request (its data as the body or the
+/// answer) may take.
+const ATTACHMENT_TIMEOUT_FACTOR: u64 = 10;
 
 /// How long a request may take.
 #[derive(Clone, Copy)]
@@ -280,6 +283,11 @@ impl HttpClient {
             })
         };
         let limit = match deadline {
+            // Attachment data, down or up, is given 10× longer: 50 MB over a slow link can
+            // take minutes, and a deadline still ends one that stalls.
+            Deadline::Default if blob || matches!(body, Body::Raw(..)) => {
+                Some(self.request_timeout_ms.get().saturating_mul(ATTACHMENT_TIMEOUT_FACTOR))
+            }
             Deadline::Default => Some(self.request_timeout_ms.get()),
             Deadline::Poll(ms) => Some(ms),
             Deadline::None => None,
