@@ -14,23 +14,12 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { CouchServer } from './couch.mjs';
-import { browserPid, launch, newProfile, openPage, removeProfile, startServer, uniqueName } from './helpers.mjs';
+import { prng } from './fault-proxy.mjs';
+import { crash, launch, newProfile, openPage, removeProfile, startServer, uniqueName } from './helpers.mjs';
 
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 13);
 const SEED = Number(process.env.CRASH_SEED ?? 1);
 const PULL_DOCS = 3000;
-
-/** mulberry32, uniform in [0, 1). */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let web, couch, remote;
 before(async () => {
@@ -167,16 +156,7 @@ test(`${4 * ROUNDS} seeded kill points during bulkDocs, compaction, view builds 
         await page.evaluate(`(${w.start.toString()})(${JSON.stringify(name)}, ${JSON.stringify(remote.url)})`);
         await sleep(at);
         const doneAtKill = await page.evaluate(() => window.__done);
-        if (how === 'close page') {
-          await page.close();
-          await browser.context.close();
-        } else {
-          const pid = browserPid(profile);
-          assert.ok(pid, 'browser process not found');
-          process.kill(pid, 'SIGKILL');
-          await browser.context.close().catch(() => {});
-          for (let i = 0; i < 50 && browserPid(profile); i++) await sleep(100);
-        }
+        await crash(browser, page, how);
         browser = await launch(profile);
         page = await openPage(browser.context, web.url);
         const r = await check(page, kind, name, remote.url);

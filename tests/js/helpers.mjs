@@ -106,6 +106,24 @@ export async function settle(page, fn, arg) {
  * The pid of the Chromium browser process using `profile`, found in /proc by its
  * --user-data-dir argument (playwright does not expose it for persistent contexts).
  */
+/**
+ * Ends a browser as a crash would: the page closed (`'close page'`: the context shuts down
+ * normally) or the browser process killed with SIGKILL (`'kill browser'`), then waits until
+ * it is gone.
+ */
+export async function crash(browser, page, how) {
+  if (how === 'close page') {
+    await page.close();
+    await browser.context.close();
+    return;
+  }
+  const pid = browserPid(browser.profile);
+  if (!pid) throw new Error('browser process not found');
+  process.kill(pid, 'SIGKILL');
+  await browser.context.close().catch(() => {});
+  for (let i = 0; i < 50 && browserPid(browser.profile); i++) await new Promise((ok) => setTimeout(ok, 100));
+}
+
 export function browserPid(profile) {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

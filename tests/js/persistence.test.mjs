@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { browserPid, launch, newProfile, openPage, removeProfile, startServer, uniqueName } from './helpers.mjs';
+import { crash, launch, newProfile, openPage, removeProfile, startServer, uniqueName } from './helpers.mjs';
 
 let server;
 before(async () => {
@@ -137,16 +137,7 @@ test('a page closed or a browser killed during a 20,000-doc bulkDocs leaves all 
       await startBigBulk(page, name);
       await sleep(full * fraction);
       const resolved = await page.evaluate(() => window.bulkDone !== false);
-      if (how === 'close page') {
-        await page.close();
-        await browser.context.close();
-      } else {
-        const pid = browserPid(profile);
-        assert.ok(pid, 'browser process not found');
-        process.kill(pid, 'SIGKILL');
-        await browser.context.close().catch(() => {});
-        for (let i = 0; i < 50 && browserPid(profile); i++) await sleep(100);
-      }
+      await crash(browser, page, how);
       const counts = await countAfterRelaunch(profile, name);
       const what = `${how} at ${fraction}${resolved ? ' (after it resolved)' : ''}`;
       outcomes.push(`${what}: ${counts.doc_count}`);
