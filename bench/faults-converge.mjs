@@ -24,6 +24,7 @@ import { chromium } from 'playwright-core';
 import { CouchServer } from '../tests/js/couch.mjs';
 import { FAULTS, startFaultProxy } from '../tests/js/fault-proxy.mjs';
 import { startServer } from '../tests/js/helpers.mjs';
+import { leafMap, plan } from '../tests/js/mixed-history.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -33,21 +34,6 @@ const RATE = Number(arg('--rate', 0.4));
 const SEED = Number(arg('--seed', 7));
 const LIMIT_MS = Number(arg('--limit-s', 300)) * 1000;
 const NO_HANG = argv.includes('--no-hang');
-
-/** The mixed history of the tests: every 3rd doc updated, every 11th in conflict, every 7th deleted. */
-function plan(prefix, n) {
-  const id = (i) => `${prefix}${String(i).padStart(5, '0')}`;
-  const all = [...Array(n).keys()];
-  return {
-    creates: all.map((i) => ({ _id: id(i), i })),
-    updated: all.filter((i) => i % 3 === 0).map(id),
-    conflicts: all.filter((i) => i % 11 === 0).map((i) => {
-      const hash = (i + 1).toString(16).padStart(32, '0');
-      return { _id: id(i), _rev: `1-${hash}`, _revisions: { start: 1, ids: [hash] }, branch: true };
-    }),
-    deleted: all.filter((i) => i % 7 === 0).map(id),
-  };
-}
 
 /** Runs the plan with `bulk(docs, newEdits)` and `winners(ids)`, in node or in a page. */
 const seedSource = `async (p, bulk, revsOf) => {
@@ -59,9 +45,6 @@ const seedSource = `async (p, bulk, revsOf) => {
   await bulk(winners.map(([id, rev]) => ({ _id: id, _rev: rev, _deleted: true })), true);
 }`;
 const seed = eval(seedSource);
-
-const leafMap = (rows) =>
-  Object.fromEntries(rows.map((r) => [r.id, r.changes.map((c) => c.rev).sort().join(' ') + (r.deleted ? ' deleted' : '')]));
 
 const couch = await CouchServer.start();
 const web = await startServer();

@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { CouchServer } from './couch.mjs';
 import { FAULTS, startFaultProxy } from './fault-proxy.mjs';
+import { leafMap, leavesOf, plan } from './mixed-history.mjs';
 import { launch, openPage, removeProfile, startServer } from './helpers.mjs';
 
 const DOCS = Number(process.env.FAULT_DOCS ?? 3000);
@@ -33,26 +34,9 @@ after(async () => {
   await couch?.stop();
 });
 
-/** The ids of the mixed history: every 3rd updated, every 11th in conflict, every 7th deleted. */
-const plan = (prefix, n) => {
-  const id = (i) => `${prefix}${String(i).padStart(5, '0')}`;
-  const all = [...Array(n).keys()];
-  return {
-    creates: all.map((i) => ({ _id: id(i), i, side: prefix })),
-    updated: all.filter((i) => i % 3 === 0).map(id),
-    conflicts: all.filter((i) => i % 11 === 0).map((i) => {
-      const hash = (i + 1).toString(16).padStart(32, '0');
-      return { _id: id(i), _rev: `1-${hash}`, _revisions: { start: 1, ids: [hash] }, branch: true };
-    }),
-    deleted: all.filter((i) => i % 7 === 0).map(id),
-  };
-};
-/** Leaves of that history: one per doc, plus one per conflict. */
-const leavesOf = (n) => n + Math.floor((n - 1) / 11) + 1;
-
 /** Writes the mixed history on the server, as the admin, from node. */
 async function seedServer(name, prefix, n) {
-  const p = plan(prefix, n);
+  const p = plan(prefix, n, { side: prefix });
   const post = async (body) => {
     const r = await couch.request('POST', `/${name}/_bulk_docs`, body);
     assert.ok(r.status === 201 || r.status === 200, JSON.stringify(r.body).slice(0, 300));
@@ -67,10 +51,6 @@ async function seedServer(name, prefix, n) {
   const winners = await couch.request('POST', `/${name}/_all_docs`, { keys: p.deleted });
   await post({ docs: winners.body.rows.map((r) => ({ _id: r.id, _rev: r.value.rev, _deleted: true })) });
 }
-
-/** `{id: 'leaf revs (sorted), deleted flags'}` of every doc: what must end up equal. */
-const leafMap = (rows) =>
-  Object.fromEntries(rows.map((r) => [r.id, r.changes.map((c) => c.rev).sort().join(' ') + (r.deleted ? ' deleted' : '')]));
 
 async function serverState(name) {
   const changes = (await couch.request('GET', `/${name}/_changes?style=all_docs`)).body.results;
@@ -97,7 +77,7 @@ for (const rate of RATES) {
     const remote = await couch.freshDb(`faults-${rate * 10}`);
     await seedServer(remote.name, 's', DOCS);
     const local = `faults-${rate * 10}-${Date.now()}`;
-    const p = plan('l', DOCS);
+    const p = plan('l', DOCS, { side: 'l' });
     await page.evaluate(async ({ local, p }) => {
       const db = new Settee(local);
       await db.bulkDocs(p.creates);
