@@ -10,6 +10,7 @@
 //                                 bench/results/partial.json and leaves BENCHMARKS.md alone)
 //   --workloads a,b --impls x,y   a subset (names as in results; substring match)
 //   --pkg DIR                     serve another build of the package at /pkg/
+//   --docs N                      every workload at N docs (e.g. 100000); writes partial.json
 //   --profile                     no table: profile Settee (CPU profile via CDP, IndexedDB
 //                                 request counts, JS<->wasm call counts) on the chosen workloads;
 //                                 writes bench/results/profiles/
@@ -44,7 +45,8 @@ const value = (name, dflt) => {
   return i >= 0 ? argv[i + 1] : dflt;
 };
 const quick = flag('--quick');
-const mode = quick ? 'quick' : 'full';
+// `--docs N`: the full sizes with N docs in every workload that has a doc count.
+const mode = quick ? 'quick' : value('--docs') ? `full@${value('--docs')}` : 'full';
 const runs = Number(value('--runs', quick ? 1 : 5));
 const warmup = Number(value('--warmup', 1));
 // A comma-separated filter: each term picks the name equal to it, else every name containing it.
@@ -176,7 +178,7 @@ try {
       console.error(`warning: ${pkgDir}/settee_core_bg.wasm changed during the run (another build?): the numbers are for the one loaded at the start`);
     }
     // Only a complete default run replaces latest.json and the table in BENCHMARKS.md.
-    const complete = !quick && !value('--workloads') && !value('--impls') && runs >= 5;
+    const complete = !quick && !value('--workloads') && !value('--impls') && !value('--docs') && runs >= 5;
     const out = join(here, 'results', quick ? 'quick.json' : complete ? 'latest.json' : 'partial.json');
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(report, null, 2) + '\n');

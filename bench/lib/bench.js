@@ -74,6 +74,12 @@ function heapSampler() {
   };
 }
 
+/** A workload's size in `mode`: `full`, `quick`, or `full@N` (the full size with N docs). */
+function sizeOf(w, mode) {
+  const [base, docs] = mode.split('@');
+  return docs && w[base].docs !== undefined ? { ...w[base], docs: Number(docs) } : w[base];
+}
+
 export const bench = {
   probes,
 
@@ -86,8 +92,8 @@ export const bench = {
         Object.entries(WORKLOADS).map(([k, w]) => [
           k,
           {
-            size: w[mode],
-            describe: w.describe(w[mode]),
+            size: sizeOf(w, mode),
+            describe: w.describe(sizeOf(w, mode)),
             target: w.target ?? null,
             floorTarget: w.floorTarget ?? null,
             remote: w.remote ?? null,
@@ -110,7 +116,7 @@ export const bench = {
   async runOnce(workload, impl, mode, { countRequests = false, hooks = false, remote } = {}) {
     const w = WORKLOADS[workload];
     const im = IMPLS[impl];
-    const size = remote ? { ...w[mode], remote } : w[mode];
+    const size = remote ? { ...sizeOf(w, mode), remote } : sizeOf(w, mode);
     const name = `bench-${workload.replace(/\W+/g, '_')}-${impl}-${Date.now().toString(36)}-${++counter}`;
     let h = await im.open(name);
     try {
