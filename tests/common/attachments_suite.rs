@@ -320,4 +320,18 @@ macro_rules! settee_attachments_suite {
             }
         )*
     };
+    // A second browser run in the same crate (e.g. another storage mode), in a module of its
+    // own so the test names do not clash.
+    (@each web_parts, $make:expr, $($name:ident),*) => {
+        mod parts {
+            use super::*;
+            $(
+                #[wasm_bindgen_test::wasm_bindgen_test]
+                async fn $name() {
+                    let (db, kv) = $make.await;
+                    $crate::common::attachments_suite::$name(db, kv).await;
+                }
+            )*
+        }
+    };
 }

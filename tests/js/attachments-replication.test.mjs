@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, afterEach, before, test } from 'node:test';
 import { CouchServer, fetchLog, installFetchCounter, resetFetchLog } from './couch.mjs';
-import { launch, openPage, removeProfile, startServer, uniqueName } from './helpers.mjs';
+import { ENGINE, launch, openPage, removeProfile, startServer, uniqueName } from './helpers.mjs';
 
 let web, browser, page, couch, proxy;
 before(async () => {
@@ -118,7 +118,8 @@ test('a pull downloads attachment data once per digest, stores one Blob per dige
         const tx = open.result.transaction('attachments');
         const req = tx.objectStore('attachments').getAll();
         req.onsuccess = () => {
-          ok(req.result.map((v) => ({ isBlob: v.blob instanceof Blob, size: v.blob.size })));
+          // A Blob record, or (where the engine refuses Blobs) a head of ArrayBuffer parts.
+          ok(req.result.map((v) => ({ kind: v.blob instanceof Blob ? 'Blob' : v.complete ? 'parts' : '?', size: v.blob?.size ?? v.size })));
           open.result.close();
         };
       };
@@ -140,8 +141,10 @@ test('a pull downloads attachment data once per digest, stores one Blob per dige
   assert.equal(r.photoType, 'image/png');
   assert.equal(r.copySize, 300 * 1024);
   assert.equal(r.note, 'hi');
-  // Two digests, two Blob records: the shared photo is stored once.
-  assert.deepEqual(r.records.map((x) => x.isBlob), [true, true]);
+  // Two digests, two records: the shared photo is stored once. WebKit's WebDriver session
+  // refuses Blobs in IndexedDB (as Private Browsing does), so there the data is in parts.
+  const kind = ENGINE === 'webkit' ? 'parts' : 'Blob';
+  assert.deepEqual(r.records.map((x) => x.kind), [kind, kind]);
   assert.deepEqual(r.records.map((x) => x.size).sort((x, y) => x - y), [2, 300 * 1024]);
   const downloads = (await fetchLog(page)).filter((f) => /\/(a|b)\/[^/?]+\?rev=/.test(f));
   assert.equal(downloads.length, 2, 'one download per digest: ' + JSON.stringify(downloads));

@@ -4,16 +4,14 @@
 // so this checks the rebuilt rows, not only the Rust side.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sharedPage, uniqueName } from './helpers.mjs';
+import { addPouchDB, sharedPage, uniqueName } from './helpers.mjs';
 
 let page;
 sharedPage((shared) => ({ page } = shared));
 
 /** The shared page, with PouchDB's browser build loaded. */
 async function pageWithPouchDB() {
-  if (!(await page.evaluate(() => typeof PouchDB === 'function'))) {
-    await page.addScriptTag({ url: '/pouchdb/pouchdb.min.js' });
-  }
+  await addPouchDB(page);
   return page;
 }
 

@@ -1,27 +1,49 @@
-// Shared by the browser tests: a static server for the fixture page and the built pkg/, and
-// Debian's Chromium driven by playwright-core (no downloaded browsers).
+// Shared by the browser tests: a static server for the fixture page and the built pkg/, and a
+// browser from Debian driven from Node (no downloaded browsers). `SETTEE_BROWSER` picks the
+// engine: `chromium` (default, playwright-core), `firefox` (firefox-esr, puppeteer-core over
+// WebDriver BiDi) or `webkit` (WebKitGTK's MiniBrowser, plain WebDriver). The drivers in
+// engines/ give each engine the same small page surface: goto, evaluate, waitForFunction,
+// reload, addScriptTag, on, close.
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before } from 'node:test';
-import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/serve.mjs';
+import { launchChromium } from './engines/chromium.mjs';
+import { launchFirefox } from './engines/firefox.mjs';
+import { launchWebKit } from './engines/webkit.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 if (!existsSync(join(root, 'pkg/index.js'))) throw new Error('pkg/index.js missing: run scripts/build.sh first');
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--disable-dev-shm-usage',
-];
+/** The engine these tests drive: `chromium`, `firefox` or `webkit`. */
+export const ENGINE = process.env.SETTEE_BROWSER ?? 'chromium';
+if (!['chromium', 'firefox', 'webkit'].includes(ENGINE)) throw new Error(`SETTEE_BROWSER=${ENGINE}: not an engine`);
+
+const CHROMIUM_ONLY = "needs Chromium's own flags or DevTools protocol (--expose-gc, Storage.overrideQuotaForOrigin)";
+// What a test may need that not every engine's driver gives, and why not.
+const CANNOT = {
+  firefox: { chromium: CHROMIUM_ONLY },
+  webkit: {
+    chromium: CHROMIUM_ONLY,
+    profile: 'a WebDriver session of WebKitGTK has ephemeral storage: a relaunch starts empty',
+    kill: 'storage of a WebKitGTK WebDriver session does not outlive the browser',
+  },
+};
+
+/**
+ * `false` when this engine can do each of `needs` (`profile`, `kill`, `chromium`), else the
+ * reason it cannot: pass it as node:test's `skip` option, so the test is reported as skipped
+ * with why.
+ */
+export function unless(...needs) {
+  for (const need of needs) {
+    const why = CANNOT[ENGINE]?.[need];
+    if (why) return `${ENGINE}: ${why}`;
+  }
+  return false;
+}
 
 /** Serves tests/js/fixtures at /, pkg/ at /pkg/ and PouchDB's browser build at /pouchdb/ on a free port. */
 export async function startServer() {
@@ -35,21 +57,25 @@ export async function startServer() {
 
 /** A fresh user-data-dir (a browser profile); removed by `removeProfile`. */
 export function newProfile() {
-  return mkdtempSync(join(tmpdir(), 'settee-chromium-'));
+  return mkdtempSync(join(tmpdir(), 'settee-profile-'));
 }
 
 export function removeProfile(dir) {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Launches Chromium with a persistent profile (IndexedDB lives in `profile`). */
+/**
+ * Launches the engine on `profile` (IndexedDB lives there; WebKit cannot use it, see
+ * `unless('profile')`). `extraArgs` are Chromium flags, which the other engines ignore.
+ */
 export async function launch(profile = newProfile(), extraArgs = []) {
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [...ARGS, ...extraArgs],
-  });
-  return { context, profile };
+  const { context, version } =
+    ENGINE === 'firefox'
+      ? await launchFirefox(profile)
+      : ENGINE === 'webkit'
+        ? await launchWebKit()
+        : await launchChromium(profile, extraArgs);
+  return { context, profile, version };
 }
 
 /**
@@ -67,6 +93,22 @@ export async function openPage(context, url, { quiet = false } = {}) {
   await page.goto(url + '/');
   await page.waitForFunction(() => window.ready === true);
   return page;
+}
+
+/**
+ * Loads PouchDB 9's browser build into the page (once). In WebKit its local databases use
+ * PouchDB's memory adapter: in a WebDriver session's ephemeral storage, PouchDB's idb adapter
+ * never settles a call (it cannot store Blobs there). Remote URLs still use its http adapter.
+ */
+export async function addPouchDB(page, base = '') {
+  if (await page.evaluate(() => typeof PouchDB === 'function')) return;
+  await page.addScriptTag({ url: `${base}/pouchdb/pouchdb.min.js` });
+  if (ENGINE === 'webkit') {
+    await page.addScriptTag({ url: `${base}/pouchdb/pouchdb.memory.min.js` });
+    await page.evaluate(() => {
+      PouchDB.preferredAdapters = ['memory'];
+    });
+  }
 }
 
 let counter = 0;
@@ -103,10 +145,6 @@ export async function settle(page, fn, arg) {
 }
 
 /**
- * The pid of the Chromium browser process using `profile`, found in /proc by its
- * --user-data-dir argument (playwright does not expose it for persistent contexts).
- */
-/**
  * Ends a browser as a crash would: the page closed (`'close page'`: the context shuts down
  * normally) or the browser process killed with SIGKILL (`'kill browser'`), then waits until
  * it is gone.
@@ -117,13 +155,26 @@ export async function crash(browser, page, how) {
     await browser.context.close();
     return;
   }
-  const pid = browserPid(browser.profile);
+  const pid = browser.context.pid?.() ?? browserPid(browser.profile);
   if (!pid) throw new Error('browser process not found');
   process.kill(pid, 'SIGKILL');
   await browser.context.close().catch(() => {});
-  for (let i = 0; i < 50 && browserPid(browser.profile); i++) await new Promise((ok) => setTimeout(ok, 100));
+  for (let i = 0; i < 50 && alive(pid); i++) await new Promise((ok) => setTimeout(ok, 100));
 }
 
+/** Whether `pid` still runs (a killed child that is not reaped yet is a zombie: gone). */
+function alive(pid) {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The pid of the Chromium browser process using `profile`, found in /proc by its
+ * --user-data-dir argument (playwright does not expose it for persistent contexts).
+ */
 export function browserPid(profile) {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

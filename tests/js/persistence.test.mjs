@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { crash, launch, newProfile, openPage, removeProfile, startServer, uniqueName } from './helpers.mjs';
+import { crash, launch, newProfile, openPage, removeProfile, startServer, uniqueName, unless } from './helpers.mjs';
 
 let server;
 before(async () => {
@@ -12,34 +12,52 @@ after(async () => {
   await server?.close();
 });
 
-test('data survives a page reload and a browser relaunch with the same profile', async () => {
+/** Writes a doc and a `_local` doc to `name`; answers the doc's put result. */
+const write = (page, name) =>
+  page.evaluate(async (name) => {
+    const db = new Settee(name);
+    await db.put({ _id: '_local/l', v: 'local' });
+    return db.put({ _id: 'a', text: 'kept' });
+  }, name);
+
+/** The doc, the `_local` doc and info of `name`. */
+const read = (page, name) =>
+  page.evaluate(async (name) => {
+    const db = new Settee(name);
+    return { doc: await db.get('a'), local: await db.get('_local/l'), info: await db.info() };
+  }, name);
+
+function assertKept(seen, put) {
+  assert.deepEqual(seen.doc, { _id: 'a', _rev: put.rev, text: 'kept' });
+  assert.equal(seen.local.v, 'local');
+  assert.equal(seen.info.doc_count, 1);
+}
+
+test('data survives a page reload', async () => {
+  const name = uniqueName('persist');
+  const browser = await launch();
+  try {
+    const page = await openPage(browser.context, server.url);
+    const put = await write(page, name);
+    await page.reload();
+    await page.waitForFunction(() => window.ready === true);
+    assertKept(await read(page, name), put);
+  } finally {
+    await browser.context.close();
+    removeProfile(browser.profile);
+  }
+});
+
+test('data survives a browser relaunch with the same profile', { skip: unless('profile') }, async () => {
   const name = uniqueName('persist');
   let browser = await launch();
   try {
     let page = await openPage(browser.context, server.url);
-    const put = await page.evaluate(async (name) => {
-      const db = new Settee(name);
-      await db.put({ _id: '_local/l', v: 'local' });
-      return db.put({ _id: 'a', text: 'kept' });
-    }, name);
-
-    await page.reload();
-    await page.waitForFunction(() => window.ready === true);
-    const read = (name) =>
-      page.evaluate(async (name) => {
-        const db = new Settee(name);
-        return { doc: await db.get('a'), local: await db.get('_local/l'), info: await db.info() };
-      }, name);
-    const afterReload = await read(name);
-    assert.deepEqual(afterReload.doc, { _id: 'a', _rev: put.rev, text: 'kept' });
-    assert.equal(afterReload.local.v, 'local');
-    assert.equal(afterReload.info.doc_count, 1);
-
+    const put = await write(page, name);
     await browser.context.close();
     browser = await launch(browser.profile);
     page = await openPage(browser.context, server.url);
-    const afterRelaunch = await read(name);
-    assert.deepEqual(afterRelaunch, afterReload);
+    assertKept(await read(page, name), put);
   } finally {
     await browser.context.close();
     removeProfile(browser.profile);
@@ -107,7 +125,7 @@ async function countAfterRelaunch(profile, name) {
   }
 }
 
-test('a page closed or a browser killed during a 20,000-doc bulkDocs leaves all of it or none', async () => {
+test('a page closed or a browser killed during a 20,000-doc bulkDocs leaves all of it or none', { skip: unless('profile', 'kill') }, async () => {
   const profile = newProfile();
   try {
     // How long does the whole bulkDocs take here? Interrupt it at fractions of that.

@@ -10,7 +10,7 @@
 // a browser whose real quota is that small does.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launch, openPage, removeProfile, settle, startServer, uniqueName } from './helpers.mjs';
+import { launch, openPage, removeProfile, settle, startServer, uniqueName, unless } from './helpers.mjs';
 
 let web, browser, page;
 before(async () => {
@@ -24,7 +24,7 @@ after(async () => {
   await web?.close();
 });
 
-test('a write past the quota rejects with quota_exceeded, writes nothing, and the database goes on working', async () => {
+test('a write past the quota rejects with quota_exceeded, writes nothing, and the database goes on working', { skip: unless('chromium') }, async () => {
   const cdp = await browser.context.newCDPSession(page);
   const origin = new URL(web.url).origin;
   const quota = 6 * 1024 * 1024;

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
 import { ADMIN, CouchServer, fetchLog, installFetchCounter, resetFetchLog } from './couch.mjs';
-import { launch, openPage, removeProfile, startServer } from './helpers.mjs';
+import { addPouchDB, launch, openPage, removeProfile, startServer } from './helpers.mjs';
 
 let web, browser, page, couch;
 before(async () => {
@@ -16,7 +16,7 @@ before(async () => {
   web = await startServer();
   browser = await launch();
   page = await openPage(browser.context, web.url);
-  await page.addScriptTag({ url: `${web.url}/pouchdb/pouchdb.min.js` });
+  await addPouchDB(page, web.url);
   await installFetchCounter(page, couch.url);
 });
 after(async () => {

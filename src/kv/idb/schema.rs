@@ -13,6 +13,8 @@ use indexed_db_futures::Build;
 pub const STORE: &str = "records";
 /// Attachment data by digest (`kv::idb::blobs`).
 pub const ATTACHMENTS: &str = "attachments";
+/// Attachment data as `ArrayBuffer` parts, where the engine cannot store Blobs.
+pub const ATTACHMENT_PARTS: &str = "attachment_parts";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -26,9 +28,17 @@ pub enum Step {
     /// version bump makes such a Settee refuse the database at open ("created by a newer
     /// Settee") instead of failing on single docs later. This version still reads both.
     DocRecordHeads,
+    /// Version 4: the `attachment_parts` object store, for engines that refuse Blobs in
+    /// IndexedDB (`kv::idb::blobs`). A Settee of version 3 refuses the database at open.
+    CreateAttachmentPartsStore,
 }
 
-pub const STEPS: &[Step] = &[Step::CreateRecordStore, Step::CreateAttachmentStore, Step::DocRecordHeads];
+pub const STEPS: &[Step] = &[
+    Step::CreateRecordStore,
+    Step::CreateAttachmentStore,
+    Step::DocRecordHeads,
+    Step::CreateAttachmentPartsStore,
+];
 
 pub const VERSION: u32 = STEPS.len() as u32;
 
@@ -43,6 +53,9 @@ pub fn upgrade(db: &Database, old_version: u32) -> indexed_db_futures::Result<()
                 db.create_object_store(ATTACHMENTS).build()?;
             }
             Step::DocRecordHeads => {}
+            Step::CreateAttachmentPartsStore => {
+                db.create_object_store(ATTACHMENT_PARTS).build()?;
+            }
         }
     }
     Ok(())
