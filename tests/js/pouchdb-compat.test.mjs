@@ -1,0 +1,153 @@
+// settee/pouchdb: the PouchDB-shaped entry. Each test is a behaviour a PouchDB app relies on
+// (found failing by PouchDB's own suite, scripts/pouchdb-suite/) and must keep working.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { sharedPage, uniqueName } from './helpers.mjs';
+
+let page;
+sharedPage((shared) => ({ page } = shared));
+
+/** Runs `fn(name)` in the page with `window.PouchDB` loaded from pkg/pouchdb.js. */
+function inPage(fn, name = uniqueName('pouch')) {
+  return page.evaluate(
+    async ([src, name]) => {
+      window.PouchDB ??= (await import('/pkg/pouchdb.js')).default;
+      return new Function(`return (${src})`)()(name);
+    },
+    [fn.toString(), name],
+  );
+}
+
+test('PouchDB(name) works without new and the database is an instance of PouchDB', async () => {
+  const r = await inPage(async (name) => {
+    const a = PouchDB(name, { adapter: 'memory' });
+    const b = new PouchDB({ name, adapter: 'memory' });
+    let threw = false;
+    try {
+      new PouchDB();
+    } catch {
+      threw = true;
+    }
+    return { a: a instanceof PouchDB, b: b instanceof PouchDB, name: b.name, adapter: a.adapter, threw };
+  });
+  assert.deepEqual(r, { a: true, b: true, name: r.name, adapter: 'memory', threw: true });
+});
+
+test('every method takes a Node-style callback and still returns its promise', async () => {
+  const r = await inPage(async (name) => {
+    const db = new PouchDB(name, { adapter: 'memory' });
+    const viaCallback = await new Promise((ok) => db.put({ _id: 'a', v: 1 }, (err, res) => ok({ err, ok: res?.ok })));
+    const returned = await db.get('a', (err, doc) => doc);
+    const missing = await new Promise((ok) => db.get('nope', {}, (err) => ok({ status: err?.status, docId: err?.docId })));
+    const all = await new Promise((ok) => db.allDocs((err, res) => ok(res.rows.length)));
+    return { viaCallback, returnedV: returned.v, missing, all };
+  });
+  assert.deepEqual(r, { viaCallback: { err: null, ok: true }, returnedV: 1, missing: { status: 404, docId: 'nope' }, all: 1 });
+});
+
+test('a conflict names the document in docId', async () => {
+  const r = await inPage(async (name) => {
+    const db = new PouchDB(name, { adapter: 'memory' });
+    await db.put({ _id: 'x' });
+    const put = await db.put({ _id: 'x' }).catch((e) => ({ status: e.status, docId: e.docId }));
+    const post = await db.post({ _id: 'x' }).catch((e) => ({ status: e.status, docId: e.docId }));
+    return { put, post };
+  });
+  assert.deepEqual(r, { put: { status: 409, docId: 'x' }, post: { status: 409, docId: 'x' } });
+});
+
+test('plugin() adds methods to every database and defaults() supplies options', async () => {
+  const r = await inPage(async (name) => {
+    PouchDB.plugin({ hello() { return 'hi ' + this.name; } });
+    const Mem = PouchDB.defaults({ adapter: 'memory' });
+    const db = new Mem(name);
+    let bad;
+    try {
+      PouchDB.plugin(null);
+    } catch (e) {
+      bad = e instanceof Error;
+    }
+    return { hello: db.hello(), adapter: db.adapter, isPouch: db instanceof PouchDB, bad };
+  });
+  assert.equal(r.hello.startsWith('hi '), true);
+  assert.deepEqual({ ...r, hello: undefined }, { hello: undefined, adapter: 'memory', isPouch: true, bad: true });
+});
+
+test('created and destroyed are emitted on the constructor and destroyed on the database', async () => {
+  const r = await inPage(async (name) => {
+    const events = [];
+    const onCreated = (n) => n === name && events.push('created');
+    PouchDB.on('created', onCreated);
+    PouchDB.on('destroyed', (n) => n === name && events.push('ctor destroyed'));
+    const db = new PouchDB(name, { adapter: 'memory' });
+    db.on('destroyed', () => events.push('db destroyed'));
+    await db.info();
+    await new Promise((ok) => setTimeout(ok, 10));
+    await db.destroy();
+    PouchDB.removeListener('created', onCreated);
+    return events;
+  });
+  assert.deepEqual(r, ['created', 'db destroyed', 'ctor destroyed']);
+});
+
+test('changes() without live is an emitter of change and complete that is also awaitable', async () => {
+  const r = await inPage(async (name) => {
+    const db = new PouchDB(name, { adapter: 'memory' });
+    await db.bulkDocs([{ _id: 'a' }, { _id: 'b' }]);
+    const seen = [];
+    let completed;
+    const fromOption = [];
+    const feed = db
+      .changes({ onChange: (c) => fromOption.push(c.id), complete: (err, res) => (completed = res.results.length) })
+      .on('change', (c) => seen.push(c.id))
+      .on('complete', (info) => seen.push('complete:' + info.results.length));
+    const res = await feed;
+    return { seen, fromOption, completed, awaited: res.results.length };
+  });
+  assert.deepEqual(r, { seen: ['a', 'b', 'complete:2'], fromOption: ['a', 'b'], completed: 2, awaited: 2 });
+});
+
+test('a live changes feed is awaitable and resolves when cancelled', async () => {
+  const r = await inPage(async (name) => {
+    const db = new PouchDB(name, { adapter: 'memory' });
+    const rows = [];
+    const feed = db.changes({ live: true }).on('change', (c) => {
+      rows.push(c.id);
+      if (rows.length === 2) feed.cancel();
+    });
+    await db.put({ _id: 'a' });
+    await db.put({ _id: 'b' });
+    const done = await feed;
+    return { rows, status: done.status, results: done.results.length };
+  });
+  assert.deepEqual(r, { rows: ['a', 'b'], status: 'cancelled', results: 2 });
+});
+
+test('replications take a callback, have catch/finally and removeListener, and PouchDB.sync exists', async () => {
+  const r = await inPage(async (name) => {
+    const a = new PouchDB(name + '-a', { adapter: 'memory' });
+    const b = new PouchDB(name + '-b', { adapter: 'memory' });
+    await a.put({ _id: 'x' });
+    const viaCallback = await new Promise((ok) => a.replicate.to(b, {}, (err, res) => ok(res?.docs_written)));
+    let changes = 0;
+    const listener = () => changes++;
+    const rep = PouchDB.replicate(a, b).on('change', listener);
+    rep.removeListener('change', listener);
+    let finallyRan = false;
+    await rep.catch(() => {}).finally(() => (finallyRan = true));
+    const failed = await a.replicate.to('http:///').catch((e) => e instanceof Error);
+    await b.put({ _id: 'y' });
+    const synced = await PouchDB.sync(a, b);
+    return { viaCallback, changes, finallyRan, failed, pulled: synced.pull.docs_written, y: (await a.get('y'))._id };
+  });
+  assert.deepEqual(r, { viaCallback: 1, changes: 0, finallyRan: true, failed: true, pulled: 1, y: 'y' });
+});
+
+test('db.id() resolves to a string, by callback too', async () => {
+  const r = await inPage(async (name) => {
+    const db = new PouchDB(name, { adapter: 'memory' });
+    const viaCallback = await new Promise((ok) => db.id((err, id) => ok(typeof id)));
+    return { viaCallback, promised: typeof (await db.id()) };
+  });
+  assert.deepEqual(r, { viaCallback: 'string', promised: 'string' });
+});
