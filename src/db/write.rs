@@ -172,6 +172,7 @@ impl Database {
                 (raw_id, self.prepare(d, new_edits))
             })
             .collect();
+        reject_bad_revs(&parsed)?;
         self.write_parsed(parsed, new_edits).await
     }
 
@@ -188,6 +189,7 @@ impl Database {
                 Err(e) => (raw_id(d), Err(e)),
             })
             .collect();
+        reject_bad_revs(&parsed)?;
         Ok(json::to_json(&self.write_parsed(parsed, new_edits).await?))
     }
 
@@ -610,5 +612,15 @@ pub(super) async fn compact_bodies(db: &Database) -> Result<()> {
             Some((last, _)) if rows.len() == PAGE => range.start = std::ops::Bound::Excluded(last.clone()),
             _ => return Ok(()),
         }
+    }
+}
+
+/// A malformed `_rev` anywhere in a `bulkDocs` rejects the whole call (400 "Invalid rev
+/// format"), before anything is written: CouchDB parses every doc of `_bulk_docs` before it
+/// writes any, and PouchDB does the same. Other per-doc errors stay per-doc results.
+fn reject_bad_revs(parsed: &Docs) -> Result<()> {
+    match parsed.iter().find_map(|(_, r)| r.as_ref().err().filter(|e| e.name == "invalid_rev")) {
+        Some(e) => Err(e.clone()),
+        None => Ok(()),
     }
 }

@@ -1,0 +1,54 @@
+//! Core behaviours that PouchDB 9's own test suite (scripts/pouchdb-suite/) found Settee
+//! getting wrong, where CouchDB and PouchDB agree on the answer.
+#![cfg(not(target_arch = "wasm32"))]
+
+use futures::executor::block_on;
+use serde_json::{json, Value};
+use settee::db::{Database, DatabaseOptions};
+use std::cell::Cell;
+use std::rc::Rc;
+
+fn db() -> Database {
+    let n = Rc::new(Cell::new(0u64));
+    let options = DatabaseOptions {
+        adapter: "memory",
+        revs_limit: 1000,
+        new_id: Box::new(move || {
+            n.set(n.get() + 1);
+            format!("gen{:06}", n.get())
+        }),
+    };
+    Database::new("compat", Rc::new(settee::kv::memory::MemoryKv::new()), options)
+}
+
+fn parse(text: String) -> Value {
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn a_malformed_rev_in_bulk_docs_rejects_the_whole_call_and_writes_nothing() {
+    block_on(async {
+        let db = db();
+        for bad in [json!("bad-format"), json!("-format"), json!({}), json!(7)] {
+            let err = db
+                .bulk_docs(vec![json!({"_id": "good"}), json!({"_id": "x", "_rev": bad})], true)
+                .await
+                .unwrap_err();
+            assert_eq!((err.status, err.message.as_str()), (400, "Invalid rev format"));
+        }
+        let info = parse(db.info().await.unwrap());
+        assert_eq!(info["doc_count"], 0, "nothing of the rejected batch was written");
+    });
+}
+
+#[test]
+fn other_per_doc_errors_in_bulk_docs_stay_per_doc() {
+    block_on(async {
+        let db = db();
+        db.put(json!({"_id": "taken"}), true).await.unwrap();
+        let rows =
+            parse(db.bulk_docs(vec![json!({"_id": "taken"}), json!({"_id": "new"})], true).await.unwrap());
+        assert_eq!(rows[0]["status"], 409);
+        assert_eq!(rows[1]["ok"], true);
+    });
+}
