@@ -42,6 +42,31 @@ function jsonOptions(options: unknown): Record<string, unknown> {
 
 const VERSION = '9.0.0';
 
+/** The adapter names PouchDB apps pass; all but `memory` and `http(s)` mean IndexedDB. */
+const ADAPTERS = ['idb', 'indexeddb', 'memory', 'http', 'https'];
+
+/** Open handles by database name (weakly held), for `destroyed` on all of them. */
+const open = new Map<string, Set<WeakRef<PouchDatabase>>>();
+
+function track(db: PouchDatabase): void {
+  let set = open.get(db.name);
+  if (!set) open.set(db.name, (set = new Set()));
+  set.add(new WeakRef(db));
+}
+
+function handles(name: string): PouchDatabase[] {
+  const set = open.get(name);
+  if (!set) return [];
+  const live: PouchDatabase[] = [];
+  for (const ref of set) {
+    const db = ref.deref();
+    if (db) live.push(db);
+    else set.delete(ref);
+  }
+  if (!set.size) open.delete(name);
+  return live;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Databases
 
@@ -73,6 +98,10 @@ export class PouchDatabase extends Emitter {
     super();
     this.#ctor = ctor;
     this.__opts = options;
+    for (const [key, label] of [['adapter', 'Adapter'], ['view_adapter', 'View Adapter']] as const) {
+      const value = options[key];
+      if (value !== undefined && !ADAPTERS.includes(value as string)) throw new Error(`Invalid ${label}: ${String(value)}`);
+    }
     const remote = /^https?:\/\//i.test(name);
     this.adapter = remote ? 'http' : options.adapter === 'memory' ? 'memory' : 'idb';
     const settee: Record<string, unknown> = { ...jsonOptions(options), adapter: this.adapter === 'memory' ? 'memory' : 'idb' };
@@ -83,9 +112,13 @@ export class PouchDatabase extends Emitter {
     this.name = name;
     // PouchDB opens at once and tells the constructor; a failure surfaces on the first call.
     this.settee.info().then(
-      () => ctor.emit('created', name),
+      () => {
+        this.emit('created', this);
+        ctor.emit('created', name);
+      },
       () => {},
     );
+    track(this);
     const replicate = {
       to: (target: unknown, ...rest: unknown[]) => ctor.replicate(this, target, ...rest),
       from: (source: unknown, ...rest: unknown[]) => ctor.replicate(source, this, ...rest),
@@ -130,7 +163,8 @@ export class PouchDatabase extends Emitter {
     if (typeof options === 'function') callback = options as Callback;
     return withCallback(
       this.settee.destroy().then((r) => {
-        this.emit('destroyed');
+        // Every open handle on this database hears it, as in PouchDB.
+        for (const db of handles(this.name)) db.emit('destroyed');
         this.#ctor.emit('destroyed', this.name);
         return r;
       }),

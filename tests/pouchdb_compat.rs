@@ -52,3 +52,31 @@ fn other_per_doc_errors_in_bulk_docs_stay_per_doc() {
         assert_eq!(rows[1]["ok"], true);
     });
 }
+
+#[test]
+fn open_revs_with_latest_answers_each_leaf_once() {
+    block_on(async {
+        let db = db();
+        let first = parse(db.put(json!({"_id": "a", "v": 1}), true).await.unwrap());
+        let second = parse(db.put(json!({"_id": "a", "_rev": first["rev"], "v": 2}), true).await.unwrap());
+        let opts = json!({"open_revs": [first["rev"], second["rev"]], "latest": true});
+        let rows = parse(db.get("a", &opts).await.unwrap());
+        assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+        assert_eq!(rows[0]["ok"]["v"], 2);
+        // Without latest each requested rev is its own row.
+        let opts = json!({"open_revs": [first["rev"], second["rev"]]});
+        assert_eq!(parse(db.get("a", &opts).await.unwrap()).as_array().unwrap().len(), 2);
+    });
+}
+
+#[test]
+fn open_revs_naming_something_that_is_not_a_rev_is_a_bad_request() {
+    block_on(async {
+        let db = db();
+        db.put(json!({"_id": "a"}), true).await.unwrap();
+        for open in [json!(["1-almost", "keys"]), json!({"whatever": "x"})] {
+            let err = db.get("a", &json!({"open_revs": open})).await.unwrap_err();
+            assert_eq!((err.status, err.name), (400, "bad_request"));
+        }
+    });
+}

@@ -78,6 +78,8 @@ try {
         const started = Date.now();
         const r = await runFile(target, suite, file);
         reports[target][key] = r;
+        // Written after every file, so a long run can be read (and the table built) as it goes.
+        writeFileSync(join(work, `report-${target}.partial.json`), JSON.stringify(reports[target], null, 1));
         const c = counts(r);
         console.log(`${target.padEnd(7)} ${key.padEnd(48)} ${String(c.passed).padStart(4)}/${String(c.total).padEnd(4)} ${((Date.now() - started) / 1000).toFixed(1)}s${r.fatal ? '  FATAL ' + r.fatal.split('\n')[0] : ''}`);
       }
