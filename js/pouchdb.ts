@@ -45,6 +45,34 @@ const VERSION = '9.0.0';
 /** The adapter names PouchDB apps pass; all but `memory` and `http(s)` mean IndexedDB. */
 const ADAPTERS = ['idb', 'indexeddb', 'memory', 'http', 'https'];
 
+/**
+ * One Settee per database name (and adapter) for all the PouchDB handles on it, as PouchDB's
+ * adapters share one connection: a write through one handle is seen at once through another.
+ * Counted, so that the last `close()` closes it.
+ */
+const databases = new Map<string, { db: Settee; handles: number }>();
+
+function shared(name: string, options: Record<string, unknown>, adapter: string): Settee {
+  const key = `${adapter}\u0000${name}`;
+  let entry = databases.get(key);
+  if (!entry) databases.set(key, (entry = { db: new Settee(name, options as never), handles: 0 }));
+  entry.handles++;
+  return entry.db;
+}
+
+function release(name: string, adapter: string, db: Settee): Promise<void> {
+  const key = `${adapter}\u0000${name}`;
+  const entry = databases.get(key);
+  if (entry?.db !== db) return db.close();
+  if (--entry.handles > 0) return Promise.resolve();
+  databases.delete(key);
+  return db.close();
+}
+
+function forget(name: string, adapter: string): void {
+  databases.delete(`${adapter}\u0000${name}`);
+}
+
 /** Open handles by database name (weakly held), for `destroyed` on all of them. */
 const open = new Map<string, Set<WeakRef<PouchDatabase>>>();
 
@@ -108,8 +136,14 @@ export class PouchDatabase extends Emitter {
     delete settee.name;
     delete settee.auto_compaction;
     if (remote) delete settee.adapter;
-    this.settee = new Settee(name, settee as never);
+    this.settee = shared(name, settee, this.adapter);
     this.name = name;
+    // Methods are bound, so `promise.then(db.get)` works (PouchDB #7259); plugins added before
+    // the database was made are bound too.
+    for (const method of [...PROMISE_METHODS, 'changes', 'sync', 'close', 'destroy', 'id', 'info'] as const) {
+      const fn = (Object.getPrototypeOf(this) as Record<string, AnyFn>)[method];
+      Object.defineProperty(this, method, { value: fn.bind(this), writable: true, configurable: true });
+    }
     // PouchDB opens at once and tells the constructor; a failure surfaces on the first call.
     this.settee.info().then(
       () => {
@@ -152,7 +186,7 @@ export class PouchDatabase extends Emitter {
 
   close(callback?: Callback): Promise<void> {
     return withCallback(
-      this.settee.close().then(() => {
+      release(this.name, this.adapter, this.settee).then(() => {
         this.emit('closed');
       }),
       callback,
@@ -163,6 +197,7 @@ export class PouchDatabase extends Emitter {
     if (typeof options === 'function') callback = options as Callback;
     return withCallback(
       this.settee.destroy().then((r) => {
+        forget(this.name, this.adapter);
         // Every open handle on this database hears it, as in PouchDB.
         for (const db of handles(this.name)) db.emit('destroyed');
         this.#ctor.emit('destroyed', this.name);
@@ -172,6 +207,9 @@ export class PouchDatabase extends Emitter {
     );
   }
 }
+
+/** Writes after which `auto_compaction: true` compacts, as PouchDB does. */
+const WRITES = new Set(['put', 'post', 'remove', 'bulkDocs', 'putAttachment', 'removeAttachment']);
 
 for (const method of PROMISE_METHODS) {
   Object.defineProperty(PouchDatabase.prototype, method, {
@@ -184,6 +222,11 @@ for (const method of PROMISE_METHODS) {
         promise = Promise.resolve((this.settee[method] as AnyFn)(...args));
       } catch (err) {
         promise = Promise.reject(err);
+      }
+      if (method === 'info') {
+        promise = promise.then((info) => ({ ...(info as object), auto_compaction: !!this.__opts.auto_compaction }));
+      } else if (WRITES.has(method) && this.__opts.auto_compaction) {
+        promise = promise.then((r) => this.settee.compact().then(() => r));
       }
       return withCallback(promise, cb);
     },
@@ -398,6 +441,7 @@ function makeConstructor(defaults: PouchDBOptions, parent?: PouchDBConstructor):
     ctor.on('destroyed', (name: string) => parent.emit('destroyed', name));
   }
   ctor.version = VERSION;
+  (ctor as unknown as { __defaults: PouchDBOptions }).__defaults = defaults;
   ctor.adapters = parent?.adapters ?? { idb: {}, memory: {}, http: {} };
   ctor.preferredAdapters = parent?.preferredAdapters ?? ['idb', 'memory'];
   ctor.fetch = (...args) => fetch(...args);

@@ -80,3 +80,42 @@ fn open_revs_naming_something_that_is_not_a_rev_is_a_bad_request() {
         }
     });
 }
+
+#[test]
+fn a_bad_special_member_or_a_non_object_in_bulk_docs_rejects_the_whole_call() {
+    block_on(async {
+        let db = db();
+        let err = db.bulk_docs(vec![json!({"_id": "ok"}), json!({"_zing": 4})], true).await.unwrap_err();
+        assert_eq!(
+            (err.name, err.message.as_str()),
+            ("doc_validation", "Bad special document member: _zing")
+        );
+        let err = db.bulk_docs(vec![json!({"_id": "ok"}), json!("a string")], true).await.unwrap_err();
+        assert_eq!((err.status, err.message.as_str()), (400, "Document must be a JSON object"));
+        let text = r#"[{"_id":"ok"},{"_zing":4}]"#;
+        assert_eq!(db.bulk_docs_text(text, true).await.unwrap_err().name, "doc_validation");
+        assert_eq!(parse(db.info().await.unwrap())["doc_count"], 0);
+    });
+}
+
+#[test]
+fn replication_state_and_access_members_are_kept_as_body_fields() {
+    block_on(async {
+        let db = db();
+        let doc = json!({"_id": "r", "_replication_id": "x", "_replication_state": "triggered",
+            "_replication_state_time": 1, "_replication_stats": {}, "_access": ["alice"]});
+        db.put(doc, true).await.unwrap();
+        db.bulk_docs_text(r#"[{"_id":"t","_access":["bob"],"v":1}]"#, true).await.unwrap();
+        let r = parse(db.get("r", &json!({})).await.unwrap());
+        assert_eq!((&r["_replication_state"], &r["_access"][0]), (&json!("triggered"), &json!("alice")));
+        assert_eq!(parse(db.get("t", &json!({})).await.unwrap())["_access"][0], "bob");
+    });
+}
+
+#[test]
+fn a_malformed_rev_is_a_bad_request_named_as_couchdb_names_it() {
+    block_on(async {
+        let err = db().put(json!({"_id": "a", "_rev": "bad"}), true).await.unwrap_err();
+        assert_eq!((err.status, err.name, err.message.as_str()), (400, "bad_request", "Invalid rev format"));
+    });
+}

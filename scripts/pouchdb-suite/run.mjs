@@ -4,7 +4,7 @@
 // Settee's `settee/pouchdb` entry, one page per test file, and prints per-file pass counts.
 //
 //   node scripts/pouchdb-suite/run.mjs [--target pouchdb|settee|both] [--suite integration,mapreduce,find]
-//        [--files test.get.js,...] [--grep TEXT] [--timeout MS] [--file-timeout MS] [--reuse-reference]
+//        [--files test.get.js,...] [--grep TEXT] [--timeout MS] [--file-timeout MS] [--reuse-reference] [--pkg DIR]
 //
 // Writes target/pouchdb-suite/report-<target>.json (every test's state and error) and
 // target/pouchdb-suite/report.json (the per-file table and, per file, the tests PouchDB passes
@@ -28,12 +28,14 @@ const suites = (args.suite ?? 'integration,mapreduce,find').split(',');
 const onlyFiles = args.files ? new Set(args.files.split(',')) : undefined;
 const TEST_TIMEOUT = Number(args.timeout ?? 20000);
 const FILE_TIMEOUT = Number(args['file-timeout'] ?? 600000);
+// `--pkg DIR` tests another build of the package than pkg/ (e.g. while pkg/ is in use).
+const pkgDir = resolve(root, args.pkg ?? 'pkg');
 
 if (!existsSync(join(testsDir, 'integration/utils.js'))) {
   die('PouchDB tests missing: run `bash scripts/pouchdb-suite/fetch-tests.sh [mirror]` first');
 }
 const libs = findLibs();
-if (targets.includes('settee') && !existsSync(join(root, 'pkg/pouchdb.js'))) die('pkg/pouchdb.js missing: run scripts/build.sh');
+if (targets.includes('settee') && !existsSync(join(pkgDir, 'pouchdb.js'))) die(`${pkgDir}/pouchdb.js missing: run scripts/build.sh`);
 
 // Setup files each page of a suite loads before its one test file (global hooks, fixtures).
 const SETUP = {
@@ -56,7 +58,7 @@ const { server, url } = await listen(
     '/lib/mocha/': libs.mocha,
     '/lib/chai/': libs.chai,
     '/lib/chai-as-promised/': libs.chaiAsPromised,
-    '/pkg/': join(root, 'pkg'),
+    '/pkg/': pkgDir,
     '/pouchdb/': join(root, 'node_modules/pouchdb/dist'),
   }),
 );
@@ -84,7 +86,11 @@ try {
         console.log(`${target.padEnd(7)} ${key.padEnd(48)} ${String(c.passed).padStart(4)}/${String(c.total).padEnd(4)} ${((Date.now() - started) / 1000).toFixed(1)}s${r.fatal ? '  FATAL ' + r.fatal.split('\n')[0] : ''}`);
       }
     }
-    writeFileSync(join(work, `report-${target}.json`), JSON.stringify(reports[target], null, 1));
+    // Merged into the last full report, so that a run of a few files updates just those.
+    const path = join(work, `report-${target}.json`);
+    const previous = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : {};
+    reports[target] = { ...previous, ...reports[target] };
+    writeFileSync(path, JSON.stringify(reports[target], null, 1));
   }
 } finally {
   await context.close();
@@ -146,7 +152,7 @@ async function runFile(target, suite, file) {
 }
 
 function pageHtml(suite, file) {
-  const scripts = [...SETUP[suite], file].map((f) => `<script src="/tests/${suite}/${f}"></script>`).join('\n');
+  const scripts = [...SETUP[suite], file].map((f) => `<script src="${scriptUrl(suite, f)}"></script>`).join('\n');
   const grep = args.grep ? `mocha.grep(${JSON.stringify(args.grep)});` : '';
   return `<!doctype html><meta charset="utf-8"><title>${suite}/${file}</title>
 <div id="mocha"></div>
@@ -160,6 +166,21 @@ ${suite === 'integration' ? '<script src="/runner/unhandled-hook.js"></script>' 
 ${scripts}
 <script type="module" src="/runner/boot.js"></script>
 `;
+}
+
+/**
+ * A test file that `require`s chai at its top (test.attachments.js: `const should =
+ * require('chai').should()`) only loads under a bundler: as a plain script its `const` clashes
+ * with the page's global `should` and `require` is undefined. Such a file is served wrapped in
+ * a function that supplies `require('chai')`, which is what the bundle did.
+ */
+function scriptUrl(suite, file) {
+  const src = readFileSync(join(testsDir, suite, file), 'utf8');
+  if (!/^(const|var|let) \w+ = require\(/m.test(src)) return `/tests/${suite}/${file}`;
+  const out = join(gen, 'wrapped', suite, file);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `(function (require) {\n${src}\n})(function (name) {\n  if (name === 'chai') return chai;\n  throw new Error('runner: no module ' + name);\n});\n`);
+  return `/gen/wrapped/${suite}/${file}`;
 }
 
 /** PouchDB's tests/integration/utils.js with its two requires resolved (what browserify did for them). */

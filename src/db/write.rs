@@ -615,11 +615,17 @@ pub(super) async fn compact_bodies(db: &Database) -> Result<()> {
     }
 }
 
-/// A malformed `_rev` anywhere in a `bulkDocs` rejects the whole call (400 "Invalid rev
-/// format"), before anything is written: CouchDB parses every doc of `_bulk_docs` before it
-/// writes any, and PouchDB does the same. Other per-doc errors stay per-doc results.
+/// A malformed `_rev`, a doc that is no object or an unknown `_` member anywhere in a
+/// `bulkDocs` rejects the whole call, before anything is written: CouchDB parses every doc of
+/// `_bulk_docs` before it writes any, and PouchDB does the same. Other errors (conflicts, bad
+/// ids) stay per-doc results.
 fn reject_bad_revs(parsed: &Docs) -> Result<()> {
-    match parsed.iter().find_map(|(_, r)| r.as_ref().err().filter(|e| e.name == "invalid_rev")) {
+    let malformed = |e: &&Error| {
+        e.name == "doc_validation"
+            || e.message == "Invalid rev format"
+            || e.message == Error::not_an_object().message
+    };
+    match parsed.iter().find_map(|(_, r)| r.as_ref().err().filter(malformed)) {
         Some(e) => Err(e.clone()),
         None => Ok(()),
     }

@@ -119,7 +119,11 @@ impl Database {
                         return Err(Error::not_an_object());
                     }
                     let field = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
-                    (field("_id"), field("_rev"))
+                    // `remove(doc, {rev})`: PouchDB takes the rev from the options too.
+                    let opt_rev = || {
+                        from_js(&rev_or_options).ok()?.get("rev").and_then(Value::as_str).map(str::to_string)
+                    };
+                    (field("_id"), field("_rev").or_else(opt_rev))
                 }
             };
             let id = id.ok_or_else(Error::missing_id)?;

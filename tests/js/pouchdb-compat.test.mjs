@@ -151,3 +151,61 @@ test('db.id() resolves to a string, by callback too', async () => {
   });
   assert.deepEqual(r, { viaCallback: 'string', promised: 'string' });
 });
+
+test('two handles on one database see each other at once, and methods work unbound', async () => {
+  const r = await inPage(async (name) => {
+    const db1 = new PouchDB(name, { adapter: 'memory' });
+    const db2 = new PouchDB(name, { adapter: 'memory' });
+    await db1.post({ a: 1 });
+    const seq = (await db2.info()).update_seq;
+    const get = db2.get; // PouchDB #7259: `.then(db.get)`
+    await db2.put({ _id: 'b' });
+    const viaUnbound = await Promise.resolve('b').then(get);
+    await db1.close();
+    const stillOpen = (await db2.allDocs()).total_rows;
+    return { seq, viaUnbound: viaUnbound._id, stillOpen };
+  });
+  assert.deepEqual(r, { seq: 1, viaUnbound: 'b', stillOpen: 2 });
+});
+
+test('remove(doc, {rev}) takes the rev from the options', async () => {
+  const r = await inPage(async (name) => {
+    const db = new PouchDB(name, { adapter: 'memory' });
+    const doc = { _id: 'foo' };
+    const { rev } = await db.put(doc);
+    const removed = await db.remove(doc, { rev });
+    return { ok: removed.ok, gone: await db.get('foo').catch((e) => e.status) };
+  });
+  assert.deepEqual(r, { ok: true, gone: 404 });
+});
+
+test('auto_compaction is reported by info() and unknown adapters are refused', async () => {
+  const r = await inPage(async (name) => {
+    const auto = await new PouchDB(name, { adapter: 'memory', auto_compaction: true }).info();
+    const plain = await new PouchDB(name + '-b', { adapter: 'memory' }).info();
+    let refused;
+    try {
+      new PouchDB(name, { adapter: 'myFakeAdapter' });
+    } catch (e) {
+      refused = e.message;
+    }
+    return { auto: auto.auto_compaction, plain: plain.auto_compaction, refused, defaults: PouchDB.defaults({ foo: 1 }).__defaults };
+  });
+  assert.deepEqual(r, { auto: true, plain: false, refused: 'Invalid Adapter: myFakeAdapter', defaults: { foo: 1 } });
+});
+
+test('bulkDocs with a doc that is no object or has a bad _ member rejects whole, writing nothing', async () => {
+  const r = await inPage(async (name) => {
+    const db = new PouchDB(name, { adapter: 'memory' });
+    const notObject = await db.bulkDocs({ docs: [{ _id: 'a' }, 'nope'] }).catch((e) => e.message);
+    const special = await db.bulkDocs({ docs: [{ _id: 'a' }, { _zing: 4 }] }).catch((e) => [e.name, e.message]);
+    const badRev = await db.bulkDocs([{ _id: 'a' }, { _id: 'b', _rev: 'bad-format' }]).catch((e) => [e.name, e.message]);
+    return { notObject, special, badRev, count: (await db.info()).doc_count };
+  });
+  assert.deepEqual(r, {
+    notObject: 'Document must be a JSON object',
+    special: ['doc_validation', 'Bad special document member: _zing'],
+    badRev: ['bad_request', 'Invalid rev format'],
+    count: 0,
+  });
+});
