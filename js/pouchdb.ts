@@ -216,7 +216,8 @@ for (const method of PROMISE_METHODS) {
     configurable: true,
     writable: true,
     value: function (this: PouchDatabase, ...all: unknown[]) {
-      const [args, cb] = takeCallback(all);
+      // `query(fn)`: a lone function is the map function, not a callback.
+      const [args, cb] = method === 'query' && all.length < 2 ? [all, undefined] : takeCallback(all);
       let promise: Promise<unknown>;
       try {
         promise = Promise.resolve((this.settee[method] as AnyFn)(...args));

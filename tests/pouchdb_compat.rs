@@ -119,3 +119,12 @@ fn a_malformed_rev_is_a_bad_request_named_as_couchdb_names_it() {
         assert_eq!((err.status, err.name, err.message.as_str()), (400, "bad_request", "Invalid rev format"));
     });
 }
+
+#[test]
+fn a_built_in_reduce_is_recognised_by_its_start_as_couchdb_does() {
+    use settee::core::reduce::BuiltinReduce;
+    assert_eq!(BuiltinReduce::parse("_sum\n \r\nandothergarbage"), Some(BuiltinReduce::Sum));
+    assert_eq!(BuiltinReduce::parse("  _count"), Some(BuiltinReduce::Count));
+    assert_eq!(BuiltinReduce::parse("_stats()"), Some(BuiltinReduce::Stats));
+    assert_eq!(BuiltinReduce::parse("_median"), None);
+}

@@ -209,3 +209,27 @@ test('bulkDocs with a doc that is no object or has a bad _ member rejects whole,
     count: 0,
   });
 });
+
+test('views: query(name) is _design/name view name, map source may end in ;, and CouchDB helpers are in scope', async () => {
+  const r = await inPage(async (name) => {
+    const db = new PouchDB(name, { adapter: 'memory' });
+    await db.bulkDocs([{ _id: 'a', n: 1, tags: ['x'] }, { _id: 'b', n: 2, tags: 'y' }]);
+    await db.put({
+      _id: '_design/byN',
+      views: {
+        byN: {
+          map: "function (doc) { emit(doc.n, isArray(doc.tags) ? toJSON(doc.tags) : null); };",
+          reduce: 'function (keys, values) { return sum(values.map(function () { return 1; })); }',
+        },
+      },
+    });
+    const rows = (await db.query('byN', { reduce: false })).rows.map((row) => [row.key, row.value]);
+    const reduced = (await db.query('byN')).rows[0].value;
+    const limited = (await db.query('byN', { reduce: false, limit: '1', skip: '1' })).rows.map((row) => row.id);
+    const temp = (await db.query(function (doc) { emit(doc._id); })).rows.length;
+    const builtin = (await db.query({ map: 'function (doc) { emit(doc._id, doc.n); }', reduce: '_sum\n garbage' })).rows[0].value;
+    const tempSum = (await db.query({ map: (doc) => emit(doc._id, doc.n), reduce: (k, v) => sum(v) })).rows[0].value;
+    return { rows, reduced, limited, temp, builtin, tempSum };
+  });
+  assert.deepEqual(r, { rows: [[1, '["x"]'], [2, null]], reduced: 2, limited: ['b'], temp: 2, builtin: 3, tempSum: 3 });
+});

@@ -47,11 +47,13 @@ pub trait ViewCompiler {
     fn reduce(&self, view: &DesignView, source: &str) -> Result<Rc<dyn ReduceFn>>;
 }
 
-/// `'ddoc/view'` or `'_design/ddoc/view'` → (`_design/ddoc`, `view`).
+/// `'ddoc/view'` or `'_design/ddoc/view'` → (`_design/ddoc`, `view`); a bare `'name'` is view
+/// `name` of `_design/name`, PouchDB's shorthand.
 fn split_name(name: &str) -> Result<(String, String)> {
     let rest = name.strip_prefix("_design/").unwrap_or(name);
     match rest.split_once('/') {
         Some((d, v)) if !d.is_empty() && !v.is_empty() => Ok((format!("_design/{d}"), v.to_string())),
+        None if !rest.is_empty() => Ok((format!("_design/{rest}"), rest.to_string())),
         _ => Err(Error::bad_request(format!("a view is named 'ddoc/view', got {name:?}"))),
     }
 }
