@@ -128,3 +128,22 @@ fn a_built_in_reduce_is_recognised_by_its_start_as_couchdb_does() {
     assert_eq!(BuiltinReduce::parse("_stats()"), Some(BuiltinReduce::Stats));
     assert_eq!(BuiltinReduce::parse("_median"), None);
 }
+
+#[test]
+fn create_index_takes_name_and_ddoc_beside_index_or_in_a_bare_request_and_reports_exists() {
+    block_on(async {
+        let db = db();
+        let req = json!({"index": {"fields": ["foo"]}, "name": "foo-index", "type": "json"});
+        let r = parse(db.create_index(&req).await.unwrap());
+        assert_eq!((r["name"].as_str(), r["result"].as_str()), (Some("foo-index"), Some("created")));
+        let again = parse(db.create_index(&req).await.unwrap());
+        assert_eq!((again["name"].as_str(), again["result"].as_str()), (Some("foo-index"), Some("exists")));
+        let bare = json!({"name": "myindex", "ddoc": "mydesigndoc", "fields": ["awesome"]});
+        let r = parse(db.create_index(&bare).await.unwrap());
+        assert_eq!((r["id"].as_str(), r["name"].as_str()), (Some("_design/mydesigndoc"), Some("myindex")));
+        let listed = parse(db.get_indexes().await.unwrap());
+        let names: Vec<&str> =
+            listed["indexes"].as_array().unwrap().iter().filter_map(|i| i["name"].as_str()).collect();
+        assert_eq!(names, ["_all_docs", "foo-index", "myindex"]);
+    });
+}
