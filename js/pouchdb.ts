@@ -299,11 +299,16 @@ export class PouchChanges extends Emitter implements PromiseLike<any> {
   }
 
   #once(db: Settee, options: Record<string, unknown>, returnDocs: boolean, done: Callback): void {
-    if (this.#cancelled) return done(null, { status: 'cancelled', results: [], last_seq: 0 });
+    // A cancelled feed resolves to just `{status: 'cancelled'}`, as PouchDB's does; a listener
+    // may cancel between two rows, and no row is emitted after that.
+    if (this.#cancelled) return done(null, { status: 'cancelled' });
     db.changes(options as ChangesOptions & { live?: false }).then(
       (res: any) => {
-        if (this.#cancelled) return done(null, { status: 'cancelled', results: [], last_seq: res.last_seq });
-        for (const row of res.results) this.emit('change', row);
+        for (const row of res.results) {
+          if (this.#cancelled) break;
+          this.emit('change', row);
+        }
+        if (this.#cancelled) return done(null, { status: 'cancelled' });
         done(null, returnDocs ? res : { ...res, results: [] });
       },
       (err: unknown) => done(err),

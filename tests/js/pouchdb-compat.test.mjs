@@ -233,3 +233,16 @@ test('views: query(name) is _design/name view name, map source may end in ;, and
   });
   assert.deepEqual(r, { rows: [[1, '["x"]'], [2, null]], reduced: 2, limited: ['b'], temp: 2, builtin: 3, tempSum: 3 });
 });
+
+test('a one-shot changes() cancelled by a listener emits no more rows and resolves to {status: cancelled}', async () => {
+  const r = await inPage(async (name) => {
+    const db = new PouchDB(name, { adapter: 'memory' });
+    await db.bulkDocs([{ _id: 'a' }, { _id: 'b' }, { _id: 'c' }]);
+    let seen = 0;
+    const feed = db.changes().on('change', () => {
+      if (++seen === 2) feed.cancel();
+    });
+    return { result: await feed, seen };
+  });
+  assert.deepEqual(r, { result: { status: 'cancelled' }, seen: 2 });
+});
