@@ -147,3 +147,20 @@ fn create_index_takes_name_and_ddoc_beside_index_or_in_a_bare_request_and_report
         assert_eq!(names, ["_all_docs", "foo-index", "myindex"]);
     });
 }
+
+#[test]
+fn a_local_doc_with_a_rev_that_is_not_0_n_fails_alone_in_bulk_docs() {
+    block_on(async {
+        let db = db();
+        let docs = vec![
+            json!({"_id": "a"}),
+            json!({"_id": "_local/godzilla", "_rev": "1-fake", "_deleted": true}),
+            json!({"_id": "b"}),
+        ];
+        let rows = parse(db.bulk_docs(docs, true).await.unwrap());
+        assert_eq!(
+            (rows[0]["ok"].clone(), rows[1]["status"].clone(), rows[2]["ok"].clone()),
+            (json!(true), json!(409), json!(true))
+        );
+    });
+}

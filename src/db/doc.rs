@@ -112,7 +112,9 @@ pub fn parse_doc(doc: Value) -> Result<ParsedDoc> {
     if let Some(text) = rev_text {
         if parsed.id.as_deref().is_some_and(is_local) {
             let n = text.strip_prefix("0-").and_then(|n| n.parse().ok());
-            parsed.local_rev = Some(n.ok_or_else(|| Error::invalid_rev("Invalid rev format"))?);
+            // A `_local` doc's rev is `0-N`; any other rev names no version of it: that doc's
+            // own 409, never a malformed batch (PouchDB's `bulkDocs` answers per doc here).
+            parsed.local_rev = Some(n.ok_or_else(Error::conflict)?);
         } else {
             parsed.rev = Some(Rev::parse(&text)?);
         }

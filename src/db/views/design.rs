@@ -160,7 +160,9 @@ mod tests {
     fn view_names_split_with_or_without_the_design_prefix() {
         assert_eq!(split_name("d/v").unwrap(), ("_design/d".into(), "v".into()));
         assert_eq!(split_name("_design/d/v").unwrap(), ("_design/d".into(), "v".into()));
-        assert!(split_name("dv").is_err() && split_name("d/").is_err());
+        // A bare name is view `name` of `_design/name` (PouchDB's shorthand).
+        assert_eq!(split_name("dv").unwrap(), ("_design/dv".into(), "dv".into()));
+        assert!(split_name("d/").is_err() && split_name("").is_err() && split_name("_design/").is_err());
     }
 
     #[test]
