@@ -8,7 +8,7 @@ const path = process.argv[2] ?? 'pkg/package.json';
 const pkg = JSON.parse(readFileSync(path, 'utf8'));
 const files = new Set([
   ...(pkg.files ?? []),
-  ...['index.js', 'index.d.ts', 'types.js', 'types.d.ts', 'replication.js', 'replication.d.ts', 'query-types.js', 'query-types.d.ts'],
+  ...['index.js', 'index.d.ts', 'types.js', 'types.d.ts', 'replication.js', 'replication.d.ts', 'query-types.js', 'query-types.d.ts', 'pouchdb.js', 'pouchdb.d.ts', 'emitter.js', 'emitter.d.ts'],
 ]);
 const out = {
   ...pkg,
@@ -20,6 +20,8 @@ const out = {
   files: [...files],
   exports: {
     '.': { types: './index.d.ts', default: './index.js' },
+    // `import PouchDB from 'settee/pouchdb'`: the PouchDB-shaped entry (js/pouchdb.ts).
+    './pouchdb': { types: './pouchdb.d.ts', default: './pouchdb.js' },
     './settee_core.js': { types: './settee_core.d.ts', default: './settee_core.js' },
     './settee_core_bg.wasm': './settee_core_bg.wasm',
     './package.json': './package.json',

@@ -55,8 +55,8 @@ impl Error {
 
     #[cold]
     pub fn invalid_rev(message: impl Into<String>) -> Self {
-        let m = message.into();
-        Error::new(400, "invalid_rev", m.clone()).with_reason(m)
+        // CouchDB and PouchDB both name it `bad_request` ("Invalid rev format").
+        Error::bad_request(message)
     }
 
     #[cold]
@@ -105,7 +105,7 @@ impl Error {
 
     #[cold]
     pub fn closed() -> Self {
-        Error::new(412, "database_closed", "Database is closed")
+        Error::new(412, "database_closed", "database is closed")
     }
 }
 

@@ -27,13 +27,13 @@ pub enum BuiltinReduce {
 
 impl BuiltinReduce {
     /// `_sum`, `_count` or `_stats`; anything else is not built in (`None`).
+    /// CouchDB picks a built-in by the start of the source (`_sum` followed by anything), so
+    /// `"_sum\n garbage"` is `_sum` there, and in PouchDB.
     pub fn parse(name: &str) -> Option<Self> {
-        match name.trim() {
-            "_sum" => Some(BuiltinReduce::Sum),
-            "_count" => Some(BuiltinReduce::Count),
-            "_stats" => Some(BuiltinReduce::Stats),
-            _ => None,
-        }
+        let name = name.trim_start();
+        [("_sum", BuiltinReduce::Sum), ("_count", BuiltinReduce::Count), ("_stats", BuiltinReduce::Stats)]
+            .into_iter()
+            .find_map(|(prefix, b)| name.starts_with(prefix).then_some(b))
     }
 
     /// Reduces the values emitted by map rows (built-ins ignore the keys).

@@ -125,7 +125,7 @@ mod tests {
         ] {
             let err = Rev::parse(s).expect_err(s);
             assert_eq!(err.status, 400, "{s:?}");
-            assert_eq!(err.name, "invalid_rev", "{s:?}");
+            assert_eq!((err.name, err.message.as_str()), ("bad_request", "Invalid rev format"), "{s:?}");
             assert_eq!(err.message, "Invalid rev format");
         }
     }

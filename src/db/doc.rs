@@ -44,6 +44,17 @@ impl ParsedDoc {
 
 const READ_ONLY: [&str; 4] = ["_conflicts", "_deleted_conflicts", "_revs_info", "_local_seq"];
 
+/// `_` members CouchDB keeps as ordinary body fields (its `_replicator` docs' state, and
+/// `_access`), so PouchDB and CouchDB both accept them in any database.
+pub(crate) const KEPT: [&str; 6] = [
+    "_replication_id",
+    "_replication_state",
+    "_replication_state_time",
+    "_replication_state_reason",
+    "_replication_stats",
+    "_access",
+];
+
 pub fn parse_doc(doc: Value) -> Result<ParsedDoc> {
     let Value::Object(mut map) = doc else { return Err(Error::not_an_object()) };
     let mut parsed = ParsedDoc {
@@ -62,7 +73,8 @@ pub fn parse_doc(doc: Value) -> Result<ParsedDoc> {
     // in key order wins, as a plain loop would return it.
     let mut failed: Option<Error> = None;
     map.retain(|key, value| {
-        if failed.is_some() || !key.starts_with('_') || key == "_attachments" {
+        if failed.is_some() || !key.starts_with('_') || key == "_attachments" || KEPT.contains(&key.as_str())
+        {
             return true;
         }
         let outcome = match key.as_str() {
@@ -100,7 +112,9 @@ pub fn parse_doc(doc: Value) -> Result<ParsedDoc> {
     if let Some(text) = rev_text {
         if parsed.id.as_deref().is_some_and(is_local) {
             let n = text.strip_prefix("0-").and_then(|n| n.parse().ok());
-            parsed.local_rev = Some(n.ok_or_else(|| Error::invalid_rev("Invalid rev format"))?);
+            // A `_local` doc's rev is `0-N`; any other rev names no version of it: that doc's
+            // own 409, never a malformed batch (PouchDB's `bulkDocs` answers per doc here).
+            parsed.local_rev = Some(n.ok_or_else(Error::conflict)?);
         } else {
             parsed.rev = Some(Rev::parse(&text)?);
         }

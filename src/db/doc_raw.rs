@@ -33,7 +33,7 @@ pub fn parse_doc_text(raw: &RawValue) -> Result<ParsedDoc> {
     let mut body = Vec::with_capacity(raw.get().len());
     body.push(b'{');
     for (key, value) in &members.0 {
-        if key.starts_with('_') {
+        if key.starts_with('_') && !super::doc::KEPT.contains(&key.as_ref()) {
             // The special members: parsed by `parse_doc`'s own rules, on a map of just them.
             map.insert(key.to_string(), parse_value(value)?);
             continue;

@@ -45,6 +45,17 @@ impl<'a> Opts<'a> {
         }
     }
 
+    /// `u64`, also from a string of digits: CouchDB reads these from a query string, and
+    /// PouchDB apps pass `limit: '2'`.
+    pub fn count(&self, name: &str) -> Result<Option<u64>> {
+        match self.get(name) {
+            Some(Value::String(s)) => {
+                s.trim().parse().map(Some).map_err(|_| bad(name, "a non-negative integer"))
+            }
+            _ => self.u64(name),
+        }
+    }
+
     pub fn str(&self, name: &str) -> Result<Option<&'a str>> {
         match self.get(name) {
             None => Ok(None),

@@ -63,6 +63,17 @@ enum OpenRev {
     Missing { missing: String },
 }
 
+/// Drops repeated `ok` rows (the same leaf, rendered the same), keeping the first.
+fn dedupe_leaves(rows: Vec<OpenRev>) -> Vec<OpenRev> {
+    let mut seen = std::collections::HashSet::new();
+    rows.into_iter()
+        .filter(|r| match r {
+            OpenRev::Ok { ok } => seen.insert(ok.get().to_string()),
+            OpenRev::Missing { .. } => true,
+        })
+        .collect()
+}
+
 impl Database {
     pub(super) async fn record(&self, id: &str) -> Result<Option<DocRecord>> {
         let record = self.kv.get(&keys::doc(id)).await?.map(|b| DocRecord::decode(&b)).transpose();
@@ -120,7 +131,10 @@ impl Database {
                 items
                     .iter()
                     .map(|v| {
+                        // A string that is no rev (`'keys'`) is a 400, as in CouchDB, not a
+                        // `missing` row.
                         v.as_str()
+                            .filter(|s| Rev::parse(s).is_ok())
                             .map(str::to_string)
                             .ok_or_else(|| bad("open_revs", "'all' or an array of revs"))
                     })
@@ -171,6 +185,9 @@ impl Database {
                 answers.into_iter().flatten().flatten().map(OpenRev::try_from).collect::<Result<_>>()?
             }
         };
+        // With `latest`, two requested revs on one branch lead to the same leaf: CouchDB
+        // answers each leaf once.
+        let rows = if latest { dedupe_leaves(rows) } else { rows };
         Ok(json::to_json(&rows))
     }
 

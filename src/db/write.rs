@@ -172,6 +172,7 @@ impl Database {
                 (raw_id, self.prepare(d, new_edits))
             })
             .collect();
+        reject_bad_revs(&parsed)?;
         self.write_parsed(parsed, new_edits).await
     }
 
@@ -188,6 +189,7 @@ impl Database {
                 Err(e) => (raw_id(d), Err(e)),
             })
             .collect();
+        reject_bad_revs(&parsed)?;
         Ok(json::to_json(&self.write_parsed(parsed, new_edits).await?))
     }
 
@@ -610,5 +612,21 @@ pub(super) async fn compact_bodies(db: &Database) -> Result<()> {
             Some((last, _)) if rows.len() == PAGE => range.start = std::ops::Bound::Excluded(last.clone()),
             _ => return Ok(()),
         }
+    }
+}
+
+/// A malformed `_rev`, a doc that is no object or an unknown `_` member anywhere in a
+/// `bulkDocs` rejects the whole call, before anything is written: CouchDB parses every doc of
+/// `_bulk_docs` before it writes any, and PouchDB does the same. Other errors (conflicts, bad
+/// ids) stay per-doc results.
+fn reject_bad_revs(parsed: &Docs) -> Result<()> {
+    let malformed = |e: &&Error| {
+        e.name == "doc_validation"
+            || e.message == "Invalid rev format"
+            || e.message == Error::not_an_object().message
+    };
+    match parsed.iter().find_map(|(_, r)| r.as_ref().err().filter(malformed)) {
+        Some(e) => Err(e.clone()),
+        None => Ok(()),
     }
 }

@@ -4,7 +4,7 @@
 use super::changes_feed::ChangesFeed;
 use super::convert::{from_js, json_text, new_id, to_js};
 use super::endpoint::Endpoint;
-use super::error::to_js as err_to_js;
+use super::error::{to_js as err_to_js, to_js_for_doc};
 use super::expand;
 use super::promise::spawn;
 use super::storage;
@@ -39,6 +39,19 @@ where
     })
 }
 
+/// `promise`, whose rejection names the document (`docId`) the call was about.
+fn promise_for_doc<F: Future<Output = Result<String>> + 'static>(doc_id: Option<String>, f: F) -> Promise {
+    spawn(async move {
+        let json = f.await.map_err(|e| to_js_for_doc(e, doc_id.as_deref()))?;
+        to_js(&json).map_err(err_to_js)
+    })
+}
+
+/// The `_id` of a doc argument, when it has a string one.
+fn doc_id_of(doc: &JsValue) -> Option<String> {
+    js_sys::Reflect::get(doc, &JsValue::from_str("_id")).ok()?.as_string()
+}
+
 fn new_edits_opt(options: &Value) -> Result<bool> {
     db::options::Opts::new(options)?.bool_or("new_edits", true)
 }
@@ -65,7 +78,7 @@ impl Database {
 
     pub fn put(&self, doc: JsValue, options: JsValue) -> Promise {
         let db = self.inner.clone();
-        promise(async move {
+        promise_for_doc(doc_id_of(&doc), async move {
             let new_edits = new_edits_opt(&from_js(&options)?)?;
             db.put(from_js(&doc)?, new_edits).await
         })
@@ -73,7 +86,7 @@ impl Database {
 
     pub fn post(&self, doc: JsValue, _options: JsValue) -> Promise {
         let db = self.inner.clone();
-        promise(async move { db.post(from_js(&doc)?).await })
+        promise_for_doc(doc_id_of(&doc), async move { db.post(from_js(&doc)?).await })
     }
 
     /// With `{attachments: true, binary: true}`, attachment data comes back as `Blob`s.
@@ -90,7 +103,7 @@ impl Database {
                 super::attachments::fill_blobs(&db, &doc).await?;
                 Ok(doc)
             };
-            run.await.map_err(err_to_js)
+            run.await.map_err(|e| to_js_for_doc(e, id.as_string().as_deref()))
         })
     }
 
@@ -106,7 +119,11 @@ impl Database {
                         return Err(Error::not_an_object());
                     }
                     let field = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
-                    (field("_id"), field("_rev"))
+                    // `remove(doc, {rev})`: PouchDB takes the rev from the options too.
+                    let opt_rev = || {
+                        from_js(&rev_or_options).ok()?.get("rev").and_then(Value::as_str).map(str::to_string)
+                    };
+                    (field("_id"), field("_rev").or_else(opt_rev))
                 }
             };
             let id = id.ok_or_else(Error::missing_id)?;

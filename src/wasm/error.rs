@@ -18,3 +18,14 @@ pub fn to_js(e: Error) -> JsValue {
     set("reason", JsValue::from_str(e.reason.as_deref().unwrap_or(&e.message)));
     err.into()
 }
+
+/// `to_js`, with PouchDB's `docId` naming the document a single-doc call failed on (a 404 from
+/// `get`, a 409 from `put`), so that an app can tell which of its calls it was.
+#[cold]
+pub fn to_js_for_doc(e: Error, doc_id: Option<&str>) -> JsValue {
+    let err = to_js(e);
+    if let Some(id) = doc_id {
+        let _ = Reflect::set(&err, &JsValue::from_str("docId"), &JsValue::from_str(id));
+    }
+    err
+}

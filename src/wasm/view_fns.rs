@@ -9,6 +9,8 @@
 //! - `emit` is passed as the second argument and also set as `globalThis.emit` during the call,
 //!   so `(doc, emit) => …` and `function (doc) { emit(…) }` objects both work without `eval`.
 //!   Only source strings (from design docs) go through `new Function`.
+//! - CouchDB's query-server helpers `sum`, `log`, `toJSON` and `isArray` are in scope of
+//!   source text, and globals (unless the page defines its own) while function objects run.
 //! - `identity_of` names a function object: a token unique to it (random, so also unique
 //!   across page loads), `""` for source text. Two closures can share their source text and
 //!   still map differently (`(doc, emit) => doc.type === type && emit(…)`), so a temporary
@@ -22,43 +24,63 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(inline_js = r#"
+// CouchDB's JavaScript query server gives map and reduce functions these helpers.
+const helpers = {
+  sum: (xs) => xs.reduce((a, b) => a + b, 0),
+  log: () => {},
+  toJSON: (v) => JSON.stringify(v),
+  isArray: (v) => Array.isArray(v),
+};
+// Source text as design docs hold it: a trailing `;` (`function (doc) {…};`) is allowed.
+const compile = (src, names, values) =>
+  new Function(...names, 'return (' + String(src).replace(/[;\s]+$/, '') + ');')(...values);
+// Function objects see the helpers as globals while they run (unless the page has its own).
+function withGlobals(extra, run) {
+  const g = globalThis, saved = [];
+  for (const [k, v] of Object.entries(extra)) {
+    if (k in g && k !== 'emit') continue;
+    saved.push([k, Object.prototype.hasOwnProperty.call(g, k), g[k]]);
+    g[k] = v;
+  }
+  try { return run(); } finally {
+    for (const [k, had, prev] of saved) { if (had) g[k] = prev; else delete g[k]; }
+  }
+}
 export function makeMapper(fn) {
   let out = null;
   const emit = (key, value) => {
     if (out === null) throw new Error('emit() called outside a map function');
     out.push([key === undefined ? null : key, value === undefined ? null : value]);
   };
-  const f = typeof fn === 'function' ? fn : new Function('emit', 'return (' + fn + ');')(emit);
+  const f = typeof fn === 'function' ? fn : compile(fn, ['emit', ...Object.keys(helpers)], [emit, ...Object.values(helpers)]);
   if (typeof f !== 'function') throw new TypeError('a map function must be a function');
   return { f, emit, set(o) { out = o; } };
 }
 export function runMap(m, docsJson) {
   const docs = JSON.parse(docsJson);
   const parts = new Array(docs.length);
-  const g = globalThis, had = Object.prototype.hasOwnProperty.call(g, 'emit'), prev = g.emit;
-  g.emit = m.emit;
   try {
-    for (let i = 0; i < docs.length; i++) {
-      const rows = [];
-      m.set(rows);
-      try { m.f(docs[i], m.emit); parts[i] = JSON.stringify(rows); } catch (e) { parts[i] = 'null'; }
-    }
+    withGlobals({ ...helpers, emit: m.emit }, () => {
+      for (let i = 0; i < docs.length; i++) {
+        const rows = [];
+        m.set(rows);
+        try { m.f(docs[i], m.emit); parts[i] = JSON.stringify(rows); } catch (e) { parts[i] = 'null'; }
+      }
+    });
   } finally {
     m.set(null);
-    if (had) g.emit = prev; else delete g.emit;
   }
   return '[' + parts.join(',') + ']';
 }
 export function makeReducer(fn) {
   if (typeof fn === 'function') return fn;
-  const sum = (xs) => xs.reduce((a, b) => a + b, 0);
-  const f = new Function('sum', 'log', 'return (' + fn + ');')(sum, () => {});
+  const f = compile(fn, Object.keys(helpers), Object.values(helpers));
   if (typeof f !== 'function') throw new TypeError('a reduce function must be a function');
   return f;
 }
 export function runReduce(f, json) {
   const a = JSON.parse(json);
-  const r = f(a.keys, a.values, a.rereduce);
+  const r = withGlobals(helpers, () => f(a.keys, a.values, a.rereduce));
   return JSON.stringify(r === undefined ? null : r);
 }
 // A message to itself, not setTimeout(0): a build whose pages need no IndexedDB read calls

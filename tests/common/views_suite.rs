@@ -499,9 +499,15 @@ pub async fn querying_a_missing_design_doc_or_view_is_a_404(db: Database, _kv: R
     assert_eq!(e.status, 404);
     let e = db.query_design("d/other", &json!({}), &c).await.unwrap_err();
     assert_eq!((e.status, e.reason.as_deref()), (404, Some("missing_named_view")));
+    // A bare name is PouchDB's shorthand for view `name` of `_design/name`.
     let e = db.query_design("no-slash", &json!({}), &c).await.unwrap_err();
+    assert_eq!(e.status, 404);
+    let e = db.query_design("", &json!({}), &c).await.unwrap_err();
     assert_eq!(e.status, 400);
     assert!(c.compiled.borrow().is_empty(), "nothing was compiled for a failed lookup");
+    put(&db, json!({"_id": "_design/solo", "views": {"solo": {"map": "emit:x"}}})).await;
+    put(&db, json!({"_id": "a", "x": 1})).await;
+    assert_eq!(db.query_design("solo", &json!({}), &c).await.map(|_| ()), Ok(()));
 }
 
 pub async fn an_in_on_an_array_field_matches_through_an_index_as_without_one(

@@ -47,11 +47,13 @@ pub trait ViewCompiler {
     fn reduce(&self, view: &DesignView, source: &str) -> Result<Rc<dyn ReduceFn>>;
 }
 
-/// `'ddoc/view'` or `'_design/ddoc/view'` → (`_design/ddoc`, `view`).
+/// `'ddoc/view'` or `'_design/ddoc/view'` → (`_design/ddoc`, `view`); a bare `'name'` is view
+/// `name` of `_design/name`, PouchDB's shorthand.
 fn split_name(name: &str) -> Result<(String, String)> {
     let rest = name.strip_prefix("_design/").unwrap_or(name);
     match rest.split_once('/') {
         Some((d, v)) if !d.is_empty() && !v.is_empty() => Ok((format!("_design/{d}"), v.to_string())),
+        None if !rest.is_empty() => Ok((format!("_design/{rest}"), rest.to_string())),
         _ => Err(Error::bad_request(format!("a view is named 'ddoc/view', got {name:?}"))),
     }
 }
@@ -158,7 +160,9 @@ mod tests {
     fn view_names_split_with_or_without_the_design_prefix() {
         assert_eq!(split_name("d/v").unwrap(), ("_design/d".into(), "v".into()));
         assert_eq!(split_name("_design/d/v").unwrap(), ("_design/d".into(), "v".into()));
-        assert!(split_name("dv").is_err() && split_name("d/").is_err());
+        // A bare name is view `name` of `_design/name` (PouchDB's shorthand).
+        assert_eq!(split_name("dv").unwrap(), ("_design/dv".into(), "dv".into()));
+        assert!(split_name("d/").is_err() && split_name("").is_err() && split_name("_design/").is_err());
     }
 
     #[test]

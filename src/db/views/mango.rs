@@ -224,19 +224,25 @@ impl Database {
     /// `createIndex({index: {fields, name?, ddoc?}})`.
     pub async fn create_index(&self, request: &Value) -> Result<String> {
         self.check_open()?;
-        let index =
-            request.get("index").ok_or_else(|| Error::bad_request("createIndex needs {index: {fields}}"))?;
-        if index.get("type").and_then(Value::as_str).is_some_and(|t| t != "json") {
+        // CouchDB's shape has `name`, `ddoc` and `type` beside `index`; pouchdb-find also takes
+        // them inside it, and a bare `{fields, name, ddoc}`.
+        let index = match request.get("index") {
+            Some(index) => index,
+            None if request.get("fields").is_some() => request,
+            None => return Err(Error::bad_request("createIndex needs {index: {fields}}")),
+        };
+        let pick = |k: &str| index.get(k).filter(|v| !v.is_null()).or_else(|| request.get(k));
+        if pick("type").and_then(Value::as_str).is_some_and(|t| t != "json") {
             return Err(Error::bad_request("only json indexes are supported"));
         }
         let fields = field_names(index.get("fields").unwrap_or(&Value::Null))?;
         let hash = &signature(&json::to_json(&fields), None)[..16];
-        let name = match index.get("name") {
+        let name = match pick("name") {
             None | Some(Value::Null) => format!("idx-{hash}"),
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(_) => return Err(Error::bad_request("index.name must be a string")),
         };
-        let ddoc = match index.get("ddoc").or_else(|| request.get("ddoc")) {
+        let ddoc = match pick("ddoc") {
             None | Some(Value::Null) => format!("_design/idx-{hash}"),
             Some(Value::String(s)) if s.starts_with("_design/") => s.clone(),
             Some(Value::String(s)) if !s.is_empty() => format!("_design/{s}"),

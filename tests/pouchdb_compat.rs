@@ -1,0 +1,166 @@
+//! Core behaviours that PouchDB 9's own test suite (scripts/pouchdb-suite/) found Settee
+//! getting wrong, where CouchDB and PouchDB agree on the answer.
+#![cfg(not(target_arch = "wasm32"))]
+
+use futures::executor::block_on;
+use serde_json::{json, Value};
+use settee::db::{Database, DatabaseOptions};
+use std::cell::Cell;
+use std::rc::Rc;
+
+fn db() -> Database {
+    let n = Rc::new(Cell::new(0u64));
+    let options = DatabaseOptions {
+        adapter: "memory",
+        revs_limit: 1000,
+        new_id: Box::new(move || {
+            n.set(n.get() + 1);
+            format!("gen{:06}", n.get())
+        }),
+    };
+    Database::new("compat", Rc::new(settee::kv::memory::MemoryKv::new()), options)
+}
+
+fn parse(text: String) -> Value {
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn a_malformed_rev_in_bulk_docs_rejects_the_whole_call_and_writes_nothing() {
+    block_on(async {
+        let db = db();
+        for bad in [json!("bad-format"), json!("-format"), json!({}), json!(7)] {
+            let err = db
+                .bulk_docs(vec![json!({"_id": "good"}), json!({"_id": "x", "_rev": bad})], true)
+                .await
+                .unwrap_err();
+            assert_eq!((err.status, err.message.as_str()), (400, "Invalid rev format"));
+        }
+        let info = parse(db.info().await.unwrap());
+        assert_eq!(info["doc_count"], 0, "nothing of the rejected batch was written");
+    });
+}
+
+#[test]
+fn other_per_doc_errors_in_bulk_docs_stay_per_doc() {
+    block_on(async {
+        let db = db();
+        db.put(json!({"_id": "taken"}), true).await.unwrap();
+        let rows =
+            parse(db.bulk_docs(vec![json!({"_id": "taken"}), json!({"_id": "new"})], true).await.unwrap());
+        assert_eq!(rows[0]["status"], 409);
+        assert_eq!(rows[1]["ok"], true);
+    });
+}
+
+#[test]
+fn open_revs_with_latest_answers_each_leaf_once() {
+    block_on(async {
+        let db = db();
+        let first = parse(db.put(json!({"_id": "a", "v": 1}), true).await.unwrap());
+        let second = parse(db.put(json!({"_id": "a", "_rev": first["rev"], "v": 2}), true).await.unwrap());
+        let opts = json!({"open_revs": [first["rev"], second["rev"]], "latest": true});
+        let rows = parse(db.get("a", &opts).await.unwrap());
+        assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+        assert_eq!(rows[0]["ok"]["v"], 2);
+        // Without latest each requested rev is its own row.
+        let opts = json!({"open_revs": [first["rev"], second["rev"]]});
+        assert_eq!(parse(db.get("a", &opts).await.unwrap()).as_array().unwrap().len(), 2);
+    });
+}
+
+#[test]
+fn open_revs_naming_something_that_is_not_a_rev_is_a_bad_request() {
+    block_on(async {
+        let db = db();
+        db.put(json!({"_id": "a"}), true).await.unwrap();
+        for open in [json!(["1-almost", "keys"]), json!({"whatever": "x"})] {
+            let err = db.get("a", &json!({"open_revs": open})).await.unwrap_err();
+            assert_eq!((err.status, err.name), (400, "bad_request"));
+        }
+    });
+}
+
+#[test]
+fn a_bad_special_member_or_a_non_object_in_bulk_docs_rejects_the_whole_call() {
+    block_on(async {
+        let db = db();
+        let err = db.bulk_docs(vec![json!({"_id": "ok"}), json!({"_zing": 4})], true).await.unwrap_err();
+        assert_eq!(
+            (err.name, err.message.as_str()),
+            ("doc_validation", "Bad special document member: _zing")
+        );
+        let err = db.bulk_docs(vec![json!({"_id": "ok"}), json!("a string")], true).await.unwrap_err();
+        assert_eq!((err.status, err.message.as_str()), (400, "Document must be a JSON object"));
+        let text = r#"[{"_id":"ok"},{"_zing":4}]"#;
+        assert_eq!(db.bulk_docs_text(text, true).await.unwrap_err().name, "doc_validation");
+        assert_eq!(parse(db.info().await.unwrap())["doc_count"], 0);
+    });
+}
+
+#[test]
+fn replication_state_and_access_members_are_kept_as_body_fields() {
+    block_on(async {
+        let db = db();
+        let doc = json!({"_id": "r", "_replication_id": "x", "_replication_state": "triggered",
+            "_replication_state_time": 1, "_replication_stats": {}, "_access": ["alice"]});
+        db.put(doc, true).await.unwrap();
+        db.bulk_docs_text(r#"[{"_id":"t","_access":["bob"],"v":1}]"#, true).await.unwrap();
+        let r = parse(db.get("r", &json!({})).await.unwrap());
+        assert_eq!((&r["_replication_state"], &r["_access"][0]), (&json!("triggered"), &json!("alice")));
+        assert_eq!(parse(db.get("t", &json!({})).await.unwrap())["_access"][0], "bob");
+    });
+}
+
+#[test]
+fn a_malformed_rev_is_a_bad_request_named_as_couchdb_names_it() {
+    block_on(async {
+        let err = db().put(json!({"_id": "a", "_rev": "bad"}), true).await.unwrap_err();
+        assert_eq!((err.status, err.name, err.message.as_str()), (400, "bad_request", "Invalid rev format"));
+    });
+}
+
+#[test]
+fn a_built_in_reduce_is_recognised_by_its_start_as_couchdb_does() {
+    use settee::core::reduce::BuiltinReduce;
+    assert_eq!(BuiltinReduce::parse("_sum\n \r\nandothergarbage"), Some(BuiltinReduce::Sum));
+    assert_eq!(BuiltinReduce::parse("  _count"), Some(BuiltinReduce::Count));
+    assert_eq!(BuiltinReduce::parse("_stats()"), Some(BuiltinReduce::Stats));
+    assert_eq!(BuiltinReduce::parse("_median"), None);
+}
+
+#[test]
+fn create_index_takes_name_and_ddoc_beside_index_or_in_a_bare_request_and_reports_exists() {
+    block_on(async {
+        let db = db();
+        let req = json!({"index": {"fields": ["foo"]}, "name": "foo-index", "type": "json"});
+        let r = parse(db.create_index(&req).await.unwrap());
+        assert_eq!((r["name"].as_str(), r["result"].as_str()), (Some("foo-index"), Some("created")));
+        let again = parse(db.create_index(&req).await.unwrap());
+        assert_eq!((again["name"].as_str(), again["result"].as_str()), (Some("foo-index"), Some("exists")));
+        let bare = json!({"name": "myindex", "ddoc": "mydesigndoc", "fields": ["awesome"]});
+        let r = parse(db.create_index(&bare).await.unwrap());
+        assert_eq!((r["id"].as_str(), r["name"].as_str()), (Some("_design/mydesigndoc"), Some("myindex")));
+        let listed = parse(db.get_indexes().await.unwrap());
+        let names: Vec<&str> =
+            listed["indexes"].as_array().unwrap().iter().filter_map(|i| i["name"].as_str()).collect();
+        assert_eq!(names, ["_all_docs", "foo-index", "myindex"]);
+    });
+}
+
+#[test]
+fn a_local_doc_with_a_rev_that_is_not_0_n_fails_alone_in_bulk_docs() {
+    block_on(async {
+        let db = db();
+        let docs = vec![
+            json!({"_id": "a"}),
+            json!({"_id": "_local/godzilla", "_rev": "1-fake", "_deleted": true}),
+            json!({"_id": "b"}),
+        ];
+        let rows = parse(db.bulk_docs(docs, true).await.unwrap());
+        assert_eq!(
+            (rows[0]["ok"].clone(), rows[1]["status"].clone(), rows[2]["ok"].clone()),
+            (json!(true), json!(409), json!(true))
+        );
+    });
+}
