@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Settee needs, and only what is missing or at the wrong
 # version: the wasm32 target, wasm-bindgen-cli (the exact version in Cargo.lock), wasm-pack,
-# Debian's chromium + chromedriver, and the npm devDependencies. Safe to run repeatedly;
+# Debian's chromium + chromedriver, firefox-esr, WebKitGTK (MiniBrowser + WebKitWebDriver)
+# and Xvfb, and the npm devDependencies. Safe to run repeatedly;
 # a run with everything present takes a second or two.
 #
 # Needs: Rust (rustup), Node 20 + npm, Debian/apt. No tool here downloads its own binaries
@@ -51,12 +52,22 @@ if [ "$have_pack" != "$WASM_PACK_VERSION" ]; then
   cargo install --force --locked wasm-pack --version "$WASM_PACK_VERSION"
 fi
 
-# --- Chromium + chromedriver from Debian -------------------------------------------------
-if [ ! -x /usr/bin/chromium ] || ! command -v chromedriver >/dev/null; then
-  log "apt-get install chromium chromium-driver"
+# --- The browsers, from Debian ------------------------------------------------------------
+# Chromium + chromedriver (the default engine and wasm-pack test); Firefox ESR (driven by
+# puppeteer-core over WebDriver BiDi) and WebKitGTK's MiniBrowser with WebKitWebDriver, on
+# an Xvfb display (the JS suites run in all three: tests/js/engines/).
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
+command -v firefox-esr >/dev/null || need+=(firefox-esr)
+command -v WebKitWebDriver >/dev/null || need+=(webkit2gtk-driver)
+[ -x /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser ] || need+=(libwebkit2gtk-4.1-0)
+command -v Xvfb >/dev/null || need+=(xvfb)
+if [ "${#need[@]}" != 0 ]; then
+  log "apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get update
-  as_root apt-get install -y chromium chromium-driver
+  as_root apt-get install -y "${need[@]}"
 fi
 
 # --- npm devDependencies -----------------------------------------------------------------

@@ -3,6 +3,8 @@
 #   setup · cargo fmt --check · clippy (host) · clippy (wasm32) · cargo test (native)
 #   · wasm-pack test --headless --chrome (Rust tests in Chromium, on IndexedDB)
 #   · build pkg/ · type tests (tsc) · JS API tests (node --test + playwright-core + Chromium)
+#   · the same JS files in Firefox ESR and WebKitGTK (SETTEE_BROWSER=firefox|webkit)
+#   · the long reliability suites (Chromium)
 #   · the server suites again on real CouchDB 3.5 (SETTEE_SERVER=couchdb)
 #   · bench smoke (scripts/bench.sh --quick: every workload once at small sizes, on Settee,
 #     PouchDB and the floors; it fails if a workload's result is wrong, never on speed)
@@ -93,6 +95,19 @@ done
 stage js-tests count_js node --test --test-concurrency=1 --test-timeout=120000 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$LOGS/js-tests.tap" "${JS_FILES[@]}"
+# The same files (API, persistence, views, attachments and the pouchdb-server replication
+# suites) in Firefox ESR and WebKitGTK. The long reliability suites and the CouchDB rerun
+# stay in Chromium, for time. A test an engine cannot run is reported skipped, with why.
+ENGINE_COUNTS="chromium: $(awk '/^# (pass|fail|skipped) /{printf "%s %s  ", $2, $3}' "$LOGS/js-tests.tap")"
+for engine in firefox webkit; do
+  ENGINE_TAP="$LOGS/js-$engine.tap"
+  count_engine() { count_node "$ENGINE_TAP"; }
+  stage "js-$engine" count_engine env SETTEE_BROWSER="$engine" node --test --test-concurrency=1 \
+    --test-timeout=120000 --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$ENGINE_TAP" "${JS_FILES[@]}"
+  ENGINE_COUNTS+="· $engine: $(awk '/^# (pass|fail|skipped) /{printf "%s %s  ", $2, $3}' "$ENGINE_TAP")"
+done
+log "js tests per engine: $ENGINE_COUNTS"
 count_long() { count_node "$LOGS/js-reliability.tap"; }
 stage js-reliability count_long node --test --test-concurrency=1 --test-timeout=900000 \
   --test-reporter=spec --test-reporter-destination=stdout \

@@ -180,16 +180,18 @@ test('a push killed mid-run fails, and a rerun resumes from the checkpoint witho
     await db.bulkDocs(Array.from({ length: 3000 }, (_, i) => ({ _id: `p${String(i).padStart(4, '0')}`, i })));
     window.__kp = { db, written: 0 };
   });
-  const running = page.evaluate(async ({ url }) => {
+  // Started without awaiting it in the page, so that the page answers the polls meanwhile
+  // (WebDriver, which drives WebKit, runs one command at a time).
+  await page.evaluate(async ({ url }) => {
     const rep = window.__kp.db.replicate.to(url, { batch_size: 100 }).on('change', (c) => (window.__kp.written = c.docs_written));
-    return rep.then(
+    window.__kp.outcome = rep.then(
       () => ({ failed: false }),
       (e) => ({ failed: true, status: e.status, name: e.name, partial: e.result }),
     );
   }, remote);
   await eventually('a fifth of the docs pushed', () => page.evaluate(() => window.__kp.written >= 600));
   await couch.kill();
-  const first = await running;
+  const first = await page.evaluate(() => window.__kp.outcome);
   assert.equal(first.failed, true);
   assert.equal(first.name, 'network_error');
   const checkpointed = first.partial.last_seq;

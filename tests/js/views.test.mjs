@@ -197,6 +197,8 @@ test('building a 10,000-doc view keeps the page responsive', async () => {
   }, uniqueName('big'));
   assert.equal(r.totalRows, 10000);
   assert.equal(r.rows, 3);
-  assert.ok(r.ticks >= 5, `the heartbeat ticked ${r.ticks} times in ${Math.round(r.total)} ms`);
+  // A build can be over in ~40 ms (Firefox): expect a tick per 20 ms of it, up to 5.
+  const want = Math.min(5, Math.floor(r.total / 20));
+  assert.ok(r.ticks >= want, `the heartbeat ticked ${r.ticks} times in ${Math.round(r.total)} ms`);
   assert.ok(r.maxGap < 1000, `the longest gap between heartbeats was ${Math.round(r.maxGap)} ms`);
 });

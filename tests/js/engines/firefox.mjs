@@ -35,7 +35,7 @@ class FirefoxPage {
 
 /** A browser on `profile` (Firefox keeps IndexedDB there, so a relaunch sees the data). */
 export async function launchFirefox(profile) {
-  const browser = await puppeteer.launch({
+  const options = {
     browser: 'firefox',
     executablePath: FIREFOX,
     headless: true,
@@ -48,7 +48,18 @@ export async function launchFirefox(profile) {
       'datareporting.policy.dataSubmissionEnabled': false,
       'network.captive-portal-service.enabled': false,
     },
-  });
+  };
+  let browser;
+  for (let attempt = 1; !browser; attempt++) {
+    try {
+      browser = await puppeteer.launch(options);
+    } catch (e) {
+      // After a killed browser, puppeteer restores the profile's user.js from its exit
+      // handler, which can race the next launch's backup of that file (ENOENT): wait, retry.
+      if (e.code !== 'ENOENT' || attempt >= 5) throw e;
+      await new Promise((ok) => setTimeout(ok, 200 * attempt));
+    }
+  }
   const context = {
     async newPage() {
       return new FirefoxPage(await browser.newPage());
