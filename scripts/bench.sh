@@ -18,6 +18,9 @@
 #   bash scripts/bench.sh --faults      time to converge a live, retrying sync through the
 #                                      fault proxy at rate 0.4, Settee and PouchDB
 #                                      (bench/faults-converge.mjs)
+#   bash scripts/bench.sh --engines     the local workloads in Chromium, Firefox ESR and
+#                                      WebKitGTK against PouchDB in the same engine
+#                                      (bench/engines.mjs; --engines firefox picks one)
 #
 # pkg/ is rebuilt (scripts/build.sh) unless it is newer than every source it is built from
 # (src/, js/, Cargo.toml, Cargo.lock, scripts/build.sh, scripts/pkg-json.mjs): a no-op rebuild
@@ -34,6 +37,7 @@ cd "$ROOT"
 build=auto
 attachments=0
 faults=0
+engines=0
 args=()
 for a in "$@"; do
   case "$a" in
@@ -41,6 +45,7 @@ for a in "$@"; do
     --build) build=1 ;;
     --attachments) attachments=1 ;;
     --faults) faults=1 ;;
+    --engines) engines=1 ;;
     *) args+=("$a") ;;
   esac
 done
@@ -81,6 +86,11 @@ fi
 if [ "$faults" = 1 ]; then
   log "bench: node bench/faults-converge.mjs ${args[*]:-}"
   exec node bench/faults-converge.mjs "${args[@]}"
+fi
+if [ "$engines" = 1 ]; then
+  # `--engines a,b` after `--engines` narrows the engines: pass the list on.
+  log "bench: node bench/engines.mjs ${args[*]:-}"
+  exec node bench/engines.mjs "${args[@]}"
 fi
 log "bench: node bench/run.mjs ${args[*]:-}"
 exec node bench/run.mjs "${args[@]}"

@@ -81,7 +81,8 @@ if (!window.__setteeErrors) {
 
 class Session {
   constructor(base, id, driver) {
-    Object.assign(this, { base, id, driver, current: undefined, queue: Promise.resolve() });
+    // `spare`: a window no page uses (the first, or the last one closed).
+    Object.assign(this, { base, id, driver, current: undefined, spare: undefined, queue: Promise.resolve() });
   }
   /** Runs `commands()` on `handle`'s window, after every command queued before it. */
   on(handle, commands) {
@@ -164,10 +165,20 @@ class WebKitPage {
   on(event, listener) {
     if (event === 'pageerror') this.listeners.push(listener);
   }
+  /**
+   * Closing the last window would end the WebDriver session: that one is blanked instead and
+   * kept for the next `newPage`.
+   */
   close() {
     return this.session.on(this.handle, async () => {
-      await this.session.call('DELETE', '/window');
-      this.session.current = undefined;
+      const open = await this.session.call('GET', '/window/handles');
+      if (open.length > 1) {
+        await this.session.call('DELETE', '/window');
+        this.session.current = undefined;
+      } else {
+        await this.session.call('POST', '/url', { url: 'about:blank' });
+        this.session.spare = this.handle;
+      }
     });
   }
 }
@@ -206,12 +217,13 @@ export async function launchWebKit() {
     }
   }
   const session = new Session(base, created.sessionId, driver);
-  let first = await session.call('GET', '/window');
+  session.spare = await session.call('GET', '/window');
   const context = {
     async newPage() {
-      // The session's first window is the first page; later pages get windows of their own.
-      let handle = first;
-      first = undefined;
+      // The session's first window (or a closed last one) is reused; other pages get windows
+      // of their own.
+      let handle = session.spare;
+      session.spare = undefined;
       handle ??= (await session.call('POST', '/window/new', { type: 'window' })).handle;
       return new WebKitPage(session, handle);
     },
