@@ -30,6 +30,7 @@ import { gzipSync, brotliCompressSync, constants as zc } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { serve } from '../scripts/serve.mjs';
+import { ARGS as CHROMIUM_ARGS, CHROMIUM } from '../tests/js/engines/chromium.mjs';
 import { renderMarkdown, writeBenchmarksMd } from './lib/report.mjs';
 import { profileWorkloads } from './lib/profile.mjs';
 import { BenchCouch } from './lib/couch.mjs';
@@ -65,16 +66,8 @@ if (!existsSync(join(pkgDir, 'index.js'))) throw new Error(`${pkgDir}/index.js m
 const SHARE_BATCH = 500;
 
 const startLoad = loadavg().map((x) => +x.toFixed(2));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--disable-dev-shm-usage',
+  ...CHROMIUM_ARGS,
   // performance.memory exact and current (else rounded and cached): the heap peak of the pull.
   '--enable-precise-memory-info',
 ];

@@ -2,8 +2,12 @@
 // own objects: the other engines' drivers copy the part of that surface the tests use.
 import { chromium } from 'playwright-core';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
+/**
+ * Debian's Chromium, and the flags every headless run here needs (as root: --no-sandbox; off
+ * the network it cannot reach: the background-networking flags).
+ */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const ARGS = [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-background-networking',
