@@ -29,6 +29,7 @@
 //!   the `on_external_change` callbacks. They are also called when a refresh for any other
 //!   reason (a stale retry, an explicit `refresh`) loads another handle's writes.
 
+mod bloom;
 mod cache;
 // Public for the decoders' fuzz tests (tests/fuzz_props.rs) only.
 #[doc(hidden)]
@@ -40,6 +41,8 @@ mod merge;
 mod policy;
 mod read;
 mod spawn;
+#[doc(hidden)]
+pub mod table;
 pub(crate) mod varint;
 mod verify;
 mod write;

@@ -1,10 +1,15 @@
 //! Reads: point gets (at most one chunk per run), batched gets (one record-store round per
 //! run for all keys) and merged range scans. Each works on a manifest snapshot and starts
 //! over on a fresher one if a chunk it needs was compacted away meanwhile.
+//!
+//! Gets read format-2 chunks as `Table`s (filter, index, one block) and cache them so; scans
+//! and merges decode chunks whole (see `cache`).
 
+use super::cache::Cached;
 use super::chunk::Chunk;
 use super::manifest::{chunk_key, Manifest};
 use super::merge::{Merger, Span};
+use super::table::Table;
 use super::{Lsm, MAX_ATTEMPTS};
 use crate::error::{Error, Result};
 use crate::kv::records::RecordStore;
@@ -23,10 +28,38 @@ pub(super) fn missing(what: &str) -> Error {
 }
 
 impl<R: RecordStore + 'static> Lsm<R> {
-    /// Fetches chunks by id, through the cache; one `get_many` for all that are not cached.
-    /// `keep`: put fetched chunks in the cache (compaction reads bypass it).
+    /// Fetches chunks by id, decoded whole, through the cache; one `get_many` for all that are
+    /// not cached. `keep`: put fetched chunks in the cache (compaction reads bypass it).
     pub(super) async fn load(&self, ids: &[u64], keep: bool) -> Result<Vec<Rc<Chunk>>> {
-        let mut out: Vec<Option<Rc<Chunk>>> = {
+        let cached = self.fetch(ids, keep, false).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (&id, c) in ids.iter().zip(cached) {
+            out.push(match c {
+                Cached::Whole(c) => c,
+                Cached::Table(t) => {
+                    // Cached for gets: decode from the record it holds, and keep the whole
+                    // chunk in its place, as a fetch would have.
+                    let c = Rc::new(Chunk::decode_shared(id, t.raw().clone())?);
+                    if keep {
+                        self.inner.cache.borrow_mut().insert(id, Cached::Whole(c.clone()));
+                    }
+                    c
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// Fetches chunks by id for point reads: a format-2 chunk as a `Table`, an older one
+    /// decoded whole; cached either way.
+    pub(super) async fn load_points(&self, ids: &[u64]) -> Result<Vec<Cached>> {
+        self.fetch(ids, true, true).await
+    }
+
+    /// Cached chunks as they are; the others fetched in one `get_many` and opened as tables
+    /// (`points`, format 2 only) or decoded whole.
+    async fn fetch(&self, ids: &[u64], keep: bool, points: bool) -> Result<Vec<Cached>> {
+        let mut out: Vec<Option<Cached>> = {
             let mut cache = self.inner.cache.borrow_mut();
             ids.iter().map(|id| cache.get(*id)).collect()
         };
@@ -38,7 +71,12 @@ impl<R: RecordStore + 'static> Lsm<R> {
                 let Some(bytes) = record else {
                     return Err(missing(&format!("chunk {} is missing", ids[i])));
                 };
-                let chunk = Rc::new(Chunk::decode(ids[i], bytes)?);
+                let raw = Rc::new(bytes);
+                let chunk = if points && Table::is_format_2(&raw) {
+                    Cached::Table(Rc::new(Table::open(ids[i], raw)?))
+                } else {
+                    Cached::Whole(Rc::new(Chunk::decode_shared(ids[i], raw)?))
+                };
                 if keep {
                     self.inner.cache.borrow_mut().insert(ids[i], chunk.clone());
                 }
@@ -86,9 +124,9 @@ impl<R: RecordStore + 'static> Lsm<R> {
     async fn get_in(&self, m: &Manifest, key: &[u8]) -> Result<Option<Vec<u8>>> {
         for run in &m.runs {
             if let Some(meta) = run.chunk_for(key) {
-                let chunk = self.load_one(meta.id, true).await?;
-                if let Some(i) = chunk.find(key) {
-                    return Ok(chunk.value(i).map(<[u8]>::to_vec));
+                let chunk = self.load_points(&[meta.id]).await?.remove(0);
+                if let Some(found) = chunk.lookup(key)? {
+                    return Ok(found.map(|v| v.to_vec()));
                 }
             }
         }
@@ -124,12 +162,11 @@ impl<R: RecordStore + 'static> Lsm<R> {
             ids.dedup();
             // `ids` is sorted: a binary search finds each key's chunk (hashing every key's
             // chunk id cost more, for batches of hundreds of keys over several runs).
-            let chunks: Vec<Rc<Chunk>> = self.load(&ids, true).await?;
+            let chunks: Vec<Cached> = self.load_points(&ids).await?;
             for (i, id) in todo {
                 let at = ids.binary_search(&id).expect("every chunk id was loaded");
-                let chunk = &chunks[at];
-                if let Some(at) = chunk.find(&keys[i]) {
-                    answers[i] = Some(chunk.value_shared(at));
+                if let Some(found) = chunks[at].lookup(&keys[i])? {
+                    answers[i] = Some(found);
                 }
             }
         }
