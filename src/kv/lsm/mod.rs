@@ -84,7 +84,7 @@ impl Default for LsmOptions {
     fn default() -> Self {
         LsmOptions {
             chunk_bytes: 256 * 1024,
-            cache_bytes: 8 << 20,
+            cache_bytes: 16 << 20,
             auto_compact: true,
             fanout: 4,
             small_runs: 32,
