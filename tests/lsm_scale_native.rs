@@ -113,6 +113,17 @@ fn gets_at_scale_report() {
                 db.get(id, &json!({})).await.unwrap();
             }
             println!("{label}: 1000 gets {:?}, {} record reads", t.elapsed(), records.reads() - before);
+            let base = LIVE.load(Relaxed);
+            PEAK.store(base, Relaxed);
+            let t = Instant::now();
+            let out = db.all_docs(&json!({"include_docs": true})).await.unwrap();
+            println!(
+                "{label}: allDocs include_docs {:?}, {} of JSON, peak heap {} over the {} before it",
+                t.elapsed(),
+                mb(out.len()),
+                mb(PEAK.load(Relaxed) - base),
+                mb(base)
+            );
         }
     });
 }
