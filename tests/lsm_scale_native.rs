@@ -46,7 +46,7 @@ fn options() -> DatabaseOptions {
 fn make_doc(i: usize) -> serde_json::Value {
     json!({
         "_id": format!("doc-{i:06}"), "type": "item", "n": i, "name": format!("Item number {i}"),
-        "tags": ["alpha", if i % 2 == 1 { "odd" } else { "even" }], "done": i % 3 == 0,
+        "tags": ["alpha", if i % 2 == 1 { "odd" } else { "even" }], "done": i.is_multiple_of(3),
     })
 }
 
