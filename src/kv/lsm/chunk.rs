@@ -163,9 +163,10 @@ impl Splitter {
         self.hashes.clear();
         self.blocks = 0;
         let mut bytes = std::mem::take(&mut self.buf);
-        // `push` reserved a whole chunk's worth; a short chunk (a single put's run, the tail of
-        // a batch) gives the rest back, as it lives on in the cache, which counts capacity.
-        if bytes.capacity() > bytes.len() + bytes.len() / 4 {
+        // `push` reserved a chunk and an eighth; whatever is left over goes back, as the chunk
+        // lives on in the cache, which counts capacity (a full chunk kept ~12% spare, and the
+        // cache held that many fewer chunks).
+        if bytes.capacity() > bytes.len() + bytes.len() / 64 {
             bytes.shrink_to_fit();
         }
         self.done.push(Encoded {
@@ -242,6 +243,10 @@ impl Chunk {
             }
             f => return Err(Error::corruption(format!("{name}: unknown chunk format {f}"))),
         }
+        // Both were reserved for the worst case (keys half the record, an entry per 64 bytes):
+        // for Settee's docs that was ~2× what they hold, and the cache counts capacity.
+        d.keys.shrink_to_fit();
+        d.entries.shrink_to_fit();
         Ok(Chunk { raw, keys: Rc::new(d.keys), entries: d.entries, filter })
     }
 

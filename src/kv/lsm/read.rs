@@ -18,6 +18,10 @@ use std::rc::Rc;
 
 const MISSING: &str = "missing_chunk";
 
+/// A batched get decodes a chunk whole when at least this many of its keys look in it (a
+/// whole decode costs about as much as walking this many of its ~64 blocks).
+const WHOLE_AT: usize = 16;
+
 pub(super) fn is_missing(e: &Error) -> bool {
     e.reason.as_deref() == Some(MISSING)
 }
@@ -159,13 +163,25 @@ impl<R: RecordStore + 'static> Lsm<R> {
             }
             let mut ids: Vec<u64> = todo.iter().map(|t| t.1).collect();
             ids.sort_unstable();
-            ids.dedup();
-            // `ids` is sorted: a binary search finds each key's chunk (hashing every key's
-            // chunk id cost more, for batches of hundreds of keys over several runs).
-            let chunks: Vec<Cached> = self.load_points(&ids).await?;
+            // Chunks that many keys look in are decoded whole (one decode, then binary
+            // searches) rather than walked block by block per key; `ids` keeps a copy per key.
+            let mut whole: Vec<u64> = Vec::new();
+            let mut points: Vec<u64> = Vec::new();
+            for group in ids.chunk_by(|a, b| a == b) {
+                if group.len() >= WHOLE_AT { &mut whole } else { &mut points }.push(group[0]);
+            }
+            let mut chunks: Vec<(u64, Cached)> = whole
+                .iter()
+                .copied()
+                .zip(self.load(&whole, true).await?.into_iter().map(Cached::Whole))
+                .collect();
+            chunks.extend(points.iter().copied().zip(self.load_points(&points).await?));
+            chunks.sort_unstable_by_key(|c| c.0);
+            // Sorted by id: a binary search finds each key's chunk (hashing every key's chunk
+            // id cost more, for batches of hundreds of keys over several runs).
             for (i, id) in todo {
-                let at = ids.binary_search(&id).expect("every chunk id was loaded");
-                if let Some(found) = chunks[at].lookup(&keys[i])? {
+                let at = chunks.binary_search_by_key(&id, |c| c.0).expect("every chunk id was loaded");
+                if let Some(found) = chunks[at].1.lookup(&keys[i])? {
                     answers[i] = Some(found);
                 }
             }

@@ -9,9 +9,8 @@
 //! (a single put) stays one chunk, since each chunk is one more IndexedDB record to write.
 
 use super::cache::Cached;
-use super::chunk::{Encoded, Splitter};
+use super::chunk::{Chunk, Encoded, Splitter};
 use super::manifest::{chunk_key, ChunkMeta, Manifest, Run};
-use super::table::Table;
 use super::{fresh_epoch, Lsm, MAX_ATTEMPTS};
 use crate::error::{Error, Result};
 use crate::kv::records::{Commit, RecordStore, MANIFEST_KEY};
@@ -88,14 +87,14 @@ pub(super) fn puts<'a>(run: &Run, pieces: &'a [Piece], manifest: &'a [u8]) -> Ve
 }
 
 impl<R: RecordStore + 'static> Lsm<R> {
-    /// Puts the new chunks of `run` (formed from `pieces`) in the cache, as tables: that costs
-    /// no decode on the write path (a scan decodes them from the cached record when it needs
-    /// them whole).
+    /// Decodes the new chunks of `run` (formed from `pieces`) into the cache, whole: scans
+    /// (allDocs, changes, views) read fresh data next as often as gets do, and a cached table
+    /// would make them decode it then. Gets read whole chunks as fast.
     pub(super) fn cache_new(&self, run: &Run, pieces: Vec<Piece>) -> Result<()> {
         for (meta, piece) in run.chunks.iter().zip(pieces) {
             if let Piece::New(enc) = piece {
-                let table = Rc::new(Table::open(meta.id, Rc::new(enc.bytes))?);
-                self.inner.cache.borrow_mut().insert(meta.id, Cached::Table(table));
+                let chunk = Rc::new(Chunk::decode(meta.id, enc.bytes)?);
+                self.inner.cache.borrow_mut().insert(meta.id, Cached::Whole(chunk));
             }
         }
         Ok(())
