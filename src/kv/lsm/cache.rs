@@ -7,8 +7,10 @@
 //! A chunk is cached in one of two forms (`Cached`): decoded whole (`Chunk`, what scans and
 //! merges walk, ~1.5× its record in memory), or as its record plus block index (`Table`, what
 //! point reads of a format-2 chunk need, ~1× its record). Gets cache tables, so the same budget
-//! holds half again as many chunks for them and a miss costs no whole-chunk decode; a scan
-//! that meets a cached table decodes it from the record it holds, without a fetch.
+//! holds more chunks for them and a miss costs no whole-chunk decode; a scan that meets a
+//! cached table decodes it from the record it holds, without a fetch. Writes cache their
+//! chunks whole (scans read fresh data too); when the budget is reached, whole chunks are
+//! demoted to tables, least recently used first, before anything is evicted.
 
 use super::chunk::Chunk;
 use super::table::{Found, Table};
@@ -68,6 +70,7 @@ impl ChunkCache {
             return;
         }
         self.remove(id);
+        self.demote_for(size);
         while self.used + size > self.budget {
             let Some((_, victim)) = self.order.pop_first() else { break };
             if let Some((c, _)) = self.map.remove(&victim) {
@@ -78,6 +81,30 @@ impl ChunkCache {
         self.used += size;
         self.order.insert(self.tick, id);
         self.map.insert(id, (chunk, self.tick));
+    }
+
+    /// Makes room for `size` more bytes by turning whole format-2 chunks into tables, least
+    /// recently used first, before anything is evicted: a table keeps the record, so gets still
+    /// hit and a scan decodes it again without a fetch, for ~15–40% less memory.
+    fn demote_for(&mut self, size: usize) {
+        if self.used + size <= self.budget {
+            return;
+        }
+        let oldest_first: Vec<u64> = self.order.values().copied().collect();
+        for id in oldest_first {
+            if self.used + size <= self.budget {
+                break;
+            }
+            let Some((Cached::Whole(c), _)) = self.map.get(&id) else { continue };
+            if !Table::is_format_2(c.raw()) {
+                continue;
+            }
+            let Ok(table) = Table::open(id, c.raw().clone()) else { continue };
+            let table = Cached::Table(Rc::new(table));
+            let entry = self.map.get_mut(&id).expect("just found");
+            self.used = self.used - entry.0.mem_size() + table.mem_size();
+            entry.0 = table;
+        }
     }
 
     pub fn remove(&mut self, id: u64) {
@@ -104,7 +131,7 @@ impl ChunkCache {
 
 #[cfg(test)]
 mod tests {
-    use super::super::chunk::Splitter;
+    use super::super::chunk::{encode_format_1, Splitter};
     use super::*;
 
     fn chunk(n: usize) -> Cached {
@@ -115,17 +142,52 @@ mod tests {
         Cached::Whole(Rc::new(Chunk::decode(0, s.finish().remove(0).bytes).unwrap()))
     }
 
+    /// A whole format-1 chunk of `n` entries: it has no table to be demoted to.
+    fn format_1(n: usize) -> Cached {
+        let keys: Vec<String> = (0..n).map(|i| format!("{i:06}")).collect();
+        let raw = encode_format_1(keys.iter().map(|k| (k.as_bytes(), Some(&b"v"[..]))));
+        Cached::Whole(Rc::new(Chunk::decode(0, raw).unwrap()))
+    }
+
+    fn is_table(c: Option<Cached>) -> bool {
+        matches!(c, Some(Cached::Table(_)))
+    }
+
     #[test]
     fn least_recently_used_chunks_are_evicted_first_within_the_budget() {
-        let size = chunk(100).mem_size();
+        let size = format_1(100).mem_size();
         let mut cache = ChunkCache::new(size * 2 + size / 2);
-        cache.insert(1, chunk(100));
-        cache.insert(2, chunk(100));
+        cache.insert(1, format_1(100));
+        cache.insert(2, format_1(100));
         assert!(cache.get(1).is_some());
-        cache.insert(3, chunk(100));
+        cache.insert(3, format_1(100));
         assert!(cache.get(2).is_none(), "2 was least recently used");
         assert!(cache.get(1).is_some() && cache.get(3).is_some());
         assert!(cache.used() <= size * 2 + size / 2);
+    }
+
+    #[test]
+    fn whole_chunks_become_tables_least_recently_used_first_before_any_is_evicted() {
+        let (whole, table) = (chunk(2000).mem_size(), {
+            let Cached::Whole(c) = chunk(2000) else { unreachable!() };
+            Table::open(0, c.raw().clone()).unwrap().mem_size()
+        });
+        assert!(table < whole * 9 / 10, "a table ({table}) is smaller than its chunk ({whole})");
+        let mut cache = ChunkCache::new(whole * 3 + whole / 10);
+        for id in 1..=3 {
+            cache.insert(id, chunk(2000));
+        }
+        assert!(cache.get(1).is_some());
+        cache.insert(4, chunk(2000));
+        assert_eq!(cache.len(), 4, "nothing evicted");
+        assert!(is_table(cache.get(2)), "2 was least recently used: demoted first");
+        assert!(matches!(cache.get(4), Some(Cached::Whole(_))));
+        assert!(cache.used() <= whole * 3 + whole / 10);
+        for id in 5..20 {
+            cache.insert(id, chunk(2000));
+        }
+        assert!(cache.get(2).is_none(), "once all are tables, the oldest go");
+        assert!(cache.used() <= whole * 3 + whole / 10);
     }
 
     #[test]

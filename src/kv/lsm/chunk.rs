@@ -254,6 +254,11 @@ impl Chunk {
         self.entries.len()
     }
 
+    /// The record this chunk was decoded from.
+    pub fn raw(&self) -> &Rc<Vec<u8>> {
+        &self.raw
+    }
+
     /// The first key the chunk's Bloom filter would wrongly call absent (a get would miss
     /// it), if any. Not part of `decode`: hashing every key would slow every scan, and only
     /// `verify` needs to know.
