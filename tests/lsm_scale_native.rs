@@ -124,6 +124,10 @@ fn gets_at_scale_report() {
                 mb(PEAK.load(Relaxed) - base),
                 mb(base)
             );
+            let t = Instant::now();
+            let reads = records.reads();
+            db.changes(&json!({"since": 0})).await.unwrap();
+            println!("{label}: changes since 0 {:?}, {} record reads", t.elapsed(), records.reads() - reads);
         }
     });
 }
