@@ -2,7 +2,7 @@
 //! bytes, record reads per random get, and time (release build). `#[ignore]`d: a measurement,
 //! not a check; run it with
 //! `cargo test --release --test lsm_scale_native -- --ignored --nocapture`.
-//! `SETTEE_SCALE_DOCS` overrides the doc count.
+//! `SETTEE_SCALE_DOCS` overrides the doc count, `SETTEE_SCALE_CACHE_MB` the cache budget.
 
 use futures::executor::block_on;
 use serde_json::json;
