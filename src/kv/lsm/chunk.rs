@@ -1,8 +1,9 @@
 //! Chunks: immutable sorted runs of entries, one record each.
 //!
 //! Encoding, format 1 (written up to manifest format 1, still read): `b"SC"`, format byte,
-//! then entries until the end of the record. An entry is `shared` (bytes of key shared with the previous key), `suffix_len`, the suffix,
-//! then `tag`: 0 for a tombstone, `len + 1` for a value of `len` bytes, followed by the value.
+//! then entries until the end of the record. An entry is `shared` (bytes of key shared with
+//! the previous key), `suffix_len`, the suffix, then `tag`: 0 for a tombstone, `len + 1` for a
+//! value of `len` bytes, followed by the value.
 //! Keys strictly increase. Sharing prefixes matters because Settee's keys share long prefixes
 //! (`doc/…`, `seq/…`).
 //!
