@@ -9,8 +9,9 @@
 //! point reads of a format-2 chunk need, ~1× its record). Gets cache tables, so the same budget
 //! holds more chunks for them and a miss costs no whole-chunk decode; a scan that meets a
 //! cached table decodes it from the record it holds, without a fetch. Writes cache their
-//! chunks whole (scans read fresh data too); when the budget is reached, whole chunks are
-//! demoted to tables, least recently used first, before anything is evicted.
+//! chunks whole (scans read fresh data too); when the budget is reached, the less recently
+//! used half of the whole chunks are demoted to tables, oldest first, before anything is
+//! evicted.
 
 use super::chunk::Chunk;
 use super::table::{Found, Table};
