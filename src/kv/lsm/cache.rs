@@ -5,7 +5,7 @@
 //! not cached.
 //!
 //! A chunk is cached in one of two forms (`Cached`): decoded whole (`Chunk`, what scans and
-//! merges walk, ~1.5× its record in memory), or as its record plus block index (`Table`, what
+//! merges walk, ~1.1–1.6× its record in memory), or as its record plus block index (`Table`, what
 //! point reads of a format-2 chunk need, ~1× its record). Gets cache tables, so the same budget
 //! holds more chunks for them and a miss costs no whole-chunk decode; a scan that meets a
 //! cached table decodes it from the record it holds, without a fetch. Writes cache their
