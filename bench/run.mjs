@@ -297,6 +297,7 @@ async function timeAll(workloads, allImpls, list) {
         // Wasm memory after every Settee run, warm-ups included: it never shrinks, so the first
         // run's figure is what one pull needed.
         if (out.heap?.wasmAfter != null && impl.startsWith('settee')) extra[impl].wasmAfter.push(out.heap.wasmAfter);
+        if (out.wasmBytes != null && impl.startsWith('settee')) (extra[impl].wasmEvery ??= []).push(out.wasmBytes);
         if (r < warmup) continue;
         times[impl].push(out.ms);
         const x = extra[impl];
@@ -324,6 +325,9 @@ async function timeAll(workloads, allImpls, list) {
       floorTarget: info.floorTarget,
       ms: Object.fromEntries(impls.map((i) => [i, summarize(times[i])])),
     });
+    // Wasm linear memory after each Settee run (warm-ups included), every workload.
+    const wasmRuns = impls.filter((i) => extra[i].wasmEvery?.length);
+    if (wasmRuns.length) res.wasmAfterRunsMB = Object.fromEntries(wasmRuns.map((i) => [i, extra[i].wasmEvery.map(MB)]));
     if (info.remote) {
       // The page's requests (CORS preflights apart); byEndpoint and serverByMethod: the last
       // timed run's, by endpoint as the page sent them and by method as the server got them.
@@ -367,6 +371,8 @@ async function timeAll(workloads, allImpls, list) {
         let t = `${i} ${res.ms[i].median.toFixed(1)}`;
         if (res.requests) t += ` (${res.requests[i].median} requests)`;
         if (res.heap) t += ` [heap peak ${res.heap[i].peakMB.median.toFixed(1)} MB]`;
+        const wasm = res.wasmAfterRunsMB?.[i];
+        if (wasm) t += ` [wasm ${Math.max(...wasm).toFixed(1)} MB]`;
         return t;
       })
       .join(', ');

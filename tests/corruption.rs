@@ -53,7 +53,7 @@ fn a_truncated_chunk_is_a_corruption_error_naming_the_chunk_not_a_panic() {
         let lsm = Lsm::open_with(records.reopen(), lsm_options()).await.unwrap();
         let id = u64::from_str_radix(victim.trim_start_matches("chunk/"), 16).unwrap();
         let e = lsm.scan(Range::prefix(b"k"), false, None).await.unwrap_err();
-        assert_corruption(&e, &format!("LSM chunk {id}: entry at byte"));
+        assert_corruption(&e, &format!("LSM chunk {id}: footer offsets"));
         assert_corruption(&lsm.get(b"k00").await.unwrap_err(), &format!("LSM chunk {id}"));
     });
 }

@@ -33,6 +33,7 @@ use settee::db::record::{DocMeta, DocRecord, RecordHead};
 use settee::db::Database;
 use settee::kv::lsm::chunk::Chunk;
 use settee::kv::lsm::manifest::Manifest;
+use settee::kv::lsm::table::Table;
 use settee::kv::lsm::{Lsm, LsmOptions};
 use settee::kv::memory::MemoryKv;
 use settee::kv::records::MemoryRecords;
@@ -273,10 +274,36 @@ proptest! {
             let c = Chunk::decode(1, bytes.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
             decoded.extend((0..c.len()).map(|i| (c.key(i).to_vec(), c.value(i).map(<[u8]>::to_vec))));
         }
+        // Point reads through the block index and filter find every entry in exactly one chunk.
+        let mut tables = Vec::new();
+        for bytes in &chunks {
+            tables.push(Table::open(1, Rc::new(bytes.clone())).map_err(|e| TestCaseError::fail(e.to_string()))?);
+        }
+        for (k, v) in &entries {
+            let mut hits = Vec::new();
+            for t in &tables {
+                if let Some(found) = t.lookup(k).map_err(|e| TestCaseError::fail(e.to_string()))? {
+                    hits.push(found.map(|f| f.to_vec()));
+                }
+            }
+            prop_assert_eq!(hits, vec![v.clone()]);
+        }
         prop_assert_eq!(decoded, entries.into_iter().collect::<Vec<_>>());
         let mut raw_chunk = b"SC\x01".to_vec();
         raw_chunk.extend_from_slice(&raw);
-        for bytes in [apply(chunks[0].clone(), &hurt), raw, raw_chunk] {
+        let mut raw_v2 = b"SC\x02".to_vec();
+        raw_v2.extend_from_slice(&raw);
+        for bytes in [apply(chunks[0].clone(), &hurt), raw_v2.clone()] {
+            // A damaged table is refused on open or on the lookup that walks the damage.
+            if let Ok(t) = Table::open(7, Rc::new(bytes.clone())) {
+                for key in [&b""[..], b"a", b"\xff", &bytes[..bytes.len().min(6)]] {
+                    if let Err(e) = t.lookup(key) {
+                        refused_as_corruption(&e)?;
+                    }
+                }
+            }
+        }
+        for bytes in [apply(chunks[0].clone(), &hurt), raw, raw_chunk, raw_v2] {
             match Chunk::decode(7, bytes) {
                 Ok(c) => walk(&c),
                 Err(e) => {

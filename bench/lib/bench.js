@@ -137,6 +137,8 @@ export const bench = {
       if (countRequests) result.idb = idbStats.counts;
       if (w.metrics) result.metrics = w.metrics(out);
       if (heapStats) result.heap = heapStats;
+      // Wasm memory after the run (it never shrinks: the high-water mark so far in this page).
+      result.wasmBytes = window.setteeWasm?.memory.buffer.byteLength ?? null;
       return result;
     } finally {
       await im.destroy(h);

@@ -1,10 +1,16 @@
 //! Chunks: immutable sorted runs of entries, one record each.
 //!
-//! Encoding (format 1): `b"SC"`, format byte, then entries until the end of the record. An
-//! entry is `shared` (bytes of key shared with the previous key), `suffix_len`, the suffix,
-//! then `tag`: 0 for a tombstone, `len + 1` for a value of `len` bytes, followed by the value.
+//! Encoding, format 1 (written up to manifest format 1, still read): `b"SC"`, format byte,
+//! then entries until the end of the record. An entry is `shared` (bytes of key shared with
+//! the previous key), `suffix_len`, the suffix, then `tag`: 0 for a tombstone, `len + 1` for a
+//! value of `len` bytes, followed by the value.
 //! Keys strictly increase. Sharing prefixes matters because Settee's keys share long prefixes
 //! (`doc/…`, `seq/…`).
+//!
+//! Format 2 (written since manifest format 2) groups the same entries into blocks of about
+//! `table::BLOCK_BYTES`, each starting with a restart (no shared bytes), followed by a block
+//! index and a Bloom filter: see `table`, which reads single keys from it without decoding the
+//! rest. `Chunk::decode` reads both formats whole, for scans and merges.
 //!
 //! A chunk may be cut where the keys' first byte changes (`Splitter::split_kinds`): Settee's
 //! first byte is the kind of key (doc, seq, meta…), and a chunk holding one kind only can be
@@ -14,6 +20,8 @@
 //! A decoded `Chunk` keeps the record as is (values are read in place) plus one buffer of
 //! whole keys and a table of offsets: a few allocations per chunk, none per entry.
 
+use super::bloom;
+use super::table::{self, Layout, BLOCK_BYTES};
 use super::varint::{self, Reader};
 use crate::error::{Error, Result};
 use crate::kv::{Range, SharedBytes};
@@ -21,7 +29,8 @@ use std::ops::Bound;
 use std::rc::Rc;
 
 const MAGIC: &[u8; 2] = b"SC";
-const FORMAT: u8 = 1;
+/// The format the `Splitter` writes.
+const FORMAT: u8 = table::FORMAT;
 const TOMBSTONE: u32 = u32::MAX;
 
 /// An encoded chunk and the facts the manifest keeps about it.
@@ -44,6 +53,14 @@ pub struct Splitter {
     /// Cut before a key whose first byte differs from the chunk's, once the chunk holds this
     /// many bytes.
     split_kinds: usize,
+    /// Where the current block starts in `buf`, and its first key.
+    block_start: usize,
+    block_first: Vec<u8>,
+    /// The index so far: per finished block, its length and first key.
+    index: Vec<u8>,
+    blocks: u64,
+    /// `bloom::hash` of every key of the chunk.
+    hashes: Vec<u64>,
     done: Vec<Encoded>,
 }
 
@@ -57,6 +74,11 @@ impl Splitter {
             entries: 0,
             tombstones: 0,
             split_kinds: usize::MAX,
+            block_start: 0,
+            block_first: Vec::new(),
+            index: Vec::new(),
+            blocks: 0,
+            hashes: Vec::new(),
             done: Vec::new(),
         }
     }
@@ -81,9 +103,15 @@ impl Splitter {
             self.first.clear();
             self.first.extend_from_slice(key);
             self.last.clear();
+            self.block_start = self.buf.len();
         }
         debug_assert!(self.entries == 0 || key > self.last.as_slice(), "keys must increase");
-        let shared = self.last.iter().zip(key).take_while(|(a, b)| a == b).count();
+        let restart = self.buf.len() == self.block_start;
+        if restart {
+            self.block_first.clear();
+            self.block_first.extend_from_slice(key);
+        }
+        let shared = if restart { 0 } else { self.last.iter().zip(key).take_while(|(a, b)| a == b).count() };
         varint::put(&mut self.buf, shared as u64);
         varint::put_bytes(&mut self.buf, &key[shared..]);
         match value {
@@ -99,19 +127,47 @@ impl Splitter {
         self.last.truncate(shared);
         self.last.extend_from_slice(&key[shared..]);
         self.entries += 1;
+        self.hashes.push(bloom::hash(key));
+        if self.buf.len() - self.block_start >= BLOCK_BYTES {
+            self.end_block();
+        }
         if self.buf.len() >= self.target {
             self.cut();
         }
+    }
+
+    /// Closes the current block: its length goes in front of its first key in the index.
+    fn end_block(&mut self) {
+        let len = self.buf.len() - self.block_start;
+        if len == 0 {
+            return;
+        }
+        varint::put(&mut self.index, len as u64);
+        varint::put_bytes(&mut self.index, &self.block_first);
+        self.blocks += 1;
+        self.block_start = self.buf.len();
     }
 
     fn cut(&mut self) {
         if self.entries == 0 {
             return;
         }
+        self.end_block();
+        let index_at = self.buf.len() as u32;
+        varint::put(&mut self.buf, self.blocks);
+        self.buf.extend_from_slice(&self.index);
+        let filter_at = self.buf.len() as u32;
+        bloom::build(&self.hashes, &mut self.buf);
+        self.buf.extend_from_slice(&index_at.to_le_bytes());
+        self.buf.extend_from_slice(&filter_at.to_le_bytes());
+        self.index.clear();
+        self.hashes.clear();
+        self.blocks = 0;
         let mut bytes = std::mem::take(&mut self.buf);
-        // `push` reserved a whole chunk's worth; a short chunk (a single put's run, the tail of
-        // a batch) gives the rest back, as it lives on in the cache, which counts capacity.
-        if bytes.capacity() > bytes.len() + bytes.len() / 4 {
+        // `push` reserved a chunk and an eighth; whatever is left over goes back, as the chunk
+        // lives on in the cache, which counts capacity (a full chunk kept ~12% spare, and the
+        // cache held that many fewer chunks).
+        if bytes.capacity() > bytes.len() + bytes.len() / 64 {
             bytes.shrink_to_fit();
         }
         self.done.push(Encoded {
@@ -152,66 +208,64 @@ pub struct Chunk {
     raw: Rc<Vec<u8>>,
     keys: Rc<Vec<u8>>,
     entries: Vec<Entry>,
+    /// Where a format-2 record keeps its Bloom filter.
+    filter: Option<std::ops::Range<usize>>,
 }
 
 impl Chunk {
     /// Decodes the record of chunk `id`; damage is a `corruption` error naming the chunk, the
     /// damage and the byte it is at.
     pub fn decode(id: u64, raw: Vec<u8>) -> Result<Chunk> {
+        Self::decode_shared(id, Rc::new(raw))
+    }
+
+    /// As `decode`, keeping the record where it is (a cached `Table`'s, for one).
+    pub fn decode_shared(id: u64, raw: Rc<Vec<u8>>) -> Result<Chunk> {
         let name = format!("LSM chunk {id}");
         if raw.len() < 3 || &raw[..2] != MAGIC {
             return Err(Error::corruption(format!("{name}: bad magic")));
         }
-        if raw[2] != FORMAT {
-            return Err(Error::corruption(format!("{name}: unknown chunk format {}", raw[2])));
+        let mut d = Decoder {
+            name: &name,
+            keys: Vec::with_capacity(raw.len() / 2),
+            entries: Vec::with_capacity(raw.len() / 64),
+            prev: (0, 0),
+        };
+        let mut filter = None;
+        match raw[2] {
+            1 => d.block(&raw, 3, raw.len(), None)?,
+            table::FORMAT => {
+                let layout = Layout::parse(&name, &raw)?;
+                for b in 0..layout.blocks() {
+                    let (start, end) = (layout.bounds[b] as usize, layout.bounds[b + 1] as usize);
+                    d.block(&raw, start, end, Some(layout.first(b)))?;
+                }
+                filter = Some(layout.filter_range());
+            }
+            f => return Err(Error::corruption(format!("{name}: unknown chunk format {f}"))),
         }
-        let mut keys: Vec<u8> = Vec::with_capacity(raw.len() / 2);
-        let mut entries = Vec::with_capacity(raw.len() / 64);
-        let mut prev = (0usize, 0usize);
-        let mut r = Reader::new(&raw, 3);
-        while !r.at_end() {
-            let at = r.pos;
-            let entry = |e| varint::name_record(e, &format!("{name}: entry at byte {at}"));
-            let shared = r.len().map_err(entry)?;
-            let suffix = r.bytes().map_err(entry)?;
-            if shared > prev.1 {
-                return Err(Error::corruption(format!(
-                    "{name}: entry at byte {at} shares {shared} bytes with a previous key of {}",
-                    prev.1
-                )));
-            }
-            // Reads binary-search the keys: out of order, they would answer wrong, not fail.
-            let prev_rest = &keys[prev.0 + shared..prev.0 + prev.1];
-            if !entries.is_empty() && suffix <= prev_rest {
-                return Err(Error::corruption(format!(
-                    "{name}: entry at byte {at} is not above the one before"
-                )));
-            }
-            let start = keys.len();
-            if start.saturating_add(shared).saturating_add(suffix.len()) > u32::MAX as usize {
-                return Err(Error::corruption(format!("{name}: keys over 4 GiB at byte {at}")));
-            }
-            keys.extend_from_within(prev.0..prev.0 + shared);
-            keys.extend_from_slice(suffix);
-            let key_len = shared + suffix.len();
-            let tag = r.varint().map_err(entry)?;
-            let (val, val_len) = if tag == 0 {
-                (0usize, TOMBSTONE)
-            } else {
-                // `take` bounds the length by the record's, so it fits `usize` and `u32`.
-                let n = usize::try_from(tag - 1).unwrap_or(usize::MAX);
-                let at = r.pos;
-                r.take(n).map_err(entry)?;
-                (at, n as u32)
-            };
-            entries.push(Entry { key: start as u32, key_len: key_len as u32, val: val as u32, val_len });
-            prev = (start, key_len);
-        }
-        Ok(Chunk { raw: Rc::new(raw), keys: Rc::new(keys), entries })
+        // Both were reserved for the worst case (keys half the record, an entry per 64 bytes):
+        // for Settee's docs that was ~2× what they hold, and the cache counts capacity.
+        d.keys.shrink_to_fit();
+        d.entries.shrink_to_fit();
+        Ok(Chunk { raw, keys: Rc::new(d.keys), entries: d.entries, filter })
     }
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// The record this chunk was decoded from.
+    pub fn raw(&self) -> &Rc<Vec<u8>> {
+        &self.raw
+    }
+
+    /// The first key the chunk's Bloom filter would wrongly call absent (a get would miss
+    /// it), if any. Not part of `decode`: hashing every key would slow every scan, and only
+    /// `verify` needs to know.
+    pub fn key_missing_from_filter(&self) -> Option<&[u8]> {
+        let filter = &self.raw[self.filter.clone()?];
+        (0..self.len()).map(|i| self.key(i)).find(|k| !bloom::may_contain(filter, bloom::hash(k)))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -287,6 +341,92 @@ impl Chunk {
     }
 }
 
+/// Encodes sorted entries as one format-1 chunk, as Settee wrote them before format 2: for
+/// tests that older databases still read (the `Splitter` writes format 2 only).
+#[doc(hidden)]
+pub fn encode_format_1<'a>(entries: impl IntoIterator<Item = (&'a [u8], Option<&'a [u8]>)>) -> Vec<u8> {
+    let mut out = b"SC\x01".to_vec();
+    let mut last: &[u8] = &[];
+    for (key, value) in entries {
+        let shared = last.iter().zip(key).take_while(|(a, b)| a == b).count();
+        varint::put(&mut out, shared as u64);
+        varint::put_bytes(&mut out, &key[shared..]);
+        match value {
+            Some(v) => {
+                varint::put(&mut out, v.len() as u64 + 1);
+                out.extend_from_slice(v);
+            }
+            None => varint::put(&mut out, 0),
+        }
+        last = key;
+    }
+    out
+}
+
+/// Decodes entries into one key buffer and offset table, block by block.
+struct Decoder<'a> {
+    name: &'a str,
+    keys: Vec<u8>,
+    entries: Vec<Entry>,
+    /// The previous key: offset and length in `keys`.
+    prev: (usize, usize),
+}
+
+impl Decoder<'_> {
+    /// Decodes the entries in `raw[start..end]`. `first`: this is a format-2 block, which must
+    /// start with a restart (no shared bytes) at the key the index names.
+    fn block(&mut self, raw: &[u8], start: usize, end: usize, first: Option<&[u8]>) -> Result<()> {
+        let name = self.name;
+        let mut r = Reader::new(&raw[..end], start);
+        while !r.at_end() {
+            let at = r.pos;
+            let entry = |e| varint::name_record(e, &format!("{name}: entry at byte {at}"));
+            let shared = r.len().map_err(entry)?;
+            let suffix = r.bytes().map_err(entry)?;
+            let prev = self.prev;
+            let restart = at == start && first.is_some();
+            let limit = if restart { 0 } else { prev.1 };
+            if shared > limit {
+                return Err(Error::corruption(format!(
+                    "{name}: entry at byte {at} shares {shared} bytes with a previous key of {limit}"
+                )));
+            }
+            if restart && first != Some(suffix) {
+                return Err(Error::corruption(format!(
+                    "{name}: block at byte {at} does not start at the key its index names"
+                )));
+            }
+            // Reads binary-search the keys: out of order, they would answer wrong, not fail.
+            let prev_rest = &self.keys[prev.0 + shared..prev.0 + prev.1];
+            if !self.entries.is_empty() && suffix <= prev_rest {
+                return Err(Error::corruption(format!(
+                    "{name}: entry at byte {at} is not above the one before"
+                )));
+            }
+            let start = self.keys.len();
+            if start.saturating_add(shared).saturating_add(suffix.len()) > u32::MAX as usize {
+                return Err(Error::corruption(format!("{name}: keys over 4 GiB at byte {at}")));
+            }
+            self.keys.extend_from_within(prev.0..prev.0 + shared);
+            self.keys.extend_from_slice(suffix);
+            let key_len = shared + suffix.len();
+            let tag = r.varint().map_err(entry)?;
+            let (val, val_len) = if tag == 0 {
+                (0usize, TOMBSTONE)
+            } else {
+                // `take` bounds the length by the record's, so it fits `usize` and `u32`.
+                let n = usize::try_from(tag - 1).unwrap_or(usize::MAX);
+                let at = r.pos;
+                r.take(n).map_err(entry)?;
+                (at, n as u32)
+            };
+            self.entries.push(Entry { key: start as u32, key_len: key_len as u32, val: val as u32, val_len });
+            self.prev = (start, key_len);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +456,41 @@ mod tests {
     }
 
     #[test]
+    fn a_format_1_chunk_still_decodes_whole() {
+        let input: [(&[u8], Option<&[u8]>); 3] =
+            [(b"doc/a", Some(b"1")), (b"doc/ab", None), (b"seq/1", Some(b""))];
+        let c = Chunk::decode(3, encode_format_1(input)).unwrap();
+        assert_eq!(c.len(), 3);
+        for (i, (k, v)) in input.iter().enumerate() {
+            assert_eq!((c.key(i), c.value(i)), (*k, *v));
+        }
+        assert_eq!(c.key_missing_from_filter(), None, "format 1 has no filter to miss keys");
+    }
+
+    #[test]
+    fn format_2_blocks_restart_and_name_their_first_key_in_the_index() {
+        let keys: Vec<String> = (0..3000).map(|i| format!("doc/{i:06}")).collect();
+        let mut s = Splitter::new(1 << 20);
+        for k in &keys {
+            s.push(k.as_bytes(), Some(&[1u8; 30]));
+        }
+        let raw = s.finish().remove(0).bytes;
+        let layout = Layout::parse("t", &raw).unwrap();
+        assert!(layout.blocks() > 10);
+        for b in 0..layout.blocks() {
+            let (start, end) = (layout.bounds[b] as usize, layout.bounds[b + 1] as usize);
+            assert!(end - start <= BLOCK_BYTES + 64, "block {b} of {} bytes", end - start);
+            // A restart: shared 0, then the whole first key.
+            let mut r = Reader::new(&raw, start);
+            assert_eq!(r.varint().unwrap(), 0);
+            assert_eq!(r.bytes().unwrap(), layout.first(b));
+        }
+        let c = Chunk::decode(1, raw).unwrap();
+        assert!((0..c.len()).map(|i| c.key(i)).eq(keys.iter().map(String::as_bytes)));
+        assert_eq!(c.key_missing_from_filter(), None);
+    }
+
+    #[test]
     fn splitter_cuts_chunks_near_the_target_size_with_ordered_bounds() {
         let keys: Vec<String> = (0..1000).map(|i| format!("k{i:05}")).collect();
         let mut s = Splitter::new(1024);
@@ -324,7 +499,12 @@ mod tests {
         }
         let chunks = s.finish();
         assert!(chunks.len() > 30);
-        assert!(chunks.iter().all(|c| c.bytes.len() < 1024 + 64));
+        // Past the target: one entry at most, then the index, filter and footer.
+        assert!(
+            chunks.iter().all(|c| c.bytes.len() < 1024 + 160),
+            "{:?}",
+            chunks.iter().map(|c| c.bytes.len()).max()
+        );
         assert_eq!(chunks.iter().map(|c| c.entries).sum::<u32>(), 1000);
         for w in chunks.windows(2) {
             assert!(w[0].last < w[1].first);

@@ -15,13 +15,18 @@
 //!   that sees a new epoch must forget its cached chunks.
 //! - `FORMAT` is the on-disk format; `decode` upgrades older formats as they appear and refuses
 //!   newer ones (written by a later Settee) instead of misreading them.
+//!   - 1: chunks of format 1 (entries only, see `chunk`).
+//!   - 2: the manifest's layout is unchanged; chunks may be of format 2 (blocks, block index,
+//!     Bloom filter: see `table`), which a Settee reading up to 1 cannot read, so it must
+//!     refuse the database rather than call its new chunks corrupt. A database of format 1
+//!     opens as it is; its chunks stay format 1 until a merge rewrites them.
 
 use super::varint::{self, Reader};
 use crate::error::{Error, Result};
 use crate::kv::records::MANIFEST_MAGIC;
 use std::ops::Bound;
 
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChunkMeta {
@@ -125,7 +130,7 @@ impl Manifest {
         let version = crate::kv::records::manifest_version(Some(bytes))?;
         let format = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
         match format {
-            1 => Self::decode_v1(version, bytes),
+            1 | 2 => Self::decode_v1(version, bytes),
             f if f > FORMAT => Err(Error::storage(format!(
                 "database format {f} was written by a newer Settee (this one reads up to {FORMAT})"
             ))),

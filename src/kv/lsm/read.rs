@@ -1,10 +1,15 @@
 //! Reads: point gets (at most one chunk per run), batched gets (one record-store round per
 //! run for all keys) and merged range scans. Each works on a manifest snapshot and starts
 //! over on a fresher one if a chunk it needs was compacted away meanwhile.
+//!
+//! Gets read format-2 chunks as `Table`s (filter, index, one block) and cache them so; scans
+//! and merges decode chunks whole (see `cache`).
 
+use super::cache::Cached;
 use super::chunk::Chunk;
 use super::manifest::{chunk_key, Manifest};
 use super::merge::{Merger, Span};
+use super::table::Table;
 use super::{Lsm, MAX_ATTEMPTS};
 use crate::error::{Error, Result};
 use crate::kv::records::RecordStore;
@@ -12,6 +17,10 @@ use crate::kv::{Range, SharedBytes};
 use std::rc::Rc;
 
 const MISSING: &str = "missing_chunk";
+
+/// A batched get decodes a chunk whole when at least this many of its keys look in it (a
+/// whole decode costs about as much as walking this many of its ~64 blocks).
+const WHOLE_AT: usize = 16;
 
 pub(super) fn is_missing(e: &Error) -> bool {
     e.reason.as_deref() == Some(MISSING)
@@ -23,10 +32,38 @@ pub(super) fn missing(what: &str) -> Error {
 }
 
 impl<R: RecordStore + 'static> Lsm<R> {
-    /// Fetches chunks by id, through the cache; one `get_many` for all that are not cached.
-    /// `keep`: put fetched chunks in the cache (compaction reads bypass it).
+    /// Fetches chunks by id, decoded whole, through the cache; one `get_many` for all that are
+    /// not cached. `keep`: put fetched chunks in the cache (compaction reads bypass it).
     pub(super) async fn load(&self, ids: &[u64], keep: bool) -> Result<Vec<Rc<Chunk>>> {
-        let mut out: Vec<Option<Rc<Chunk>>> = {
+        let cached = self.fetch(ids, keep, false).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (&id, c) in ids.iter().zip(cached) {
+            out.push(match c {
+                Cached::Whole(c) => c,
+                Cached::Table(t) => {
+                    // Cached for gets: decode from the record it holds, and keep the whole
+                    // chunk in its place, as a fetch would have.
+                    let c = Rc::new(Chunk::decode_shared(id, t.raw().clone())?);
+                    if keep {
+                        self.inner.cache.borrow_mut().insert(id, Cached::Whole(c.clone()));
+                    }
+                    c
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// Fetches chunks by id for point reads: a format-2 chunk as a `Table`, an older one
+    /// decoded whole; cached either way.
+    pub(super) async fn load_points(&self, ids: &[u64]) -> Result<Vec<Cached>> {
+        self.fetch(ids, true, true).await
+    }
+
+    /// Cached chunks as they are; the others fetched in one `get_many` and opened as tables
+    /// (`points`, format 2 only) or decoded whole.
+    async fn fetch(&self, ids: &[u64], keep: bool, points: bool) -> Result<Vec<Cached>> {
+        let mut out: Vec<Option<Cached>> = {
             let mut cache = self.inner.cache.borrow_mut();
             ids.iter().map(|id| cache.get(*id)).collect()
         };
@@ -38,7 +75,12 @@ impl<R: RecordStore + 'static> Lsm<R> {
                 let Some(bytes) = record else {
                     return Err(missing(&format!("chunk {} is missing", ids[i])));
                 };
-                let chunk = Rc::new(Chunk::decode(ids[i], bytes)?);
+                let raw = Rc::new(bytes);
+                let chunk = if points && Table::is_format_2(&raw) {
+                    Cached::Table(Rc::new(Table::open(ids[i], raw)?))
+                } else {
+                    Cached::Whole(Rc::new(Chunk::decode_shared(ids[i], raw)?))
+                };
                 if keep {
                     self.inner.cache.borrow_mut().insert(ids[i], chunk.clone());
                 }
@@ -86,9 +128,9 @@ impl<R: RecordStore + 'static> Lsm<R> {
     async fn get_in(&self, m: &Manifest, key: &[u8]) -> Result<Option<Vec<u8>>> {
         for run in &m.runs {
             if let Some(meta) = run.chunk_for(key) {
-                let chunk = self.load_one(meta.id, true).await?;
-                if let Some(i) = chunk.find(key) {
-                    return Ok(chunk.value(i).map(<[u8]>::to_vec));
+                let chunk = self.load_points(&[meta.id]).await?.remove(0);
+                if let Some(found) = chunk.lookup(key)? {
+                    return Ok(found.map(|v| v.to_vec()));
                 }
             }
         }
@@ -121,15 +163,26 @@ impl<R: RecordStore + 'static> Lsm<R> {
             }
             let mut ids: Vec<u64> = todo.iter().map(|t| t.1).collect();
             ids.sort_unstable();
-            ids.dedup();
-            // `ids` is sorted: a binary search finds each key's chunk (hashing every key's
-            // chunk id cost more, for batches of hundreds of keys over several runs).
-            let chunks: Vec<Rc<Chunk>> = self.load(&ids, true).await?;
+            // Chunks that many keys look in are decoded whole (one decode, then binary
+            // searches) rather than walked block by block per key; `ids` keeps a copy per key.
+            let mut whole: Vec<u64> = Vec::new();
+            let mut points: Vec<u64> = Vec::new();
+            for group in ids.chunk_by(|a, b| a == b) {
+                if group.len() >= WHOLE_AT { &mut whole } else { &mut points }.push(group[0]);
+            }
+            let mut chunks: Vec<(u64, Cached)> = whole
+                .iter()
+                .copied()
+                .zip(self.load(&whole, true).await?.into_iter().map(Cached::Whole))
+                .collect();
+            chunks.extend(points.iter().copied().zip(self.load_points(&points).await?));
+            chunks.sort_unstable_by_key(|c| c.0);
+            // Sorted by id: a binary search finds each key's chunk (hashing every key's chunk
+            // id cost more, for batches of hundreds of keys over several runs).
             for (i, id) in todo {
-                let at = ids.binary_search(&id).expect("every chunk id was loaded");
-                let chunk = &chunks[at];
-                if let Some(at) = chunk.find(&keys[i]) {
-                    answers[i] = Some(chunk.value_shared(at));
+                let at = chunks.binary_search_by_key(&id, |c| c.0).expect("every chunk id was loaded");
+                if let Some(found) = chunks[at].1.lookup(&keys[i])? {
+                    answers[i] = Some(found);
                 }
             }
         }

@@ -8,7 +8,8 @@
 //! - each chunk is the one the manifest describes: its byte length, entry and tombstone
 //!   counts, and first and last keys are the ones listed. Equal end keys, with keys strictly
 //!   increasing, put every key inside the chunk's span. A record cut exactly between two
-//!   entries still decodes, and only these checks catch it.
+//!   entries still decodes (format 1), and only these checks catch it;
+//! - a format-2 chunk's Bloom filter passes every key of the chunk (gets trust it).
 //!
 //! Records are read from the record store, never from the chunk cache: a cached chunk
 //! decoded once says nothing about the record as it is now. They are read a few at a time
@@ -88,6 +89,10 @@ fn check_chunk(run: u64, meta: &ChunkMeta, bytes: Vec<u8>) -> Result<u64> {
     if chunk.is_empty() {
         return bad("no entries".into());
     }
+    // Gets trust the filter: a key it lacks would read as absent.
+    if let Some(k) = chunk.key_missing_from_filter() {
+        return bad(format!("its Bloom filter lacks key \"{}\"", k.escape_ascii()));
+    }
     let (first, last) = (chunk.key(0), chunk.key(chunk.len() - 1));
     let span = || format!("\"{}\"..\"{}\"", meta.first.escape_ascii(), meta.last.escape_ascii());
     if first < meta.first.as_slice() || last > meta.last.as_slice() {
@@ -123,7 +128,7 @@ fn check_chunk(run: u64, meta: &ChunkMeta, bytes: Vec<u8>) -> Result<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::chunk::Splitter;
+    use super::super::chunk::{encode_format_1, Splitter};
     use super::*;
 
     fn encoded(keys: &[&str]) -> (ChunkMeta, Vec<u8>) {
@@ -176,13 +181,34 @@ mod tests {
     }
 
     #[test]
-    fn a_record_cut_between_entries_decodes_but_ends_before_its_span() {
-        let (meta, full) = encoded(&["a", "b", "c"]);
-        let (_, two) = encoded(&["a", "b"]);
+    fn a_format_1_record_cut_between_entries_decodes_but_ends_before_its_span() {
+        let (meta, _) = encoded(&["a", "b", "c"]);
+        let v1 =
+            |keys: &[&'static str]| encode_format_1(keys.iter().map(|k| (k.as_bytes(), Some(&b"v"[..]))));
+        let (full, two) = (v1(&["a", "b", "c"]), v1(&["a", "b"]));
         assert!(full.starts_with(&two), "the cut record is a prefix of the whole one");
         assert_eq!(
             message(check_chunk(1, &meta, two)),
             r#"corrupt LSM chunk 7 of run 1: its keys run "a".."b", the manifest says "a".."c""#
+        );
+    }
+
+    #[test]
+    fn a_format_2_record_cut_short_is_refused_by_its_footer() {
+        let (meta, full) = encoded(&["a", "b", "c"]);
+        let cut = full[..full.len() - 3].to_vec();
+        assert!(message(check_chunk(1, &meta, cut)).starts_with("corrupt LSM chunk 7: footer offsets"));
+    }
+
+    #[test]
+    fn a_filter_that_lacks_a_key_is_corruption() {
+        let (meta, mut full) = encoded(&["a", "b", "c"]);
+        let n = full.len();
+        let filter = u32::from_le_bytes(full[n - 4..].try_into().unwrap()) as usize;
+        full[filter + 1..n - 8].fill(0);
+        assert_eq!(
+            message(check_chunk(1, &meta, full)),
+            r#"corrupt LSM chunk 7 of run 1: its Bloom filter lacks key "a""#
         );
     }
 

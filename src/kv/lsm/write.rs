@@ -8,6 +8,7 @@
 //! so that compaction can keep its doc and seq chunks as they are (`compact`); a smaller one
 //! (a single put) stays one chunk, since each chunk is one more IndexedDB record to write.
 
+use super::cache::Cached;
 use super::chunk::{Chunk, Encoded, Splitter};
 use super::manifest::{chunk_key, ChunkMeta, Manifest, Run};
 use super::{fresh_epoch, Lsm, MAX_ATTEMPTS};
@@ -86,12 +87,14 @@ pub(super) fn puts<'a>(run: &Run, pieces: &'a [Piece], manifest: &'a [u8]) -> Ve
 }
 
 impl<R: RecordStore + 'static> Lsm<R> {
-    /// Decodes the new chunks of `run` (formed from `pieces`) into the cache.
+    /// Decodes the new chunks of `run` (formed from `pieces`) into the cache, whole: scans
+    /// (allDocs, changes, views) read fresh data next as often as gets do, and a cached table
+    /// would make them decode it then. Gets read whole chunks as fast.
     pub(super) fn cache_new(&self, run: &Run, pieces: Vec<Piece>) -> Result<()> {
         for (meta, piece) in run.chunks.iter().zip(pieces) {
             if let Piece::New(enc) = piece {
                 let chunk = Rc::new(Chunk::decode(meta.id, enc.bytes)?);
-                self.inner.cache.borrow_mut().insert(meta.id, chunk);
+                self.inner.cache.borrow_mut().insert(meta.id, Cached::Whole(chunk));
             }
         }
         Ok(())

@@ -1,0 +1,275 @@
+//! Format-2 chunks: data blocks, a block index and a Bloom filter, so a point read decodes one
+//! block of ~`BLOCK_BYTES` instead of the whole ~256 KiB record (as LevelDB's tables do).
+//!
+//! Layout of a format-2 record of `L` bytes:
+//!
+//! ```text
+//! 0..3      b"SC", 2
+//! 3..I      data blocks, back to back: entries as in format 1 (see `chunk`), except that the
+//!           first entry of every block shares no bytes with the key before it (a restart), so
+//!           a block decodes on its own
+//! I..F      index: varint block count, then per block its byte length (varint) and its first
+//!           key (varint length, bytes); lengths add up to I − 3, first keys strictly increase
+//! F..L−8    Bloom filter over every key of the chunk, tombstones included (see `bloom`)
+//! L−8..L    I, then F, each a u32 little-endian
+//! ```
+//!
+//! A `Table` is what a cache keeps for point reads: the record as read (shared, never copied)
+//! plus the parsed index. A get checks the filter, finds the one block whose span may hold the
+//! key and walks it. Scans and merges still decode whole chunks (`Chunk::decode`), from the same
+//! shared record when the cache has its `Table`. Damage is a `corruption` error, never a panic:
+//! `open` checks the layout and the index, a lookup checks the block it walks.
+
+use super::bloom;
+use super::varint::{self, Reader};
+use crate::error::{Error, Result};
+use crate::kv::SharedBytes;
+use std::cell::Cell;
+use std::rc::Rc;
+
+pub const FORMAT: u8 = 2;
+/// Target size of a data block. Point reads walk one block: ~20 small docs at 4 KiB.
+pub const BLOCK_BYTES: usize = 4 << 10;
+const FOOTER: usize = 8;
+
+/// Where a format-2 record's parts lie, checked against its length.
+pub struct Layout {
+    /// Block `i` spans `bounds[i]..bounds[i + 1]`.
+    pub bounds: Vec<u32>,
+    /// Block `i`'s first key is `firsts[first_at[i]..first_at[i + 1]]`.
+    firsts: Vec<u8>,
+    first_at: Vec<u32>,
+    /// The filter, `k` byte included.
+    filter: std::ops::Range<usize>,
+}
+
+impl Layout {
+    pub fn parse(name: &str, raw: &[u8]) -> Result<Layout> {
+        let bad = |what: String| Error::corruption(format!("{name}: {what}"));
+        let len = raw.len();
+        if len < 3 + FOOTER || u32::try_from(len).is_err() {
+            return Err(bad(format!("format 2 record of {len} bytes")));
+        }
+        let word = |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let (index, filter) = (word(len - FOOTER), word(len - FOOTER + 4));
+        if !(3 <= index && index <= filter && filter + 2 <= len - FOOTER) {
+            return Err(bad(format!("footer offsets {index}, {filter} out of order in {len} bytes")));
+        }
+        let k = raw[filter];
+        if k == 0 || k > bloom::MAX_PROBES {
+            return Err(bad(format!("filter with {k} probes at byte {filter}")));
+        }
+        let mut r = Reader::new(&raw[..filter], index);
+        let named = |e| varint::name_record(e, &format!("{name}: index"));
+        let n = r.len().map_err(named)?;
+        let mut bounds = Vec::with_capacity(n.min(len / 2) + 1);
+        let mut firsts = Vec::new();
+        let mut first_at = Vec::with_capacity(n.min(len / 2) + 1);
+        bounds.push(3u32);
+        first_at.push(0u32);
+        let mut end = 3usize;
+        for i in 0..n {
+            let at = r.pos;
+            let size = r.len().map_err(named)?;
+            let key = r.bytes().map_err(named)?;
+            end = end.checked_add(size).filter(|&e| e <= index && size > 0).ok_or_else(|| {
+                bad(format!("index entry at byte {at}: block of {size} bytes past the index"))
+            })?;
+            if i > 0 && key <= &firsts[first_at[i - 1] as usize..] {
+                return Err(bad(format!("index entry at byte {at} is not above the one before")));
+            }
+            firsts.extend_from_slice(key);
+            bounds.push(end as u32);
+            first_at.push(firsts.len() as u32);
+        }
+        if r.pos != filter || end != index {
+            return Err(bad(format!(
+                "index ends at byte {} and blocks at {end}, not {filter} and {index}",
+                r.pos
+            )));
+        }
+        Ok(Layout { bounds, firsts, first_at, filter: filter..len - FOOTER })
+    }
+
+    pub fn blocks(&self) -> usize {
+        self.bounds.len() - 1
+    }
+
+    pub fn first(&self, i: usize) -> &[u8] {
+        &self.firsts[self.first_at[i] as usize..self.first_at[i + 1] as usize]
+    }
+
+    pub fn filter_range(&self) -> std::ops::Range<usize> {
+        self.filter.clone()
+    }
+
+    /// The filter's bytes in `raw`.
+    pub fn filter<'a>(&self, raw: &'a [u8]) -> &'a [u8] {
+        &raw[self.filter.clone()]
+    }
+
+    fn mem_size(&self) -> usize {
+        self.bounds.capacity() * 4 + self.first_at.capacity() * 4 + self.firsts.capacity()
+    }
+}
+
+/// A format-2 chunk ready for point reads; immutable, shared by the cache and readers.
+pub struct Table {
+    id: u64,
+    raw: Rc<Vec<u8>>,
+    layout: Layout,
+    /// Blocks walked so far, for tests and diagnostics.
+    blocks_read: Cell<u64>,
+}
+
+/// What a chunk says of a key: nothing (`None`), a tombstone (`Some(None)`), or a value.
+pub type Found = Option<Option<SharedBytes>>;
+
+impl Table {
+    /// Whether `raw` is a format-2 record (else it is older, or damage `Chunk::decode` names).
+    pub fn is_format_2(raw: &[u8]) -> bool {
+        raw.len() >= 3 && &raw[..2] == b"SC" && raw[2] == FORMAT
+    }
+
+    /// Parses the footer and index of format-2 chunk `id`; the blocks are checked as read.
+    pub fn open(id: u64, raw: Rc<Vec<u8>>) -> Result<Table> {
+        let layout = Layout::parse(&format!("LSM chunk {id}"), &raw)?;
+        Ok(Table { id, raw, layout, blocks_read: Cell::new(0) })
+    }
+
+    pub fn raw(&self) -> &Rc<Vec<u8>> {
+        &self.raw
+    }
+
+    pub fn blocks_read(&self) -> u64 {
+        self.blocks_read.get()
+    }
+
+    /// Bytes of wasm memory this table holds, for the cache's budget.
+    pub fn mem_size(&self) -> usize {
+        self.raw.capacity() + self.layout.mem_size() + 64
+    }
+
+    /// The entry for `key`: filter, then the one block whose span may hold it.
+    pub fn lookup(&self, key: &[u8]) -> Result<Found> {
+        let l = &self.layout;
+        let blocks = l.blocks();
+        if blocks == 0 || !bloom::may_contain(l.filter(&self.raw), bloom::hash(key)) {
+            return Ok(None);
+        }
+        // The last block whose first key is at most `key`.
+        let (mut lo, mut hi) = (0, blocks);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if l.first(mid) <= key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo == 0 {
+            return Ok(None);
+        }
+        self.blocks_read.set(self.blocks_read.get() + 1);
+        self.walk_block(lo - 1, key)
+    }
+
+    /// Walks block `b` entry by entry until `key` or a key above it.
+    fn walk_block(&self, b: usize, key: &[u8]) -> Result<Found> {
+        let (start, end) = (self.layout.bounds[b] as usize, self.layout.bounds[b + 1] as usize);
+        let name = format!("LSM chunk {}", self.id);
+        let mut r = Reader::new(&self.raw[..end], start);
+        let mut cur: Vec<u8> = Vec::with_capacity(key.len() + 16);
+        while !r.at_end() {
+            let at = r.pos;
+            let entry = |e| varint::name_record(e, &format!("{name}: entry at byte {at}"));
+            let shared = r.len().map_err(entry)?;
+            let suffix = r.bytes().map_err(entry)?;
+            if shared > cur.len() || (at == start && shared > 0) {
+                return Err(Error::corruption(format!(
+                    "{name}: entry at byte {at} shares {shared} bytes with a previous key of {}",
+                    if at == start { 0 } else { cur.len() }
+                )));
+            }
+            cur.truncate(shared);
+            cur.extend_from_slice(suffix);
+            let tag = r.varint().map_err(entry)?;
+            let value = if tag == 0 {
+                None
+            } else {
+                let n = usize::try_from(tag - 1).unwrap_or(usize::MAX);
+                let from = r.pos;
+                r.take(n).map_err(entry)?;
+                Some(from..from + n)
+            };
+            match cur.as_slice().cmp(key) {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal => {
+                    return Ok(Some(value.map(|v| SharedBytes::new(self.raw.clone(), v))));
+                }
+                std::cmp::Ordering::Greater => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::chunk::Splitter;
+    use super::*;
+
+    fn table(n: usize, target: usize) -> Table {
+        let mut s = Splitter::new(target);
+        for i in 0..n {
+            let v = format!("value {i}").repeat(5);
+            s.push(format!("doc/{:06}", i * 2).as_bytes(), (i % 7 != 3).then_some(v.as_bytes()));
+        }
+        let mut chunks = s.finish();
+        assert_eq!(chunks.len(), 1);
+        Table::open(9, Rc::new(chunks.remove(0).bytes)).unwrap()
+    }
+
+    #[test]
+    fn a_get_walks_one_block_and_finds_values_and_tombstones() {
+        let t = table(2000, 1 << 20);
+        assert!(t.layout.blocks() > 20, "{} blocks", t.layout.blocks());
+        for i in [0usize, 1, 500, 1999] {
+            let want = (i % 7 != 3).then(|| format!("value {i}").repeat(5));
+            let got = t.lookup(format!("doc/{:06}", i * 2).as_bytes()).unwrap();
+            assert_eq!(got.map(|v| v.map(|v| v.to_vec())), Some(want.map(String::into_bytes)), "key {i}");
+        }
+        assert_eq!(t.blocks_read(), 4, "one block per get");
+    }
+
+    #[test]
+    fn a_get_of_an_absent_key_reads_no_block_when_the_filter_says_no() {
+        let t = table(2000, 1 << 20);
+        let absent: Vec<String> = (0..2000).map(|i| format!("doc/{:06}", i * 2 + 1)).collect();
+        for k in &absent {
+            assert!(t.lookup(k.as_bytes()).unwrap().is_none());
+        }
+        // The filter lets ~1% through; each of those walks one block and finds nothing.
+        assert!(t.blocks_read() < 60, "{} blocks read for 2000 absent keys", t.blocks_read());
+        assert!(t.lookup(b"a").unwrap().is_none(), "below the first key");
+        assert!(t.lookup(b"z").unwrap().is_none(), "above the last key");
+    }
+
+    #[test]
+    fn a_damaged_index_or_footer_is_a_corruption_error_naming_the_chunk() {
+        let good = table(300, 1 << 20).raw.to_vec();
+        let open = |raw: Vec<u8>| Table::open(4, Rc::new(raw)).err().expect("an error");
+        let mut short = good.clone();
+        short.truncate(good.len() - 1);
+        assert!(open(short).message.starts_with("corrupt LSM chunk 4: footer offsets"));
+        let mut swapped = good.clone();
+        let n = good.len();
+        swapped.copy_within(n - 4..n, n - 8);
+        assert_eq!(open(swapped).name, "corruption");
+        let mut probes = good.clone();
+        let filter = u32::from_le_bytes(good[n - 4..].try_into().unwrap()) as usize;
+        probes[filter] = 200;
+        assert!(open(probes).message.contains("probes"));
+        assert_eq!(open(b"SC\x02".to_vec()).message, "corrupt LSM chunk 4: format 2 record of 3 bytes");
+    }
+}
