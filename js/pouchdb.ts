@@ -278,6 +278,8 @@ export class PouchChanges extends Emitter implements PromiseLike<any> {
     const complete = typeof options.complete === 'function' ? (options.complete as Callback) : undefined;
     const returnDocs = options.return_docs !== false && options.returnDocs !== false;
     const { live, ...rest } = jsonOptions(options);
+    // A filter function runs in the core (it is called per page of docs there).
+    if (typeof options.filter === 'function') rest.filter = options.filter;
     if (onChange) this.on('change', onChange);
     this.#promise = new Promise((resolve, reject) => {
       const done = (err: unknown, result?: any) => {

@@ -164,3 +164,152 @@ fn a_local_doc_with_a_rev_that_is_not_0_n_fails_alone_in_bulk_docs() {
         );
     });
 }
+
+// ---- changes filters (PouchDB's test.changes.js) ----
+
+use async_trait::async_trait;
+use settee::db::changes_filter::{ChangeFilterFn, FilterCompiler, FilterContext};
+use settee::db::shape::Shape;
+use settee::db::views::{DesignView, FnMap, MapFn};
+use settee::error::Result as SResult;
+
+/// Keeps docs whose `integer` is odd, whatever the source says (native tests run no JS).
+struct OddFilter;
+
+#[async_trait(?Send)]
+impl ChangeFilterFn for OddFilter {
+    async fn keep(&self, docs: &[String]) -> SResult<Vec<bool>> {
+        Ok(docs.iter().map(|d| parse(d.clone())["integer"].as_i64().is_some_and(|i| i % 2 == 1)).collect())
+    }
+}
+
+struct OddCompiler;
+
+impl FilterCompiler for OddCompiler {
+    fn filter(&self, _source: &str, _query: &Value) -> SResult<Rc<dyn ChangeFilterFn>> {
+        Ok(Rc::new(OddFilter))
+    }
+    fn map(&self, _view: &DesignView) -> SResult<Rc<dyn MapFn>> {
+        Ok(Rc::new(FnMap(|doc: &Value| {
+            let odd = doc["integer"].as_i64().is_some_and(|i| i % 2 == 1);
+            Ok(if odd { vec![(doc["_id"].clone(), Value::Null)] } else { vec![] })
+        })))
+    }
+}
+
+fn odd_ctx() -> FilterContext {
+    FilterContext { function: None, compiler: Some(Rc::new(OddCompiler)) }
+}
+
+async fn numbered(db: &Database, n: i64) {
+    let docs = (0..n).map(|i| json!({"_id": i.to_string(), "integer": i})).collect();
+    db.bulk_docs(docs, true).await.unwrap();
+    let ddoc =
+        json!({"_id": "_design/foo", "integer": 4, "filters": {"odd": "…"}, "views": {"odd": {"map": "…"}}});
+    db.put(ddoc, true).await.unwrap();
+}
+
+async fn changed_ids(db: &Database, options: Value, ctx: &FilterContext) -> SResult<(Vec<String>, u64)> {
+    let out = parse(db.changes_with(&options, Shape::Rows, ctx).await?);
+    let ids =
+        out["results"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    Ok((ids, out["last_seq"].as_u64().unwrap()))
+}
+
+#[test]
+fn a_design_doc_filter_keeps_only_passing_rows_and_limit_counts_them() {
+    block_on(async {
+        let db = db();
+        numbered(&db, 6).await;
+        let (ids, _) = changed_ids(&db, json!({"filter": "foo/odd"}), &odd_ctx()).await.unwrap();
+        assert_eq!(ids, ["1", "3", "5"]);
+        let (ids, last) =
+            changed_ids(&db, json!({"filter": "foo/odd", "limit": 2}), &odd_ctx()).await.unwrap();
+        assert_eq!(ids, ["1", "3"], "limit counts rows after filtering");
+        let (ids, _) =
+            changed_ids(&db, json!({"filter": "foo/odd", "since": last}), &odd_ctx()).await.unwrap();
+        assert_eq!(ids, ["5"], "last_seq of a limited page resumes after its last row");
+    });
+}
+
+#[test]
+fn a_view_filter_keeps_docs_the_map_emits_for_and_view_alone_implies_it() {
+    block_on(async {
+        let db = db();
+        numbered(&db, 4).await;
+        let (ids, _) =
+            changed_ids(&db, json!({"filter": "_view", "view": "foo/odd"}), &odd_ctx()).await.unwrap();
+        assert_eq!(ids, ["1", "3"]);
+        let (ids, _) = changed_ids(&db, json!({"view": "foo/odd"}), &odd_ctx()).await.unwrap();
+        assert_eq!(ids, ["1", "3"]);
+    });
+}
+
+#[test]
+fn missing_filters_views_and_design_docs_are_404_and_a_missing_view_param_is_400() {
+    block_on(async {
+        let db = db();
+        numbered(&db, 2).await;
+        let ctx = odd_ctx();
+        for options in [
+            json!({"filter": "foo/nope"}),
+            json!({"filter": "nodoc/odd"}),
+            json!({"filter": "_view", "view": "foo/nope"}),
+            json!({"filter": "_view", "view": "nodoc/odd"}),
+        ] {
+            let err = changed_ids(&db, options.clone(), &ctx).await.unwrap_err();
+            assert_eq!((err.status, err.name), (404, "not_found"), "{options}");
+        }
+        let err = changed_ids(&db, json!({"filter": "foo/nope"}), &ctx).await.unwrap_err();
+        assert_eq!(err.message, "missing json key: nope");
+        for options in
+            [json!({"filter": "_view"}), json!({"filter": "_view", "view": ""}), json!({"view": "a/b/c"})]
+        {
+            let err = changed_ids(&db, options.clone(), &ctx).await.unwrap_err();
+            assert_eq!((err.status, err.name), (400, "bad_request"), "{options}");
+        }
+        // A filter name with two slashes is no filter at all (PouchDB #4451).
+        let (ids, _) = changed_ids(&db, json!({"filter": "a/b/c"}), &ctx).await.unwrap();
+        assert_eq!(ids.len(), 3);
+    });
+}
+
+#[test]
+fn a_selector_filters_changes_and_rejects_any_other_filter() {
+    block_on(async {
+        let db = db();
+        let docs = vec![
+            json!({"_id": "0", "user": "foo"}),
+            json!({"_id": "1", "user": "bar"}),
+            json!({"_id": "2", "user": "foo"}),
+        ];
+        db.bulk_docs(docs, true).await.unwrap();
+        let none = FilterContext::default();
+        let (ids, _) = changed_ids(&db, json!({"selector": {"user": "foo"}}), &none).await.unwrap();
+        assert_eq!(ids, ["0", "2"]);
+        let explicit = json!({"selector": {"user": "foo"}, "filter": "_selector", "limit": 1});
+        let (ids, last) = changed_ids(&db, explicit, &none).await.unwrap();
+        assert_eq!(ids, ["0"]);
+        let (ids, _) =
+            changed_ids(&db, json!({"selector": {"user": "foo"}, "since": last}), &none).await.unwrap();
+        assert_eq!(ids, ["2"]);
+        let err = changed_ids(&db, json!({"selector": {"user": "foo"}, "filter": "foo/odd"}), &none)
+            .await
+            .unwrap_err();
+        assert_eq!((err.status, err.message.as_str()), (400, "selector invalid for filter \"foo/odd\""));
+    });
+}
+
+#[test]
+fn changes_limit_zero_means_one_and_since_latest_means_now() {
+    block_on(async {
+        let db = db();
+        numbered(&db, 3).await;
+        let none = FilterContext::default();
+        let (ids, _) = changed_ids(&db, json!({"limit": 0}), &none).await.unwrap();
+        assert_eq!(ids, ["0"]);
+        let (ids, last) = changed_ids(&db, json!({"since": "latest"}), &none).await.unwrap();
+        assert!(ids.is_empty());
+        assert_eq!(last, 4);
+    });
+}

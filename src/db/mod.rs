@@ -19,6 +19,7 @@ mod attachment_api;
 mod attachment_data;
 pub mod attachments;
 pub mod changes;
+pub mod changes_filter;
 pub mod changes_out;
 pub mod doc;
 mod doc_raw;

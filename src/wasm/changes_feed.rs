@@ -5,6 +5,7 @@
 use super::convert::to_js;
 use super::error::to_js as err_to_js;
 use super::promise::spawn;
+use crate::db::changes_filter::FilterContext;
 use crate::db::{self, live::LiveChanges};
 use crate::error::Result;
 use crate::replicate::http::live_changes::RemoteChanges;
@@ -28,6 +29,14 @@ pub struct ChangesFeed {
 impl ChangesFeed {
     pub(super) fn new(db: Rc<db::Database>, options: Result<Value>) -> ChangesFeed {
         ChangesFeed { feed: Feed::Local(Rc::new(LiveChanges::new(db, options))) }
+    }
+
+    pub(super) fn with_filters(
+        db: Rc<db::Database>,
+        options: Result<Value>,
+        ctx: FilterContext,
+    ) -> ChangesFeed {
+        ChangesFeed { feed: Feed::Local(Rc::new(LiveChanges::with_filters(db, options, ctx))) }
     }
 
     pub(super) fn remote(peer: Rc<HttpPeer>, options: Value) -> Result<ChangesFeed> {

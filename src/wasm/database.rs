@@ -6,6 +6,7 @@ use super::convert::{from_js, json_text, new_id, to_js};
 use super::endpoint::Endpoint;
 use super::error::{to_js as err_to_js, to_js_for_doc};
 use super::expand;
+use super::filter_fns;
 use super::promise::spawn;
 use super::storage;
 use crate::db::shape::Shape;
@@ -194,12 +195,21 @@ impl Database {
     /// One-shot changes; `liveChanges` is the feed that waits for more.
     pub fn changes(&self, options: JsValue) -> Promise {
         let db = self.inner.clone();
-        promise_as(async move { db.changes_as(&from_js(&options)?, Shape::Columns).await }, expand::changes)
+        promise_as(
+            async move {
+                let ctx = filter_fns::context(&options)?;
+                db.changes_with(&from_js(&options)?, Shape::Columns, &ctx).await
+            },
+            expand::changes,
+        )
     }
 
     #[wasm_bindgen(js_name = liveChanges)]
     pub fn live_changes(&self, options: JsValue) -> ChangesFeed {
-        ChangesFeed::new(self.inner.clone(), from_js(&options))
+        match filter_fns::context(&options) {
+            Ok(ctx) => ChangesFeed::with_filters(self.inner.clone(), from_js(&options), ctx),
+            Err(e) => ChangesFeed::new(self.inner.clone(), Err(e)),
+        }
     }
 
     pub fn info(&self) -> Promise {
