@@ -59,6 +59,22 @@ export class Emitter {
     return this.#events.get(event)?.length ?? 0;
   }
 
+  /** Node's leak warning threshold: there is no warning here, so this only chains. */
+  setMaxListeners(_n: number): this {
+    return this;
+  }
+
+  getMaxListeners(): number {
+    return Infinity;
+  }
+
+  /** The listeners by event, as Node's `_events` (PouchDB's tests check it for leaks). */
+  get _events(): Record<string, Listener[]> {
+    const out: Record<string, Listener[]> = {};
+    for (const [event, list] of this.#events) if (typeof event === 'string') out[event] = [...list];
+    return out;
+  }
+
   /** Calls each listener with `args`; returns whether there was any. */
   emit(event: string | symbol, ...args: unknown[]): boolean {
     const list = this.#events.get(event);

@@ -40,6 +40,18 @@ function jsonOptions(options: unknown): Record<string, unknown> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => typeof v !== 'function'));
 }
 
+/** `jsonOptions`, keeping `filter` functions: the core calls them for each doc. */
+function filterOptions(options: unknown): Record<string, unknown> {
+  const out = jsonOptions(options);
+  const given = options as Record<string, unknown> | null;
+  if (typeof given?.filter === 'function') out.filter = given.filter;
+  // A sync's `push` / `pull` options may hold a filter of their own.
+  for (const direction of ['push', 'pull']) {
+    if (given?.[direction] && typeof given[direction] === 'object') out[direction] = filterOptions(given[direction]);
+  }
+  return out;
+}
+
 const VERSION = '9.0.0';
 
 /** The adapter names PouchDB apps pass; all but `memory` and `http(s)` mean IndexedDB. */
@@ -277,9 +289,7 @@ export class PouchChanges extends Emitter implements PromiseLike<any> {
     const onChange = typeof options.onChange === 'function' ? options.onChange : undefined;
     const complete = typeof options.complete === 'function' ? (options.complete as Callback) : undefined;
     const returnDocs = options.return_docs !== false && options.returnDocs !== false;
-    const { live, ...rest } = jsonOptions(options);
-    // A filter function runs in the core (it is called per page of docs there).
-    if (typeof options.filter === 'function') rest.filter = options.filter;
+    const { live, ...rest } = filterOptions(options);
     if (onChange) this.on('change', onChange);
     this.#promise = new Promise((resolve, reject) => {
       const done = (err: unknown, result?: any) => {
@@ -361,10 +371,29 @@ export class PouchReplication extends Emitter implements PromiseLike<any> {
   constructor(inner: Replication<unknown, unknown>, options: Record<string, any>, callback?: Callback) {
     super();
     this.#inner = inner;
-    for (const event of REPLICATION_EVENTS) inner.on(event, (arg: unknown) => this.emit(event, arg));
+    for (const event of REPLICATION_EVENTS) {
+      inner.on(event, (arg: unknown) => {
+        this.emit(event, arg);
+        const change = arg as { direction?: 'push' | 'pull'; change?: unknown } | undefined;
+        if (event === 'change' && change?.direction) this[change.direction].emit('change', change.change);
+        // PouchDB drops every listener once a replication has ended (no leak for long-lived apps).
+        if (event === 'complete' || event === 'error') {
+          this.removeAllListeners();
+          this.push.removeAllListeners();
+          this.pull.removeAllListeners();
+        }
+      });
+    }
     const complete = typeof options.complete === 'function' ? (options.complete as Callback) : undefined;
     for (const cb of [complete, callback]) if (cb) withCallback(Promise.resolve(inner), cb);
   }
+
+  /**
+   * A sync's directions, as PouchDB's `sync.push` / `sync.pull`: each emits its own `change`
+   * events, and cancelling either ends the sync (PouchDB stops both when one stops).
+   */
+  readonly push: ReplicationDirection = new ReplicationDirection(() => this.cancel());
+  readonly pull: ReplicationDirection = new ReplicationDirection(() => this.cancel());
 
   cancel(): void {
     this.#inner.cancel();
@@ -380,6 +409,20 @@ export class PouchReplication extends Emitter implements PromiseLike<any> {
 
   finally(f?: (() => void) | null): Promise<any> {
     return Promise.resolve(this.#inner).finally(f);
+  }
+}
+
+/** One direction of a sync: see `PouchReplication.push`. */
+export class ReplicationDirection extends Emitter {
+  #cancel: () => void;
+
+  constructor(cancel: () => void) {
+    super();
+    this.#cancel = cancel;
+  }
+
+  cancel(): void {
+    this.#cancel();
   }
 }
 
@@ -463,13 +506,13 @@ function makeConstructor(defaults: PouchDBOptions, parent?: PouchDBConstructor):
   ctor.defaults = (options) => makeConstructor({ ...defaults, ...options }, ctor);
   ctor.replicate = (source, target, ...rest) => {
     const [options, cb] = replicationArgs(rest);
-    const inner = Settee.replicate(asSettee(source, ctor), asSettee(target, ctor), jsonOptions(options));
+    const inner = Settee.replicate(asSettee(source, ctor), asSettee(target, ctor), filterOptions(options));
     return new PouchReplication(inner as never, options, cb);
   };
   ctor.sync = (a, b, ...rest) => {
     const [options, cb] = replicationArgs(rest);
     const left = asSettee(a, ctor);
-    const inner = (typeof left === 'string' ? new Settee(left) : left).sync(asSettee(b, ctor) as never, jsonOptions(options));
+    const inner = (typeof left === 'string' ? new Settee(left) : left).sync(asSettee(b, ctor) as never, filterOptions(options));
     return new PouchReplication(inner as never, options, cb);
   };
   return ctor;

@@ -74,7 +74,7 @@ impl Database {
 
     /// This database as one side of a `Replication`.
     pub fn endpoint(&self) -> Endpoint {
-        Endpoint::local(LocalPeer::new(self.inner.clone()))
+        Endpoint::local(LocalPeer::new(self.inner.clone()).with_filters(filter_fns::compiler_only()))
     }
 
     pub fn put(&self, doc: JsValue, options: JsValue) -> Promise {

@@ -92,3 +92,8 @@ pub fn context(options: &JsValue) -> Result<FilterContext> {
     };
     Ok(FilterContext { function, compiler: Some(Rc::new(JsFilterCompiler)) })
 }
+
+/// Design doc filters only (for a replication source).
+pub fn compiler_only() -> FilterContext {
+    FilterContext { function: None, compiler: Some(Rc::new(JsFilterCompiler)) }
+}
