@@ -230,6 +230,13 @@ for (const method of PROMISE_METHODS) {
     value: function (this: PouchDatabase, ...all: unknown[]) {
       // `query(fn)`: a lone function is the map function, not a callback.
       const [args, cb] = method === 'query' && all.length < 2 ? [all, undefined] : takeCallback(all);
+      // PouchDB reports what a map or reduce function throws as the database's `error` event.
+      if (method === 'query') {
+        const options = (args[1] ?? {}) as Record<string, unknown>;
+        if (typeof options === 'object' && typeof options.onError !== 'function') {
+          args[1] = { ...options, onError: (err: unknown) => this.emit('error', err) };
+        }
+      }
       let promise: Promise<unknown>;
       try {
         promise = Promise.resolve((this.settee[method] as AnyFn)(...args));

@@ -313,3 +313,70 @@ fn changes_limit_zero_means_one_and_since_latest_means_now() {
         assert_eq!(last, 4);
     });
 }
+
+// ---- views (PouchDB's test.mapreduce.js) ----
+
+use settee::db::views::{signature, ViewDef};
+
+fn temp_view(name: &str, map: impl Fn(&Value) -> SResult<Vec<(Value, Value)>> + 'static) -> ViewDef {
+    ViewDef {
+        ddoc: None,
+        name: name.into(),
+        signature: signature(name, None),
+        map: Rc::new(FnMap(map)),
+        reduce: None,
+    }
+}
+
+#[test]
+fn a_map_function_sees_conflicts_as_couchdb_gives_them() {
+    block_on(async {
+        let db = db();
+        db.bulk_docs(
+            vec![json!({"_id": "1", "_rev": "1-a", "v": 1}), json!({"_id": "1", "_rev": "1-b", "v": 2})],
+            false,
+        )
+        .await
+        .unwrap();
+        db.put(json!({"_id": "2"}), true).await.unwrap();
+        let view = temp_view("conflicts", |doc| {
+            Ok(doc.get("_conflicts").map(|c| vec![(doc["_id"].clone(), c.clone())]).unwrap_or_default())
+        });
+        let rows = parse(db.query(&view, &json!({})).await.unwrap());
+        assert_eq!(rows["rows"], json!([{"id": "1", "key": "1", "value": ["1-a"]}]));
+    });
+}
+
+#[test]
+fn one_doc_emitting_a_key_several_times_gives_rows_ordered_by_value() {
+    block_on(async {
+        let db = db();
+        db.put(json!({"_id": "d"}), true).await.unwrap();
+        let view = temp_view("dups", |_| {
+            Ok(vec![
+                (json!("k"), Value::Null),
+                (json!("k"), json!("multiple")),
+                (json!("k"), json!("crayon")),
+            ])
+        });
+        let rows = parse(db.query(&view, &json!({})).await.unwrap());
+        let values: Vec<&Value> = rows["rows"].as_array().unwrap().iter().map(|r| &r["value"]).collect();
+        assert_eq!(values, [&Value::Null, &json!("crayon"), &json!("multiple")]);
+    });
+}
+
+#[test]
+fn query_with_include_docs_and_attachments_inlines_the_data_of_docs_only() {
+    block_on(async {
+        let db = db();
+        let att = json!({"a.txt": {"content_type": "text/plain", "data": "aGVsbG8="}});
+        db.put(json!({"_id": "d", "_attachments": att}), true).await.unwrap();
+        let view = temp_view("docs", |doc| Ok(vec![(doc["_id"].clone(), doc.clone())]));
+        let res = parse(db.query(&view, &json!({"include_docs": true, "attachments": true})).await.unwrap());
+        let row = &res["rows"][0];
+        assert_eq!(row["doc"]["_attachments"]["a.txt"]["data"], "aGVsbG8=");
+        assert_eq!(row["value"]["_attachments"]["a.txt"]["stub"], true, "emitted values keep their stubs");
+        let res = parse(db.query(&view, &json!({"include_docs": true})).await.unwrap());
+        assert_eq!(res["rows"][0]["doc"]["_attachments"]["a.txt"]["stub"], true);
+    });
+}
