@@ -220,6 +220,43 @@ export class PouchDatabase extends Emitter {
   }
 }
 
+/** Methods whose first argument holds docs that may carry binary attachment data. */
+const BINARY_INPUT = new Set(['put', 'post', 'bulkDocs']);
+
+function docsOf(arg: unknown): unknown[] {
+  if (Array.isArray(arg)) return arg;
+  const docs = (arg as { docs?: unknown } | null)?.docs;
+  return Array.isArray(docs) ? docs : [arg];
+}
+
+function isBinary(data: unknown): data is Blob | ArrayBuffer | ArrayBufferView {
+  return (typeof Blob !== 'undefined' && data instanceof Blob) || data instanceof ArrayBuffer || ArrayBuffer.isView(data);
+}
+
+function hasBinaryData(doc: unknown): boolean {
+  const atts = (doc as { _attachments?: Record<string, { data?: unknown }> } | null)?._attachments;
+  return !!atts && typeof atts === 'object' && Object.values(atts).some((a) => isBinary(a?.data));
+}
+
+/** A copy of `doc` whose Blob / ArrayBuffer / typed array attachment data is base64. */
+async function base64Attachments(doc: any): Promise<any> {
+  if (!hasBinaryData(doc)) return doc;
+  const atts: Record<string, any> = { ...doc._attachments };
+  for (const [name, att] of Object.entries(atts)) {
+    const data = att?.data;
+    if (!isBinary(data)) continue;
+    const bytes =
+      data instanceof ArrayBuffer ? new Uint8Array(data)
+      : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      : new Uint8Array(await data.arrayBuffer());
+    let text = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    const type = att.content_type ?? (data instanceof Blob && data.type ? data.type : undefined);
+    atts[name] = { ...att, data: btoa(text), ...(type === undefined ? {} : { content_type: type }) };
+  }
+  return { ...doc, _attachments: atts };
+}
+
 /** Writes after which `auto_compaction: true` compacts, as PouchDB does. */
 const WRITES = new Set(['put', 'post', 'remove', 'bulkDocs', 'putAttachment', 'removeAttachment']);
 
@@ -239,7 +276,17 @@ for (const method of PROMISE_METHODS) {
       }
       let promise: Promise<unknown>;
       try {
-        promise = Promise.resolve((this.settee[method] as AnyFn)(...args));
+        const docs = BINARY_INPUT.has(method) ? docsOf(args[0]) : [];
+        if (docs.some(hasBinaryData)) {
+          // The core takes attachment data in docs as base64 (JSON); PouchDB also takes Blobs.
+          promise = Promise.all(docs.map(base64Attachments)).then((converted) => {
+            const given = args[0] as any;
+            args[0] = Array.isArray(given) ? converted : given?.docs ? { ...given, docs: converted } : converted[0];
+            return (this.settee[method] as AnyFn)(...args);
+          });
+        } else {
+          promise = Promise.resolve((this.settee[method] as AnyFn)(...args));
+        }
       } catch (err) {
         promise = Promise.reject(err);
       }

@@ -380,3 +380,19 @@ fn query_with_include_docs_and_attachments_inlines_the_data_of_docs_only() {
         assert_eq!(res["rows"][0]["doc"]["_attachments"]["a.txt"]["stub"], true);
     });
 }
+
+// ---- attachments (PouchDB's test.attachments.js) ----
+
+#[test]
+fn attachment_names_starting_with_underscore_are_bad_requests_and_write_nothing() {
+    block_on(async {
+        let db = db();
+        let att = json!({"_a.txt": {"content_type": "text/plain", "data": "aGVsbG8="}});
+        let err = db.put(json!({"_id": "d", "_attachments": att}), true).await.unwrap_err();
+        assert_eq!((err.status, err.name), (400, "bad_request"));
+        let data = settee::kv::blobs::AttData::bytes(b"hi".to_vec());
+        let err = db.put_attachment("d", "_b", None, data, "text/plain").await.unwrap_err();
+        assert_eq!((err.status, err.name), (400, "bad_request"));
+        assert_eq!(parse(db.info().await.unwrap())["doc_count"], 0);
+    });
+}

@@ -166,7 +166,18 @@ impl Database {
     #[wasm_bindgen(js_name = bulkGet)]
     pub fn bulk_get(&self, options: JsValue) -> Promise {
         let db = self.inner.clone();
-        promise(async move { db.bulk_get(&from_js(&options)?).await })
+        spawn(async move {
+            let run = async {
+                let options = from_js(&options)?;
+                let Some(stubs) = super::attachments::binary_read(&options)? else {
+                    return to_js(&db.bulk_get(&options).await?);
+                };
+                let answer = to_js(&db.bulk_get(&stubs).await?)?;
+                super::attachments::fill_bulk_get_blobs(&db, &answer).await?;
+                Ok(answer)
+            };
+            run.await.map_err(err_to_js)
+        })
     }
 
     #[wasm_bindgen(js_name = revsDiff)]
@@ -195,19 +206,37 @@ impl Database {
     /// One-shot changes; `liveChanges` is the feed that waits for more.
     pub fn changes(&self, options: JsValue) -> Promise {
         let db = self.inner.clone();
-        promise_as(
-            async move {
+        spawn(async move {
+            let run = async {
                 let ctx = filter_fns::context(&options)?;
-                db.changes_with(&from_js(&options)?, Shape::Columns, &ctx).await
-            },
-            expand::changes,
-        )
+                let json = from_js(&options)?;
+                let binary = super::attachments::binary_read(&json)?;
+                let answer = expand::changes(
+                    &db.changes_with(binary.as_ref().unwrap_or(&json), Shape::Columns, &ctx).await?,
+                )?;
+                if binary.is_some() {
+                    let rows = js_sys::Reflect::get(&answer, &"results".into()).unwrap_or(JsValue::UNDEFINED);
+                    super::attachments::fill_docs_of(&db, &rows, "doc").await?;
+                }
+                Ok(answer)
+            };
+            run.await.map_err(err_to_js)
+        })
     }
 
+    /// With `{include_docs, attachments, binary}` each page's docs get `Blob`s (see
+    /// `attachments::binary_read`).
     #[wasm_bindgen(js_name = liveChanges)]
     pub fn live_changes(&self, options: JsValue) -> ChangesFeed {
+        let json = from_js(&options);
+        let binary = json.as_ref().ok().map(super::attachments::binary_read);
+        let (json, binary) = match binary {
+            Some(Ok(Some(stubs))) => (Ok(stubs), true),
+            Some(Err(e)) => (Err(e), false),
+            _ => (json, false),
+        };
         match filter_fns::context(&options) {
-            Ok(ctx) => ChangesFeed::with_filters(self.inner.clone(), from_js(&options), ctx),
+            Ok(ctx) => ChangesFeed::with_filters(self.inner.clone(), json, ctx, binary),
             Err(e) => ChangesFeed::new(self.inner.clone(), Err(e)),
         }
     }
