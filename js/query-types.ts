@@ -132,6 +132,7 @@ export interface FindRequest {
   /** Return only these fields (dotted paths); `_id`/`_rev` only when listed. */
   fields?: string[];
   sort?: SortSpec;
+  /** At most this many docs; 25 when not given (CouchDB's default). */
   limit?: number;
   skip?: number;
   /** `'ddoc'`, `'ddoc/name'` or `[ddoc, name]`. */

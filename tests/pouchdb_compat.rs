@@ -396,3 +396,50 @@ fn attachment_names_starting_with_underscore_are_bad_requests_and_write_nothing(
         assert_eq!(parse(db.info().await.unwrap())["doc_count"], 0);
     });
 }
+
+// ---- bulkDocs (PouchDB's test.bulk_docs.js) ----
+
+#[test]
+fn a_reserved_or_non_string_id_rejects_the_whole_bulk_as_couchdb_does() {
+    block_on(async {
+        let db = db();
+        for bad in [json!("_invalid"), json!(123)] {
+            let err =
+                db.bulk_docs(vec![json!({"_id": "fine"}), json!({"_id": bad})], true).await.unwrap_err();
+            assert_eq!((err.status, err.name), (400, "bad_request"));
+        }
+        let err = db.bulk_docs_text("{\"doc\": []}", true).await.unwrap_err();
+        assert_eq!(err.message, "Missing JSON list of 'docs'");
+        assert_eq!(parse(db.info().await.unwrap())["doc_count"], 0);
+    });
+}
+
+#[test]
+fn bulk_docs_with_new_edits_false_lists_only_failures() {
+    block_on(async {
+        let db = db();
+        let docs = vec![
+            json!({"_id": "EE35E", "_rev": "4-70b26", "_deleted": true,
+                   "_revisions": {"start": 4, "ids": ["70b26", "9f454", "914bf", "7fdf8"]}}),
+            json!({"_id": "EE35E", "_rev": "3-f6d28", "_revisions": {"start": 3, "ids": ["f6d28", "914bf", "7fdf8"]}}),
+        ];
+        assert_eq!(parse(db.bulk_docs(docs.clone(), false).await.unwrap()), json!([]));
+        let text = serde_json::to_string(&docs).unwrap();
+        assert_eq!(parse(db.bulk_docs_text(&text, false).await.unwrap()), json!([]));
+        assert_eq!(parse(db.info().await.unwrap())["doc_count"], 1);
+    });
+}
+
+#[test]
+fn find_returns_at_most_25_docs_unless_given_a_limit() {
+    block_on(async {
+        let db = db();
+        db.bulk_docs((0..30).map(|i| json!({"_id": format!("d{i:02}"), "series": "t"})).collect(), true)
+            .await
+            .unwrap();
+        let found = parse(db.find(&json!({"selector": {"series": "t"}})).await.unwrap());
+        assert_eq!(found["docs"].as_array().unwrap().len(), 25);
+        let found = parse(db.find(&json!({"selector": {"series": "t"}, "limit": 30})).await.unwrap());
+        assert_eq!(found["docs"].as_array().unwrap().len(), 30);
+    });
+}

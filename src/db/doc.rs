@@ -135,12 +135,18 @@ pub fn parse_id(value: &Value) -> Result<String> {
     Ok(id.clone())
 }
 
+/// PouchDB's message for a `bulkDocs` without a list of docs (CouchDB's `_bulk_docs` says
+/// "POST body must include `docs` parameter.").
+pub const MISSING_DOCS: &str = "Missing JSON list of 'docs'";
+
+pub const RESERVED_ID: &str = "Only reserved document ids may start with underscore.";
+
 pub fn validate_id(id: &str) -> Result<()> {
     if id.is_empty() {
         return Err(Error::bad_request("_id must not be empty"));
     }
     if id.starts_with('_') && !id.starts_with("_design/") && !id.starts_with("_local/") {
-        return Err(Error::bad_request("Only reserved document ids may start with underscore."));
+        return Err(Error::bad_request(RESERVED_ID));
     }
     Ok(())
 }

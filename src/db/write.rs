@@ -158,8 +158,10 @@ impl Database {
         }
     }
 
+    /// With `new_edits: false` the answer lists only the docs that failed, as CouchDB's and
+    /// PouchDB's do (a replicated revision has no new rev to report).
     pub async fn bulk_docs(&self, docs: Vec<Value>, new_edits: bool) -> Result<String> {
-        Ok(json::to_json(&self.bulk_docs_results(docs, new_edits).await?))
+        Ok(json::to_json(&errors_only_unless(new_edits, self.bulk_docs_results(docs, new_edits).await?)))
     }
 
     pub async fn bulk_docs_results(&self, docs: Vec<Value>, new_edits: bool) -> Result<Vec<WriteResult>> {
@@ -180,8 +182,8 @@ impl Database {
     /// its text (`doc_raw`), not built as a `Value` and serialised again.
     pub async fn bulk_docs_text(&self, docs: &str, new_edits: bool) -> Result<String> {
         self.check_open()?;
-        let docs: Vec<&RawValue> = serde_json::from_str(docs)
-            .map_err(|_| Error::bad_request("bulkDocs expects an array of docs"))?;
+        let docs: Vec<&RawValue> =
+            serde_json::from_str(docs).map_err(|_| Error::bad_request(super::doc::MISSING_DOCS))?;
         let parsed: Docs = docs
             .into_iter()
             .map(|d| match parse_doc_text(d) {
@@ -190,7 +192,7 @@ impl Database {
             })
             .collect();
         reject_bad_revs(&parsed)?;
-        Ok(json::to_json(&self.write_parsed(parsed, new_edits).await?))
+        Ok(json::to_json(&errors_only_unless(new_edits, self.write_parsed(parsed, new_edits).await?)))
     }
 
     /// One already prepared doc (`putAttachment` builds its own): its error rejects the call.
@@ -615,18 +617,28 @@ pub(super) async fn compact_bodies(db: &Database) -> Result<()> {
     }
 }
 
-/// A malformed `_rev`, a doc that is no object or an unknown `_` member anywhere in a
-/// `bulkDocs` rejects the whole call, before anything is written: CouchDB parses every doc of
-/// `_bulk_docs` before it writes any, and PouchDB does the same. Other errors (conflicts, bad
-/// ids) stay per-doc results.
+/// A malformed `_rev`, a doc that is no object, an unknown `_` member, an `_id` that is no
+/// string or a reserved `_` id anywhere in a `bulkDocs` rejects the whole call, before
+/// anything is written: CouchDB parses (and `validate_docid`s) every doc of `_bulk_docs`
+/// before it writes any, and PouchDB does the same. Other errors (conflicts) stay per-doc.
 fn reject_bad_revs(parsed: &Docs) -> Result<()> {
     let malformed = |e: &&Error| {
         e.name == "doc_validation"
             || e.message == "Invalid rev format"
             || e.message == Error::not_an_object().message
+            || e.message == "_id must be a string"
+            || e.message == super::doc::RESERVED_ID
     };
     match parsed.iter().find_map(|(_, r)| r.as_ref().err().filter(malformed)) {
         Some(e) => Err(e.clone()),
         None => Ok(()),
     }
+}
+
+/// The results of a `bulkDocs` call: all of them, or with `new_edits: false` the errors only.
+fn errors_only_unless(new_edits: bool, results: Vec<WriteResult>) -> Vec<WriteResult> {
+    if new_edits {
+        return results;
+    }
+    results.into_iter().filter(|r| matches!(r, WriteResult::Err { .. })).collect()
 }

@@ -150,10 +150,10 @@ impl Database {
                     let ne = new_edits_opt(&Value::Object(m.clone()))?;
                     match m.remove("docs") {
                         Some(Value::Array(d)) => (d, ne),
-                        _ => return Err(Error::bad_request("bulkDocs expects an array of docs")),
+                        _ => return Err(Error::bad_request(crate::db::doc::MISSING_DOCS)),
                     }
                 }
-                _ => return Err(Error::bad_request("bulkDocs expects an array of docs")),
+                _ => return Err(Error::bad_request(crate::db::doc::MISSING_DOCS)),
             };
             let opts = from_js(&options)?;
             if db::options::Opts::new(&opts)?.has("new_edits") {

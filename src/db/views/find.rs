@@ -32,6 +32,8 @@ struct FindRequest {
     use_index: Option<String>,
 }
 
+const DEFAULT_LIMIT: u64 = 25;
+
 impl FindRequest {
     fn parse(request: &Value) -> Result<FindRequest> {
         let o = Opts::new(request)?;
@@ -50,7 +52,8 @@ impl FindRequest {
             fields: parse_fields(o.get("fields"))?,
             sort: o.get("sort").cloned().unwrap_or(Value::Null),
             skip: o.u64("skip")?.unwrap_or(0),
-            limit: o.u64("limit")?,
+            // CouchDB's `_find` (and PouchDB's) default: 25 docs.
+            limit: Some(o.u64("limit")?.unwrap_or(DEFAULT_LIMIT)),
             conflicts: o.bool("conflicts")?,
             use_index,
         })
