@@ -183,6 +183,11 @@ export type OpenRevsResult<Doc> =
 export interface PutOptions {
   /** `false` stores the given `_rev` as is (replication); default `true`. */
   new_edits?: boolean;
+  /**
+   * `put` only: write on top of `_rev` even when it is no longer the latest revision, which
+   * starts a conflicting branch instead of failing with 409 (PouchDB's option).
+   */
+  force?: boolean;
 }
 
 /** Options of `bulkDocs`. */

@@ -443,3 +443,24 @@ fn find_returns_at_most_25_docs_unless_given_a_limit() {
         assert_eq!(found["docs"].as_array().unwrap().len(), 30);
     });
 }
+
+#[test]
+fn a_forced_put_on_a_non_leaf_rev_starts_a_conflicting_branch() {
+    block_on(async {
+        let db = db();
+        let rev1 = parse(db.put(json!({"_id": "d", "v": 1}), true).await.unwrap())["rev"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let rev2 =
+            parse(db.put(json!({"_id": "d", "v": 2, "_rev": rev1}), true).await.unwrap())["rev"].clone();
+        let stale = db.put(json!({"_id": "d", "v": 3, "_rev": rev1}), true).await.unwrap_err();
+        assert_eq!(stale.status, 409);
+        let forced = parse(db.put_forced(json!({"_id": "d", "v": 3, "_rev": rev1})).await.unwrap());
+        let branch = forced["rev"].as_str().unwrap();
+        assert!(branch.starts_with("2-") && forced["ok"] == true && forced["rev"] != rev2);
+        let doc = parse(db.get("d", &json!({"conflicts": true})).await.unwrap());
+        let winner_and_conflict = [doc["_rev"].clone(), doc["_conflicts"][0].clone()];
+        assert!(winner_and_conflict.contains(&rev2) && winner_and_conflict.contains(&json!(branch)));
+    });
+}

@@ -132,6 +132,34 @@ impl Database {
         self.single(doc, new_edits).await
     }
 
+    /// `put(doc, {force: true})` (PouchDB's): a new revision on top of `_rev` even when that
+    /// is no longer a leaf, which then starts a branch (a conflict) instead of failing with 409.
+    /// It is written as a replicated revision (`new_edits: false`) whose parent is `_rev`, as
+    /// PouchDB does; without a `_rev` it is a plain `put`.
+    pub async fn put_forced(&self, mut doc: Value) -> Result<String> {
+        let Value::Object(m) = &mut doc else { return Err(Error::not_an_object()) };
+        if !m.contains_key("_id") {
+            return Err(Error::missing_id());
+        }
+        let Some(parent) = m.get("_rev").and_then(Value::as_str) else { return self.put(doc, true).await };
+        let parent: crate::core::rev::Rev =
+            parent.parse().map_err(|_| Error::invalid_rev("Invalid rev format"))?;
+        let deleted = m.get("_deleted") == Some(&Value::Bool(true));
+        let hash = crate::core::rev::new_rev_hash(Some(&parent), deleted, &doc);
+        let rev = format!("{}-{hash}", parent.pos + 1);
+        let Value::Object(m) = &mut doc else { unreachable!("checked above") };
+        m.insert("_rev".into(), Value::String(rev.clone()));
+        let ids = vec![hash, parent.hash.clone()];
+        m.insert("_revisions".into(), serde_json::json!({"start": parent.pos + 1, "ids": ids}));
+        let id = m.get("_id").cloned().unwrap_or(Value::Null);
+        match self.bulk_docs_results(vec![doc], false).await?.pop() {
+            Some(WriteResult::Err { status, name, message, reason, .. }) => {
+                Err(Error { status, name, message, reason })
+            }
+            _ => Ok(json::to_json(&serde_json::json!({"ok": true, "id": id, "rev": rev}))),
+        }
+    }
+
     pub async fn post(&self, mut doc: Value) -> Result<String> {
         let Value::Object(m) = &mut doc else { return Err(Error::not_an_object()) };
         if !m.contains_key("_id") {

@@ -80,8 +80,11 @@ impl Database {
     pub fn put(&self, doc: JsValue, options: JsValue) -> Promise {
         let db = self.inner.clone();
         promise_for_doc(doc_id_of(&doc), async move {
-            let new_edits = new_edits_opt(&from_js(&options)?)?;
-            db.put(from_js(&doc)?, new_edits).await
+            let opts = from_js(&options)?;
+            if db::options::Opts::new(&opts)?.bool("force")? {
+                return db.put_forced(from_js(&doc)?).await;
+            }
+            db.put(from_js(&doc)?, new_edits_opt(&opts)?).await
         })
     }
 
