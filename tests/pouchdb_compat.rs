@@ -464,3 +464,34 @@ fn a_forced_put_on_a_non_leaf_rev_starts_a_conflicting_branch() {
         assert!(winner_and_conflict.contains(&rev2) && winner_and_conflict.contains(&json!(branch)));
     });
 }
+
+// ---- Mango (pouchdb-find's tests) ----
+
+#[test]
+fn create_index_rejects_mixed_directions_and_names_get_their_own_design_docs() {
+    block_on(async {
+        let db = db();
+        let mixed = json!({"index": {"fields": [{"foo": "desc"}, "bar"]}, "name": "m"});
+        assert_eq!(db.create_index(&mixed).await.unwrap_err().status, 400);
+        let a = parse(
+            db.create_index(&json!({"index": {"fields": ["foo"]}, "name": "foo-index"})).await.unwrap(),
+        );
+        let b = parse(
+            db.create_index(&json!({"index": {"fields": ["foo"]}, "name": "bar-index"})).await.unwrap(),
+        );
+        assert_eq!((a["result"].as_str(), b["result"].as_str()), (Some("created"), Some("created")));
+        assert_ne!(a["id"], b["id"], "CouchDB hashes the name into the default design doc id");
+    });
+}
+
+#[test]
+fn a_field_starting_with_a_dollar_is_selected_by_escaping_it() {
+    block_on(async {
+        let db = db();
+        db.put(json!({"_id": "doc", "$foobar": "a"}), true).await.unwrap();
+        db.create_index(&json!({"index": {"fields": ["$foobar"]}, "name": "foo-index"})).await.unwrap();
+        let found =
+            parse(db.find(&json!({"selector": {"\\$foobar": "a"}, "fields": ["_id"]})).await.unwrap());
+        assert_eq!(found["docs"], json!([{"_id": "doc"}]));
+    });
+}

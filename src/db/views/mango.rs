@@ -154,6 +154,21 @@ impl<'de> Deserialize<'de> for KeyText<'de> {
     }
 }
 
+/// CouchDB's `unsupported_mixed_sort`: an index's fields all sort one way (a bare name is
+/// `asc`).
+fn check_one_direction(fields: &Value) -> Result<()> {
+    let directions: std::collections::BTreeSet<&str> = fields
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| f.as_object().and_then(|m| m.values().next()).and_then(Value::as_str).unwrap_or("asc"))
+        .collect();
+    if directions.len() > 1 {
+        return Err(Error::bad_request("Sorts currently only support a single direction for all fields."));
+    }
+    Ok(())
+}
+
 /// `fields: ["a", {"b": "asc"}]` → field names.
 fn field_names(fields: &Value) -> Result<Vec<String>> {
     let bad = || Error::bad_request("index.fields must be a non-empty array of field names");
@@ -236,7 +251,11 @@ impl Database {
             return Err(Error::bad_request("only json indexes are supported"));
         }
         let fields = field_names(index.get("fields").unwrap_or(&Value::Null))?;
-        let hash = &signature(&json::to_json(&fields), None)[..16];
+        check_one_direction(index.get("fields").unwrap_or(&Value::Null))?;
+        // The default ddoc hashes the name too, as CouchDB's `mango_idx:gen_name` does (the
+        // whole request): two names on the same fields are two design docs.
+        let given_name = pick("name").and_then(Value::as_str).filter(|n| !n.is_empty());
+        let hash = &signature(&json::to_json(&fields), given_name)[..16];
         let name = match pick("name") {
             None | Some(Value::Null) => format!("idx-{hash}"),
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
