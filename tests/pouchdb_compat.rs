@@ -495,3 +495,33 @@ fn a_field_starting_with_a_dollar_is_selected_by_escaping_it() {
         assert_eq!(found["docs"], json!([{"_id": "doc"}]));
     });
 }
+
+#[test]
+fn a_partial_index_is_stored_normalised_holds_only_matching_docs_and_is_used_when_named() {
+    block_on(async {
+        let db = db();
+        db.bulk_docs(
+            vec![
+                json!({"_id": "a", "type": "x", "hello": "world"}),
+                json!({"_id": "b", "type": "y", "hello": "world"}),
+            ],
+            true,
+        )
+        .await
+        .unwrap();
+        let index = json!({"index": {"fields": ["hello"], "partial_filter_selector": {"type": "x"}}, "ddoc": "p", "name": "type-x"});
+        db.create_index(&index).await.unwrap();
+        let ddoc = parse(db.get("_design/p", &json!({})).await.unwrap());
+        assert_eq!(ddoc["views"]["type-x"]["map"]["partial_filter_selector"], json!({"type": {"$eq": "x"}}));
+        let ids =
+            |v: Value| v["docs"].as_array().unwrap().iter().map(|d| d["_id"].clone()).collect::<Vec<_>>();
+        let named = json!({"selector": {"hello": "world"}, "use_index": ["_design/p", "type-x"]});
+        assert_eq!(ids(parse(db.find(&named).await.unwrap())), [json!("a")]);
+        let unnamed = json!({"selector": {"hello": "world"}});
+        assert_eq!(
+            ids(parse(db.find(&unnamed).await.unwrap())),
+            [json!("a"), json!("b")],
+            "not chosen unless named"
+        );
+    });
+}

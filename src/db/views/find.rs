@@ -74,10 +74,17 @@ fn index_name(use_index: &str, indexes: &[MangoIndex]) -> String {
 
 impl Database {
     async fn plan_find(&self, req: &FindRequest) -> Result<(Rc<Vec<MangoIndex>>, QueryPlan)> {
-        let indexes = self.mango_indexes().await?;
+        let all = self.mango_indexes().await?;
+        let use_index = req.use_index.as_deref().map(|u| index_name(u, &all));
+        // A partial index may lack docs the query wants: only `use_index` picks one (CouchDB).
+        let indexes = if all.iter().any(|i| i.partial.is_some()) {
+            let named = |i: &MangoIndex| use_index.as_deref() == Some(i.name.as_str());
+            Rc::new(all.iter().filter(|i| i.partial.is_none() || named(i)).cloned().collect())
+        } else {
+            all
+        };
         let defs: Vec<IndexDef> = indexes.iter().map(MangoIndex::planner_def).collect::<Result<_>>()?;
         let sort = parse_sort(Some(&req.sort))?;
-        let use_index = req.use_index.as_deref().map(|u| index_name(u, &indexes));
         let plan = plan_query(&defs, &req.selector, &sort, use_index.as_deref())?;
         Ok((indexes, plan))
     }
