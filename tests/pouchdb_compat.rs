@@ -525,3 +525,40 @@ fn a_partial_index_is_stored_normalised_holds_only_matching_docs_and_is_used_whe
         );
     });
 }
+
+#[test]
+fn doc_ids_that_are_no_list_are_couchdbs_bad_request() {
+    block_on(async {
+        let db = db();
+        let err = changed_ids(&db, json!({"doc_ids": "foo"}), &FilterContext::default()).await.unwrap_err();
+        assert_eq!((err.status, err.message.as_str()), (400, "`doc_ids` filter parameter is not a list."));
+    });
+}
+
+#[test]
+fn all_docs_rejects_keys_beside_key_startkey_or_endkey() {
+    block_on(async {
+        let db = db();
+        db.put(json!({"_id": "1"}), true).await.unwrap();
+        for extra in ["key", "startkey", "endkey"] {
+            let mut options = json!({"keys": ["1", "2"]});
+            options[extra] = json!("1");
+            let err = db.all_docs(&options).await.unwrap_err();
+            assert_eq!((err.status, err.name), (400, "query_parse_error"), "{extra}");
+        }
+        let one = parse(db.all_docs(&json!({"key": "1", "startkey": "1"})).await.unwrap());
+        assert_eq!(one["rows"].as_array().unwrap().len(), 1);
+    });
+}
+
+#[test]
+fn a_local_doc_ignores_revisions_it_is_given() {
+    block_on(async {
+        let db = db();
+        let rev = parse(db.put(json!({"_id": "_local/foo"}), true).await.unwrap())["rev"].clone();
+        let doc = json!({"_id": "_local/foo", "_rev": rev, "_revisions": {"start": 0, "ids": ["1"]}});
+        db.put(doc, true).await.unwrap();
+        let got = parse(db.get("_local/foo", &json!({})).await.unwrap());
+        assert!(got.get("_revisions").is_none());
+    });
+}

@@ -55,6 +55,10 @@ impl ChangesRequest {
             Some(Value::String(s)) => s.parse().map_err(|_| bad("since", "a seq or 'now'"))?,
             Some(v) => v.as_u64().ok_or_else(|| bad("since", "a seq or 'now'"))?,
         };
+        if o.get("doc_ids").is_some_and(|ids| !ids.is_null() && !ids.is_array()) {
+            // CouchDB's words (and PouchDB's).
+            return Err(crate::error::Error::bad_request("`doc_ids` filter parameter is not a list."));
+        }
         let style = o.str("style")?;
         if !matches!(style, None | Some("main_only") | Some("all_docs")) {
             return Err(bad("style", "'main_only' or 'all_docs'"));

@@ -20,7 +20,7 @@ use super::error::to_js as err_to_js;
 use super::promise::spawn;
 use crate::db::notify::Notify;
 use crate::db::options::{bad, Opts};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::replicate::http::timer::sleep;
 use crate::replicate::live::{self, Backoff, LiveEvent, LiveOptions, DEFAULT_BACKOFF_BASE_MS};
 use crate::replicate::remote::protocol::Longpoll;
@@ -60,6 +60,9 @@ struct Parsed {
     request_timeout: Option<u64>,
 }
 
+/// CouchDB's (and PouchDB's) words for a `doc_ids` that is no array.
+const NOT_A_LIST: &str = "`doc_ids` filter parameter is not a list.";
+
 fn parse(options: &JsValue) -> Result<Parsed> {
     let json = from_js(options)?;
     let o = Opts::new(&json)?;
@@ -68,6 +71,9 @@ fn parse(options: &JsValue) -> Result<Parsed> {
     } else {
         None
     };
+    if o.get("doc_ids").is_some_and(|ids| !ids.is_null() && !ids.is_array()) {
+        return Err(Error::bad_request(NOT_A_LIST));
+    }
     let filter = if let Some(ids) = o.string_list("doc_ids")? {
         Filter::DocIds(ids.into_iter().map(str::to_string).collect())
     } else if let Some(selector) = o.get("selector").filter(|s| !s.is_null()) {
@@ -200,11 +206,14 @@ fn direction(
     session: String,
 ) -> (ReplicateOptions, LiveOptions) {
     let emit_fn = states.emit.clone();
+    // PouchDB's change events carry the replication's `start_time`.
+    let start_time = String::from(js_sys::Date::new_0().to_iso_string());
     let on_event = move |event: &ReplicationEvent| match event {
         ReplicationEvent::Change { progress, docs } => {
             let mut info = serde_json::to_value(progress).unwrap_or_default();
             info["docs"] = json!(docs);
             info["ok"] = json!(true);
+            info["start_time"] = json!(start_time);
             let payload = match direction {
                 Some(d) => json!({"direction": d, "change": info}),
                 None => info,
