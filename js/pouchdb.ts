@@ -223,6 +223,16 @@ export class PouchDatabase extends Emitter {
 /** Methods whose first argument holds docs that may carry binary attachment data. */
 const BINARY_INPUT = new Set(['put', 'post', 'bulkDocs']);
 
+/** A deep copy (Blobs kept as they are), or `value` itself when it cannot be cloned. */
+function snapshot(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  try {
+    return structuredClone(value);
+  } catch {
+    return value; // e.g. a function inside: the core drops those anyway
+  }
+}
+
 function docsOf(arg: unknown): unknown[] {
   if (Array.isArray(arg)) return arg;
   const docs = (arg as { docs?: unknown } | null)?.docs;
@@ -276,6 +286,8 @@ for (const method of PROMISE_METHODS) {
       }
       let promise: Promise<unknown>;
       try {
+        // PouchDB writes the docs as they are at the call: a caller may change them right after.
+        if (BINARY_INPUT.has(method)) args[0] = snapshot(args[0]);
         const docs = BINARY_INPUT.has(method) ? docsOf(args[0]) : [];
         if (docs.some(hasBinaryData)) {
           // The core takes attachment data in docs as base64 (JSON); PouchDB also takes Blobs.
@@ -421,12 +433,15 @@ const REPLICATION_EVENTS = ['change', 'paused', 'active', 'denied', 'complete', 
 /** A replication or sync as PouchDB returns it: an emitter, awaitable, cancellable. */
 export class PouchReplication extends Emitter implements PromiseLike<any> {
   #inner: Replication<unknown, unknown>;
+  #cancelled = false;
 
   constructor(inner: Replication<unknown, unknown>, options: Record<string, any>, callback?: Callback) {
     super();
     this.#inner = inner;
     for (const event of REPLICATION_EVENTS) {
       inner.on(event, (arg: unknown) => {
+        // Once cancelled, the batch still in flight may finish, but PouchDB reports no more changes.
+        if (event === 'change' && this.#cancelled) return;
         this.emit(event, arg);
         const change = arg as { direction?: 'push' | 'pull'; change?: unknown } | undefined;
         if (event === 'change' && change?.direction) this[change.direction].emit('change', change.change);
@@ -450,6 +465,7 @@ export class PouchReplication extends Emitter implements PromiseLike<any> {
   readonly pull: ReplicationDirection = new ReplicationDirection(() => this.cancel());
 
   cancel(): void {
+    this.#cancelled = true;
     this.#inner.cancel();
   }
 

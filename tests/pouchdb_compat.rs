@@ -562,3 +562,44 @@ fn a_local_doc_ignores_revisions_it_is_given() {
         assert!(got.get("_revisions").is_none());
     });
 }
+
+/// A map that yields to the executor once per batch, as the JS map does (`nextTick`), so
+/// two builds can interleave; counts the docs it maps.
+struct YieldingMap(Rc<Cell<usize>>);
+
+#[async_trait(?Send)]
+impl MapFn for YieldingMap {
+    async fn map_batch(&self, docs: &[String]) -> Vec<SResult<Vec<(Value, Value)>>> {
+        let mut yielded = false;
+        futures::future::poll_fn(|cx| {
+            if yielded {
+                return std::task::Poll::Ready(());
+            }
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        })
+        .await;
+        self.0.set(self.0.get() + docs.len());
+        docs.iter().map(|d| Ok(vec![(parse(d.clone())["_id"].clone(), json!(1))])).collect()
+    }
+}
+
+#[test]
+fn two_queries_at_once_map_each_doc_once() {
+    block_on(async {
+        let db = db();
+        db.bulk_docs((0..5).map(|i| json!({"_id": format!("doc_{i}")})).collect(), true).await.unwrap();
+        let calls = Rc::new(Cell::new(0));
+        let view = ViewDef {
+            ddoc: None,
+            name: "count".into(),
+            signature: signature("count", None),
+            map: Rc::new(YieldingMap(calls.clone())),
+            reduce: None,
+        };
+        let (a, b) = futures::future::join(db.query(&view, &json!({})), db.query(&view, &json!({}))).await;
+        assert_eq!(parse(a.unwrap())["rows"], parse(b.unwrap())["rows"]);
+        assert_eq!(calls.get(), 5, "the second query waits for the first build instead of mapping again");
+    });
+}

@@ -59,3 +59,17 @@ test('put and bulkDocs take Blob and typed array attachment data; putAttachment 
   });
   assert.deepEqual(r, { blob: 'from blob', bytes: 'AQID', emptyRev: true, revpos: 1, underscore: 'bad_request' });
 });
+
+test('put writes the doc as it was at the call, even when the caller changes it right after', async () => {
+  const r = await inPage(async (name) => {
+    const db = new PouchDB(name, { adapter: 'memory' });
+    const doc = { _id: 'x', _attachments: { 'a.txt': { content_type: 'text/plain', data: btoa('AAA') } }, v: 1 };
+    const put = db.put(doc);
+    doc._attachments['a.txt'].data = btoa('ZZZ');
+    doc.v = 2;
+    await put;
+    const got = await db.get('x', { attachments: true });
+    return { data: atob(got._attachments['a.txt'].data), v: got.v };
+  });
+  assert.deepEqual(r, { data: 'AAA', v: 1 });
+});

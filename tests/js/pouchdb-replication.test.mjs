@@ -78,3 +78,16 @@ test('a finished replication drops its listeners; sync.pull.cancel() ends the sy
   });
   assert.deepEqual(r, { events: [], status: 'cancelled', chained: true });
 });
+
+test('doc_ids that are no list are a bad_request in CouchDB words; change events carry start_time', async () => {
+  const r = await inPage(async (name) => {
+    const a = new PouchDB(name, { adapter: 'memory' });
+    const b = new PouchDB(name + '-b', { adapter: 'memory' });
+    await a.bulkDocs([{ _id: '1' }]);
+    const err = await a.replicate.to(b, { doc_ids: 'foo' }).then(() => null, (e) => [e.name, e.reason]);
+    const starts = [];
+    const result = await a.replicate.to(b).on('change', (c) => starts.push(typeof c.start_time));
+    return { err, starts, end: typeof result.end_time };
+  });
+  assert.deepEqual(r, { err: ['bad_request', '`doc_ids` filter parameter is not a list.'], starts: ['string'], end: 'string' });
+});

@@ -92,6 +92,7 @@ impl Database {
     /// Brings the view's index up to date with every committed change; returns its meta.
     pub async fn update_view(&self, view: &ViewDef) -> Result<ViewMeta> {
         self.check_open()?;
+        let _one_at_a_time = self.view_lock.lock().await;
         let mut stale = 0;
         // The store version after this call's last write while the view's back-index held
         // nothing but what this call wrote (see `fresh` below).
