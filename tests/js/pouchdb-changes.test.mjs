@@ -99,3 +99,26 @@ test('a live feed with a filter function or selector delivers only passing chang
   });
   assert.deepEqual(r, { fn: ['a', 'c'], selector: ['a', 'c'] });
 });
+
+test('a change listener that throws is logged; the feed goes on and no global error fires', async () => {
+  const r = await inPage(async (name) => {
+    const db = new PouchDB(name, { adapter: 'memory' });
+    let globalErrors = 0;
+    const onError = () => globalErrors++;
+    window.addEventListener('error', onError);
+    let count = 0;
+    await new Promise((done) => {
+      const changes = db.changes({ live: true });
+      changes.on('change', () => {
+        if (++count === 1) throw new Error('deliberate');
+        if (count === 3) changes.cancel();
+      });
+      changes.on('complete', () => done());
+      db.post({}).then(() => db.post({})).then(() => db.post({}));
+    });
+    await new Promise((ok) => setTimeout(ok, 50));
+    window.removeEventListener('error', onError);
+    return { count, globalErrors };
+  });
+  assert.deepEqual(r, { count: 3, globalErrors: 0 });
+});
