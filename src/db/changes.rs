@@ -8,6 +8,10 @@
 //! again at its newer seq. `last_seq` is the last seq looked at, so a feed filtered by
 //! `doc_ids` does not re-scan what it already passed. Rows are written as JSON text as they are
 //! found (`changes_out`).
+//!
+//! With a filter (`changes_filter`), each page's current docs are rendered as `get` would and
+//! handed to it in one call; `limit` counts the rows it keeps, and when `limit` is reached
+//! mid-page `last_seq` is the last kept row's seq, so the next call resumes right after it.
 
 use super::changes_filter::{ChangesFilter, FilterContext};
 use super::changes_out::ChangesOut;
