@@ -2,7 +2,9 @@
  * A minimal Node-style event emitter (on/once/addListener/removeListener/off/
  * removeAllListeners/emit/listeners/listenerCount), for the PouchDB-shaped objects of
  * `settee/pouchdb`: PouchDB apps call these names on databases, feeds and replications.
- * A throwing listener is reported, never allowed to stop the others.
+ * A throwing listener is logged (`console.error`), never allowed to stop the others or the
+ * feed: PouchDB swallows such errors (its #3539), and a global `error` event would make test
+ * runners and error trackers fail whatever is running at that moment.
  * @module
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -59,6 +61,22 @@ export class Emitter {
     return this.#events.get(event)?.length ?? 0;
   }
 
+  /** Node's leak warning threshold: there is no warning here, so this only chains. */
+  setMaxListeners(_n: number): this {
+    return this;
+  }
+
+  getMaxListeners(): number {
+    return Infinity;
+  }
+
+  /** The listeners by event, as Node's `_events` (PouchDB's tests check it for leaks). */
+  get _events(): Record<string, Listener[]> {
+    const out: Record<string, Listener[]> = {};
+    for (const [event, list] of this.#events) if (typeof event === 'string') out[event] = [...list];
+    return out;
+  }
+
   /** Calls each listener with `args`; returns whether there was any. */
   emit(event: string | symbol, ...args: unknown[]): boolean {
     const list = this.#events.get(event);
@@ -67,7 +85,7 @@ export class Emitter {
       try {
         listener.apply(this, args);
       } catch (err) {
-        globalThis.reportError?.(err);
+        console.error('settee/pouchdb: a listener threw', err);
       }
     }
     return true;

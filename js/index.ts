@@ -148,7 +148,10 @@ export class Settee<Doc extends object = Record<string, unknown>> {
 
   /**
    * Writes many documents as one atomic batch. Resolves with one result per document, in
-   * order; a document's error (e.g. a conflict) is its own result, never a rejection.
+   * order; a document's error (e.g. a conflict) is its own result, never a rejection. With
+   * `new_edits: false` only the documents that failed have a result (CouchDB's answer). A
+   * malformed document (no object, a bad `_rev` or `_id`, an unknown `_` member) rejects the
+   * whole call and nothing is written.
    */
   async bulkDocs(
     docs: (PutDoc<Doc> | PostDoc<Doc> | LocalDoc)[] | { docs: (PutDoc<Doc> | PostDoc<Doc> | LocalDoc)[] },

@@ -40,6 +40,18 @@ function jsonOptions(options: unknown): Record<string, unknown> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => typeof v !== 'function'));
 }
 
+/** `jsonOptions`, keeping `filter` functions: the core calls them for each doc. */
+function filterOptions(options: unknown): Record<string, unknown> {
+  const out = jsonOptions(options);
+  const given = options as Record<string, unknown> | null;
+  if (typeof given?.filter === 'function') out.filter = given.filter;
+  // A sync's `push` / `pull` options may hold a filter of their own.
+  for (const direction of ['push', 'pull']) {
+    if (given?.[direction] && typeof given[direction] === 'object') out[direction] = filterOptions(given[direction]);
+  }
+  return out;
+}
+
 const VERSION = '9.0.0';
 
 /** The adapter names PouchDB apps pass; all but `memory` and `http(s)` mean IndexedDB. */
@@ -208,6 +220,53 @@ export class PouchDatabase extends Emitter {
   }
 }
 
+/** Methods whose first argument holds docs that may carry binary attachment data. */
+const BINARY_INPUT = new Set(['put', 'post', 'bulkDocs']);
+
+/** A deep copy (Blobs kept as they are), or `value` itself when it cannot be cloned. */
+function snapshot(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  try {
+    return structuredClone(value);
+  } catch {
+    return value; // e.g. a function inside: the core drops those anyway
+  }
+}
+
+function docsOf(arg: unknown): unknown[] {
+  if (Array.isArray(arg)) return arg;
+  const docs = (arg as { docs?: unknown } | null)?.docs;
+  return Array.isArray(docs) ? docs : [arg];
+}
+
+function isBinary(data: unknown): data is Blob | ArrayBuffer | ArrayBufferView {
+  return (typeof Blob !== 'undefined' && data instanceof Blob) || data instanceof ArrayBuffer || ArrayBuffer.isView(data);
+}
+
+function hasBinaryData(doc: unknown): boolean {
+  const atts = (doc as { _attachments?: Record<string, { data?: unknown }> } | null)?._attachments;
+  return !!atts && typeof atts === 'object' && Object.values(atts).some((a) => isBinary(a?.data));
+}
+
+/** A copy of `doc` whose Blob / ArrayBuffer / typed array attachment data is base64. */
+async function base64Attachments(doc: any): Promise<any> {
+  if (!hasBinaryData(doc)) return doc;
+  const atts: Record<string, any> = { ...doc._attachments };
+  for (const [name, att] of Object.entries(atts)) {
+    const data = att?.data;
+    if (!isBinary(data)) continue;
+    const bytes =
+      data instanceof ArrayBuffer ? new Uint8Array(data)
+      : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      : new Uint8Array(await data.arrayBuffer());
+    let text = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    const type = att.content_type ?? (data instanceof Blob && data.type ? data.type : undefined);
+    atts[name] = { ...att, data: btoa(text), ...(type === undefined ? {} : { content_type: type }) };
+  }
+  return { ...doc, _attachments: atts };
+}
+
 /** Writes after which `auto_compaction: true` compacts, as PouchDB does. */
 const WRITES = new Set(['put', 'post', 'remove', 'bulkDocs', 'putAttachment', 'removeAttachment']);
 
@@ -218,9 +277,28 @@ for (const method of PROMISE_METHODS) {
     value: function (this: PouchDatabase, ...all: unknown[]) {
       // `query(fn)`: a lone function is the map function, not a callback.
       const [args, cb] = method === 'query' && all.length < 2 ? [all, undefined] : takeCallback(all);
+      // PouchDB reports what a map or reduce function throws as the database's `error` event.
+      if (method === 'query') {
+        const options = (args[1] ?? {}) as Record<string, unknown>;
+        if (typeof options === 'object' && typeof options.onError !== 'function') {
+          args[1] = { ...options, onError: (err: unknown) => this.emit('error', err) };
+        }
+      }
       let promise: Promise<unknown>;
       try {
-        promise = Promise.resolve((this.settee[method] as AnyFn)(...args));
+        // PouchDB writes the docs as they are at the call: a caller may change them right after.
+        if (BINARY_INPUT.has(method)) args[0] = snapshot(args[0]);
+        const docs = BINARY_INPUT.has(method) ? docsOf(args[0]) : [];
+        if (docs.some(hasBinaryData)) {
+          // The core takes attachment data in docs as base64 (JSON); PouchDB also takes Blobs.
+          promise = Promise.all(docs.map(base64Attachments)).then((converted) => {
+            const given = args[0] as any;
+            args[0] = Array.isArray(given) ? converted : given?.docs ? { ...given, docs: converted } : converted[0];
+            return (this.settee[method] as AnyFn)(...args);
+          });
+        } else {
+          promise = Promise.resolve((this.settee[method] as AnyFn)(...args));
+        }
       } catch (err) {
         promise = Promise.reject(err);
       }
@@ -277,7 +355,7 @@ export class PouchChanges extends Emitter implements PromiseLike<any> {
     const onChange = typeof options.onChange === 'function' ? options.onChange : undefined;
     const complete = typeof options.complete === 'function' ? (options.complete as Callback) : undefined;
     const returnDocs = options.return_docs !== false && options.returnDocs !== false;
-    const { live, ...rest } = jsonOptions(options);
+    const { live, ...rest } = filterOptions(options);
     if (onChange) this.on('change', onChange);
     this.#promise = new Promise((resolve, reject) => {
       const done = (err: unknown, result?: any) => {
@@ -355,16 +433,39 @@ const REPLICATION_EVENTS = ['change', 'paused', 'active', 'denied', 'complete', 
 /** A replication or sync as PouchDB returns it: an emitter, awaitable, cancellable. */
 export class PouchReplication extends Emitter implements PromiseLike<any> {
   #inner: Replication<unknown, unknown>;
+  #cancelled = false;
 
   constructor(inner: Replication<unknown, unknown>, options: Record<string, any>, callback?: Callback) {
     super();
     this.#inner = inner;
-    for (const event of REPLICATION_EVENTS) inner.on(event, (arg: unknown) => this.emit(event, arg));
+    for (const event of REPLICATION_EVENTS) {
+      inner.on(event, (arg: unknown) => {
+        // Once cancelled, the batch still in flight may finish, but PouchDB reports no more changes.
+        if (event === 'change' && this.#cancelled) return;
+        this.emit(event, arg);
+        const change = arg as { direction?: 'push' | 'pull'; change?: unknown } | undefined;
+        if (event === 'change' && change?.direction) this[change.direction].emit('change', change.change);
+        // PouchDB drops every listener once a replication has ended (no leak for long-lived apps).
+        if (event === 'complete' || event === 'error') {
+          this.removeAllListeners();
+          this.push.removeAllListeners();
+          this.pull.removeAllListeners();
+        }
+      });
+    }
     const complete = typeof options.complete === 'function' ? (options.complete as Callback) : undefined;
     for (const cb of [complete, callback]) if (cb) withCallback(Promise.resolve(inner), cb);
   }
 
+  /**
+   * A sync's directions, as PouchDB's `sync.push` / `sync.pull`: each emits its own `change`
+   * events, and cancelling either ends the sync (PouchDB stops both when one stops).
+   */
+  readonly push: ReplicationDirection = new ReplicationDirection(() => this.cancel());
+  readonly pull: ReplicationDirection = new ReplicationDirection(() => this.cancel());
+
   cancel(): void {
+    this.#cancelled = true;
     this.#inner.cancel();
   }
 
@@ -378,6 +479,20 @@ export class PouchReplication extends Emitter implements PromiseLike<any> {
 
   finally(f?: (() => void) | null): Promise<any> {
     return Promise.resolve(this.#inner).finally(f);
+  }
+}
+
+/** One direction of a sync: see `PouchReplication.push`. */
+export class ReplicationDirection extends Emitter {
+  #cancel: () => void;
+
+  constructor(cancel: () => void) {
+    super();
+    this.#cancel = cancel;
+  }
+
+  cancel(): void {
+    this.#cancel();
   }
 }
 
@@ -461,13 +576,13 @@ function makeConstructor(defaults: PouchDBOptions, parent?: PouchDBConstructor):
   ctor.defaults = (options) => makeConstructor({ ...defaults, ...options }, ctor);
   ctor.replicate = (source, target, ...rest) => {
     const [options, cb] = replicationArgs(rest);
-    const inner = Settee.replicate(asSettee(source, ctor), asSettee(target, ctor), jsonOptions(options));
+    const inner = Settee.replicate(asSettee(source, ctor), asSettee(target, ctor), filterOptions(options));
     return new PouchReplication(inner as never, options, cb);
   };
   ctor.sync = (a, b, ...rest) => {
     const [options, cb] = replicationArgs(rest);
     const left = asSettee(a, ctor);
-    const inner = (typeof left === 'string' ? new Settee(left) : left).sync(asSettee(b, ctor) as never, jsonOptions(options));
+    const inner = (typeof left === 'string' ? new Settee(left) : left).sync(asSettee(b, ctor) as never, filterOptions(options));
     return new PouchReplication(inner as never, options, cb);
   };
   return ctor;

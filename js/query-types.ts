@@ -30,6 +30,12 @@ export interface ViewFunctions<Doc> {
 
 /** Options of `query`. Keys collate as in CouchDB (null < false < true < numbers < strings < arrays < objects). */
 export interface QueryOptions {
+  /**
+   * Hears each exception a map or reduce function throws. A doc whose map throws is skipped
+   * either way; with `onError` a reduce that throws gives `null` (PouchDB's way) instead of
+   * failing the query (CouchDB's).
+   */
+  onError?: (err: unknown) => void;
   key?: unknown;
   keys?: unknown[];
   startkey?: unknown;
@@ -126,6 +132,7 @@ export interface FindRequest {
   /** Return only these fields (dotted paths); `_id`/`_rev` only when listed. */
   fields?: string[];
   sort?: SortSpec;
+  /** At most this many docs; 25 when not given (CouchDB's default). */
   limit?: number;
   skip?: number;
   /** `'ddoc'`, `'ddoc/name'` or `[ddoc, name]`. */

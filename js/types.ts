@@ -183,6 +183,11 @@ export type OpenRevsResult<Doc> =
 export interface PutOptions {
   /** `false` stores the given `_rev` as is (replication); default `true`. */
   new_edits?: boolean;
+  /**
+   * `put` only: write on top of `_rev` even when it is no longer the latest revision, which
+   * starts a conflicting branch instead of failing with 409 (PouchDB's option).
+   */
+  force?: boolean;
 }
 
 /** Options of `bulkDocs`. */
@@ -279,6 +284,18 @@ export interface ChangesOptions {
   style?: 'main_only' | 'all_docs';
   /** Only changes of these ids. */
   doc_ids?: string[];
+  /**
+   * Only the changes whose doc passes: a function `(doc, req) => boolean` (`req.query` is
+   * `query_params`), a design doc filter `'ddoc/name'`, `'_view'` (with `view`),
+   * `'_selector'` (with `selector`) or `'_doc_ids'` (with `doc_ids`). `limit` counts passing rows.
+   */
+  filter?: string | ((doc: any, req: { query: any }) => unknown);
+  /** A Mango selector the docs must match. */
+  selector?: Record<string, unknown>;
+  /** A view `'ddoc/name'`: only docs its map emits for (implies `filter: '_view'`). */
+  view?: string;
+  /** Passed to filter functions as `req.query`. */
+  query_params?: Record<string, unknown>;
   /** `true` keeps listening: `changes()` then returns a {@link Changes} feed. */
   live?: boolean;
 }

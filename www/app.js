@@ -101,7 +101,8 @@ async function makeConflict(doc) {
     ],
     { new_edits: false },
   );
-  if ('error' in result) throw result; // bulkDocs reports per-doc errors in its results
+  // With new_edits: false, bulkDocs lists only the docs that failed (CouchDB's answer).
+  if (result && 'error' in result) throw result;
 }
 
 /** Keeps `chosen`: its content becomes the new winner, and every other leaf is deleted. */

@@ -51,7 +51,16 @@ impl Database {
         let want_seq = o.bool("update_seq")?;
         let meta = self.meta().await?;
         let update_seq = want_seq.then_some(meta.update_seq);
-        if let Some(list) = o.string_list("keys")? {
+        let keys_list = o.string_list("keys")?;
+        if keys_list.is_some()
+            && ["key", "startkey", "start_key", "endkey", "end_key"].iter().any(|k| o.has(k))
+        {
+            // CouchDB's answer (PouchDB errors too).
+            return Err(super::views::query_parse_error(
+                "`keys` is incompatible with `key`, `start_key` and `end_key`",
+            ));
+        }
+        if let Some(list) = keys_list {
             return self.all_docs_keys(list, &q, meta.doc_count, update_seq).await;
         }
         let range = self.id_range(&o, q.descending, inclusive_end)?;

@@ -48,6 +48,7 @@ impl Database {
         content_type: &str,
     ) -> Result<String> {
         self.check_open()?;
+        attachments::check_name(name)?;
         let mut doc = self.doc_for_edit(id, rev).await?;
         doc.remove("_deleted");
         let mut parsed = self.prepare(Value::Object(doc), true)?;

@@ -40,6 +40,14 @@ pub fn missing_stub_data(doc: &ParsedDoc) -> Error {
         .with_reason("Missing attachment stub")
 }
 
+/// CouchDB reserves attachment names starting with `_` (PouchDB #3357 follows it).
+pub fn check_name(name: &str) -> Result<()> {
+    if name.starts_with('_') {
+        return Err(Error::bad_request(format!("Attachment name can't start with '_': {name}")));
+    }
+    Ok(())
+}
+
 fn bad(what: &str) -> Error {
     Error::bad_request(format!("Bad _attachments: {what}"))
 }
@@ -50,6 +58,7 @@ pub fn extract(doc: &mut ParsedDoc) -> Result<()> {
     let Some(atts) = doc.body.get_mut(FIELD) else { return Ok(()) };
     let Value::Object(atts) = atts else { return Err(bad("must be an object")) };
     for (name, entry) in atts.iter_mut() {
+        check_name(name)?;
         let Value::Object(e) = entry else { return Err(bad("each attachment must be an object")) };
         if e.get("stub") == Some(&Value::Bool(true)) {
             continue;

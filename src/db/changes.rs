@@ -8,7 +8,12 @@
 //! again at its newer seq. `last_seq` is the last seq looked at, so a feed filtered by
 //! `doc_ids` does not re-scan what it already passed. Rows are written as JSON text as they are
 //! found (`changes_out`).
+//!
+//! With a filter (`changes_filter`), each page's current docs are rendered as `get` would and
+//! handed to it in one call; `limit` counts the rows it keeps, and when `limit` is reached
+//! mid-page `last_seq` is the last kept row's seq, so the next call resumes right after it.
 
+use super::changes_filter::{ChangesFilter, FilterContext};
 use super::changes_out::ChangesOut;
 use super::options::{bad, Opts};
 use super::read::{render_doc, Render};
@@ -17,7 +22,7 @@ use super::rev_ref::RevRef;
 use super::shape::Shape;
 use super::{json, keys, Database};
 use crate::error::Result;
-use crate::kv::Range;
+use crate::kv::{Range, SharedBytes};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::ops::Bound;
@@ -33,31 +38,45 @@ pub struct ChangesRequest {
     pub conflicts: bool,
     pub all_docs_style: bool,
     pub doc_ids: Option<HashSet<String>>,
+    /// Rows pass only if it keeps their doc (`changes_filter`); `limit` counts passing rows.
+    pub filter: Option<ChangesFilter>,
 }
 
 impl ChangesRequest {
     /// Parses PouchDB's options. `since: 'now'` needs the current seq, so it is resolved here.
     pub async fn parse(db: &Database, options: &Value) -> Result<ChangesRequest> {
+        Self::parse_with(db, options, &FilterContext::default()).await
+    }
+
+    /// `parse`, with the code that filter functions and design doc filters need.
+    /// `limit: 0` means 1, as in CouchDB and PouchDB. `since: 'latest'` is `'now'`: PouchDB's
+    /// own adapters compare it as a string, after every numeric seq.
+    pub async fn parse_with(db: &Database, options: &Value, ctx: &FilterContext) -> Result<ChangesRequest> {
         let o = Opts::new(options)?;
         let since = match o.get("since") {
             None => 0,
-            Some(Value::String(s)) if s == "now" => db.update_seq().await?,
+            Some(Value::String(s)) if s == "now" || s == "latest" => db.update_seq().await?,
             Some(Value::String(s)) => s.parse().map_err(|_| bad("since", "a seq or 'now'"))?,
             Some(v) => v.as_u64().ok_or_else(|| bad("since", "a seq or 'now'"))?,
         };
+        if o.get("doc_ids").is_some_and(|ids| !ids.is_null() && !ids.is_array()) {
+            // CouchDB's words (and PouchDB's).
+            return Err(crate::error::Error::bad_request("`doc_ids` filter parameter is not a list."));
+        }
         let style = o.str("style")?;
         if !matches!(style, None | Some("main_only") | Some("all_docs")) {
             return Err(bad("style", "'main_only' or 'all_docs'"));
         }
         Ok(ChangesRequest {
             since,
-            limit: o.u64("limit")?,
+            limit: o.u64("limit")?.map(|l| l.max(1)),
             descending: o.bool("descending")?,
             include_docs: o.bool("include_docs")?,
             attachments: o.bool("attachments")?,
             conflicts: o.bool("conflicts")?,
             all_docs_style: style == Some("all_docs"),
             doc_ids: o.string_list("doc_ids")?.map(|l| l.into_iter().map(str::to_string).collect()),
+            filter: db.changes_filter(options, ctx).await?,
         })
     }
 }
@@ -69,8 +88,13 @@ impl Database {
 
     /// `changes` in the given shape (see `shape`).
     pub async fn changes_as(&self, options: &Value, shape: Shape) -> Result<String> {
+        self.changes_with(options, shape, &FilterContext::default()).await
+    }
+
+    /// `changes_as`, with the code filters need (see `changes_filter`).
+    pub async fn changes_with(&self, options: &Value, shape: Shape, ctx: &FilterContext) -> Result<String> {
         self.check_open()?;
-        let req = ChangesRequest::parse(self, options).await?;
+        let req = ChangesRequest::parse_with(self, options, ctx).await?;
         let mut out = ChangesOut::new(shape, &req);
         let last_seq = self.changes_page(&req, &mut out).await?;
         self.with_attachment_data(&req, out.into_results(last_seq)).await
@@ -102,6 +126,27 @@ impl Database {
             let record_keys: Vec<Vec<u8>> =
                 ids.iter().filter(|id| wanted(id)).map(|id| keys::doc(id)).collect();
             let mut records = self.kv.get_many_shared(&record_keys).await?.into_iter();
+            if let Some(filter) = &req.filter {
+                let wanted_rows = page.iter().zip(&ids).filter(|(_, id)| wanted(id));
+                let rows: Vec<(&str, u64, Option<SharedBytes>)> = wanted_rows
+                    .map(|((key, _), id)| {
+                        (*id, keys::seq_of(key).unwrap_or_default(), records.next().flatten())
+                    })
+                    .collect();
+                let (seq, full) = filtered_rows(filter, out, req, &rows, want).await?;
+                last_seq = if full {
+                    seq
+                } else {
+                    page.last().and_then(|(k, _)| keys::seq_of(k)).unwrap_or(last_seq)
+                };
+                if full {
+                    break;
+                }
+                if !range.continue_after(&page, PAGE, req.descending) {
+                    break;
+                }
+                continue;
+            }
             for ((key, _), id) in page.iter().zip(&ids) {
                 let seq = keys::seq_of(key).unwrap_or_default();
                 last_seq = seq;
@@ -121,6 +166,47 @@ impl Database {
         }
         Ok(last_seq)
     }
+}
+
+/// Writes the rows of one page that `filter` keeps, up to `want` rows in `out`. Returns the
+/// seq of the last row written and whether `out` is full (then the feed resumes after it).
+async fn filtered_rows(
+    filter: &ChangesFilter,
+    out: &mut ChangesOut,
+    req: &ChangesRequest,
+    rows: &[(&str, u64, Option<SharedBytes>)],
+    want: usize,
+) -> Result<(u64, bool)> {
+    // Only current records are candidates (see `change_from_record`).
+    let mut candidates = Vec::new();
+    let mut docs = Vec::new();
+    for (id, seq, bytes) in rows {
+        let Some(bytes) = bytes else { continue };
+        let record = DocRecord::decode(bytes)?;
+        if record.meta.seq != *seq {
+            continue;
+        }
+        let Some(winner) = record.meta.tree.winner() else { continue };
+        docs.push(match &record.winner_body {
+            Some(body) => render_doc(id, &record, &winner.rev, body, Render::default()),
+            None => {
+                serde_json::json!({"_id": id, "_rev": winner.rev.to_string(), "_deleted": true}).to_string()
+            }
+        });
+        candidates.push((*id, *seq, bytes));
+    }
+    let keep = filter.0.keep(&docs).await?;
+    let mut last = 0;
+    for ((id, seq, bytes), kept) in candidates.into_iter().zip(keep) {
+        if kept {
+            change_from_record(out, req, id, seq, bytes)?;
+            last = seq;
+            if out.len() >= want {
+                return Ok((last, true));
+            }
+        }
+    }
+    Ok((last, false))
 }
 
 /// The row of `id` from its doc record. A record whose seq no longer matches the row's was

@@ -72,6 +72,7 @@ pub fn parse_doc(doc: Value) -> Result<ParsedDoc> {
     // (no second map, no re-hashing of its keys). `retain` keeps the order; the first error
     // in key order wins, as a plain loop would return it.
     let mut failed: Option<Error> = None;
+    let mut revisions = None;
     map.retain(|key, value| {
         if failed.is_some() || !key.starts_with('_') || key == "_attachments" || KEPT.contains(&key.as_str())
         {
@@ -96,7 +97,11 @@ pub fn parse_doc(doc: Value) -> Result<ParsedDoc> {
                 }
                 _ => Err(Error::bad_request("_deleted must be a boolean")),
             },
-            "_revisions" => parse_revisions(value).map(|r| parsed.revisions = Some(r)),
+            // Kept aside: a `_local` doc has no rev history, so there it is ignored (PouchDB).
+            "_revisions" => {
+                revisions = Some(parse_revisions(value));
+                Ok(())
+            }
             k if READ_ONLY.contains(&k) => Ok(()),
             k => Err(Error::doc_validation(format!("Bad special document member: {k}"))),
         };
@@ -107,6 +112,9 @@ pub fn parse_doc(doc: Value) -> Result<ParsedDoc> {
     });
     if let Some(e) = failed {
         return Err(e);
+    }
+    if !parsed.id.as_deref().is_some_and(is_local) {
+        parsed.revisions = revisions.transpose()?;
     }
     parsed.body = map;
     if let Some(text) = rev_text {
@@ -135,12 +143,18 @@ pub fn parse_id(value: &Value) -> Result<String> {
     Ok(id.clone())
 }
 
+/// PouchDB's message for a `bulkDocs` without a list of docs (CouchDB's `_bulk_docs` says
+/// "POST body must include `docs` parameter.").
+pub const MISSING_DOCS: &str = "Missing JSON list of 'docs'";
+
+pub const RESERVED_ID: &str = "Only reserved document ids may start with underscore.";
+
 pub fn validate_id(id: &str) -> Result<()> {
     if id.is_empty() {
         return Err(Error::bad_request("_id must not be empty"));
     }
     if id.starts_with('_') && !id.starts_with("_design/") && !id.starts_with("_local/") {
-        return Err(Error::bad_request("Only reserved document ids may start with underscore."));
+        return Err(Error::bad_request(RESERVED_ID));
     }
     Ok(())
 }

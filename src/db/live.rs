@@ -3,6 +3,7 @@
 //! none, and with `None` once cancelled, closed, or past its `limit`.
 
 use super::changes::ChangesRequest;
+use super::changes_filter::FilterContext;
 use super::changes_out::ChangesOut;
 use super::notify::Notify;
 use super::shape::Shape;
@@ -17,6 +18,7 @@ pub struct LiveChanges {
     db: Rc<Database>,
     /// Options are parsed on the first `next()`, so that `since: 'now'` means "when started".
     options: RefCell<Option<Result<Value>>>,
+    filter_ctx: FilterContext,
     request: RefCell<Option<ChangesRequest>>,
     cancelled: Cell<bool>,
     cancel: Rc<Notify>,
@@ -25,9 +27,15 @@ pub struct LiveChanges {
 
 impl LiveChanges {
     pub fn new(db: Rc<Database>, options: Result<Value>) -> LiveChanges {
+        Self::with_filters(db, options, FilterContext::default())
+    }
+
+    /// A feed whose filter functions or design doc filters run with `filter_ctx`.
+    pub fn with_filters(db: Rc<Database>, options: Result<Value>, filter_ctx: FilterContext) -> LiveChanges {
         LiveChanges {
             db,
             options: RefCell::new(Some(options)),
+            filter_ctx,
             request: RefCell::new(None),
             cancelled: Cell::new(false),
             cancel: Rc::new(Notify::default()),
@@ -52,7 +60,7 @@ impl LiveChanges {
     pub async fn next(&self) -> Result<Option<String>> {
         if self.request.borrow().is_none() {
             let options = self.options.borrow_mut().take().unwrap_or(Ok(Value::Null))?;
-            let req = ChangesRequest::parse(&self.db, &options).await?;
+            let req = ChangesRequest::parse_with(&self.db, &options, &self.filter_ctx).await?;
             self.last_seq.set(req.since);
             *self.request.borrow_mut() = Some(req);
         }

@@ -19,6 +19,7 @@ mod attachment_api;
 mod attachment_data;
 pub mod attachments;
 pub mod changes;
+pub mod changes_filter;
 pub mod changes_out;
 pub mod doc;
 mod doc_raw;
@@ -63,6 +64,9 @@ pub struct Database {
     stored_here: RefCell<HashSet<String>>,
     revs_limit: usize,
     write_lock: futures::lock::Mutex<()>,
+    /// Held while a view (or Mango index) is brought up to date, so that two queries at once
+    /// map each doc once: the second waits, then finds the index current (PouchDB #4967).
+    view_lock: futures::lock::Mutex<()>,
     /// Write calls waiting for `write_lock`, committed in groups (`group`).
     writes: group::WriteQueue,
     notify: Rc<Notify>,
@@ -126,6 +130,7 @@ impl Database {
             kv,
             revs_limit: options.revs_limit.max(1),
             write_lock: futures::lock::Mutex::new(()),
+            view_lock: futures::lock::Mutex::new(()),
             writes: group::WriteQueue::default(),
             notify,
             closed: Cell::new(false),

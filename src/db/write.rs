@@ -132,6 +132,34 @@ impl Database {
         self.single(doc, new_edits).await
     }
 
+    /// `put(doc, {force: true})` (PouchDB's): a new revision on top of `_rev` even when that
+    /// is no longer a leaf, which then starts a branch (a conflict) instead of failing with 409.
+    /// It is written as a replicated revision (`new_edits: false`) whose parent is `_rev`, as
+    /// PouchDB does; without a `_rev` it is a plain `put`.
+    pub async fn put_forced(&self, mut doc: Value) -> Result<String> {
+        let Value::Object(m) = &mut doc else { return Err(Error::not_an_object()) };
+        if !m.contains_key("_id") {
+            return Err(Error::missing_id());
+        }
+        let Some(parent) = m.get("_rev").and_then(Value::as_str) else { return self.put(doc, true).await };
+        let parent: crate::core::rev::Rev =
+            parent.parse().map_err(|_| Error::invalid_rev("Invalid rev format"))?;
+        let deleted = m.get("_deleted") == Some(&Value::Bool(true));
+        let hash = crate::core::rev::new_rev_hash(Some(&parent), deleted, &doc);
+        let rev = format!("{}-{hash}", parent.pos + 1);
+        let Value::Object(m) = &mut doc else { unreachable!("checked above") };
+        m.insert("_rev".into(), Value::String(rev.clone()));
+        let ids = vec![hash, parent.hash.clone()];
+        m.insert("_revisions".into(), serde_json::json!({"start": parent.pos + 1, "ids": ids}));
+        let id = m.get("_id").cloned().unwrap_or(Value::Null);
+        match self.bulk_docs_results(vec![doc], false).await?.pop() {
+            Some(WriteResult::Err { status, name, message, reason, .. }) => {
+                Err(Error { status, name, message, reason })
+            }
+            _ => Ok(json::to_json(&serde_json::json!({"ok": true, "id": id, "rev": rev}))),
+        }
+    }
+
     pub async fn post(&self, mut doc: Value) -> Result<String> {
         let Value::Object(m) = &mut doc else { return Err(Error::not_an_object()) };
         if !m.contains_key("_id") {
@@ -158,8 +186,10 @@ impl Database {
         }
     }
 
+    /// With `new_edits: false` the answer lists only the docs that failed, as CouchDB's and
+    /// PouchDB's do (a replicated revision has no new rev to report).
     pub async fn bulk_docs(&self, docs: Vec<Value>, new_edits: bool) -> Result<String> {
-        Ok(json::to_json(&self.bulk_docs_results(docs, new_edits).await?))
+        Ok(json::to_json(&errors_only_unless(new_edits, self.bulk_docs_results(docs, new_edits).await?)))
     }
 
     pub async fn bulk_docs_results(&self, docs: Vec<Value>, new_edits: bool) -> Result<Vec<WriteResult>> {
@@ -180,8 +210,8 @@ impl Database {
     /// its text (`doc_raw`), not built as a `Value` and serialised again.
     pub async fn bulk_docs_text(&self, docs: &str, new_edits: bool) -> Result<String> {
         self.check_open()?;
-        let docs: Vec<&RawValue> = serde_json::from_str(docs)
-            .map_err(|_| Error::bad_request("bulkDocs expects an array of docs"))?;
+        let docs: Vec<&RawValue> =
+            serde_json::from_str(docs).map_err(|_| Error::bad_request(super::doc::MISSING_DOCS))?;
         let parsed: Docs = docs
             .into_iter()
             .map(|d| match parse_doc_text(d) {
@@ -190,7 +220,7 @@ impl Database {
             })
             .collect();
         reject_bad_revs(&parsed)?;
-        Ok(json::to_json(&self.write_parsed(parsed, new_edits).await?))
+        Ok(json::to_json(&errors_only_unless(new_edits, self.write_parsed(parsed, new_edits).await?)))
     }
 
     /// One already prepared doc (`putAttachment` builds its own): its error rejects the call.
@@ -615,18 +645,28 @@ pub(super) async fn compact_bodies(db: &Database) -> Result<()> {
     }
 }
 
-/// A malformed `_rev`, a doc that is no object or an unknown `_` member anywhere in a
-/// `bulkDocs` rejects the whole call, before anything is written: CouchDB parses every doc of
-/// `_bulk_docs` before it writes any, and PouchDB does the same. Other errors (conflicts, bad
-/// ids) stay per-doc results.
+/// A malformed `_rev`, a doc that is no object, an unknown `_` member, an `_id` that is no
+/// string or a reserved `_` id anywhere in a `bulkDocs` rejects the whole call, before
+/// anything is written: CouchDB parses (and `validate_docid`s) every doc of `_bulk_docs`
+/// before it writes any, and PouchDB does the same. Other errors (conflicts) stay per-doc.
 fn reject_bad_revs(parsed: &Docs) -> Result<()> {
     let malformed = |e: &&Error| {
         e.name == "doc_validation"
             || e.message == "Invalid rev format"
             || e.message == Error::not_an_object().message
+            || e.message == "_id must be a string"
+            || e.message == super::doc::RESERVED_ID
     };
     match parsed.iter().find_map(|(_, r)| r.as_ref().err().filter(malformed)) {
         Some(e) => Err(e.clone()),
         None => Ok(()),
     }
+}
+
+/// The results of a `bulkDocs` call: all of them, or with `new_edits: false` the errors only.
+fn errors_only_unless(new_edits: bool, results: Vec<WriteResult>) -> Vec<WriteResult> {
+    if new_edits {
+        return results;
+    }
+    results.into_iter().filter(|r| matches!(r, WriteResult::Err { .. })).collect()
 }

@@ -7,8 +7,9 @@
 //!   as CouchDB's `_selector` does: a deleted winner is `{_id, _rev, _deleted: true}` plus
 //!   whatever its tombstone kept, so deletions pass only selectors that match tombstones.
 //!   `limit` counts matching rows; pages are read until that many match or the feed ends.
-//! - Named (design-doc) filters need JS filter functions, which the local database does not
-//!   run: they are a 400 here (a remote source applies them itself).
+//! - Named (design-doc) filters and `_view` run through the database's own changes filters
+//!   (`db::changes_filter`), with the `FilterContext` given by `with_filters` (the wasm layer
+//!   compiles JS); without one they are a 400.
 //! - `pending` is `update_seq - last_seq`: an upper bound, since a doc changed twice leaves a
 //!   gap in the seq index.
 
@@ -17,7 +18,9 @@ use super::peer::{
     MissingRevs, Peer, PeerInfo, RevRequest, RevsByDoc, RevsDiff, Seq,
 };
 use crate::core::mango::Selector;
+use crate::db::changes_filter::FilterContext;
 use crate::db::peer_api::{LatestRev, WriteResult};
+use crate::db::shape::Shape;
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::kv::blobs::AttData;
@@ -28,16 +31,23 @@ use std::rc::Rc;
 pub struct LocalPeer {
     db: Rc<Database>,
     id: String,
+    filters: FilterContext,
 }
 
 impl LocalPeer {
     pub fn new(db: Rc<Database>) -> LocalPeer {
         let id = db.name().to_string();
-        LocalPeer { db, id }
+        LocalPeer { db, id, filters: FilterContext::default() }
     }
 
     pub fn with_id(db: Rc<Database>, id: impl Into<String>) -> LocalPeer {
-        LocalPeer { db, id: id.into() }
+        LocalPeer { db, id: id.into(), filters: FilterContext::default() }
+    }
+
+    /// Runs named and `_view` filters with `filters`' compiler.
+    pub fn with_filters(mut self, filters: FilterContext) -> LocalPeer {
+        self.filters = filters;
+        self
     }
 
     pub fn database(&self) -> &Rc<Database> {
@@ -88,11 +98,20 @@ impl LocalPeer {
             Filter::None => {}
             Filter::DocIds(ids) => options["doc_ids"] = json!(ids),
             Filter::Selector(selector) => return self.selector_changes(since, limit, selector).await,
-            Filter::Named { .. } => {
-                return Err(Error::bad_request("named filters are not supported by local databases"))
+            Filter::Named { name, query_params } => {
+                if self.filters.compiler.is_none() {
+                    return Err(Error::bad_request("named filters need a JavaScript engine"));
+                }
+                if name == "_view" {
+                    options["filter"] = json!("_view");
+                    options["view"] = query_params["view"].clone();
+                } else {
+                    options["filter"] = json!(name);
+                    options["query_params"] = query_params.clone();
+                }
             }
         }
-        let mut page = parse(&self.db.changes(&options).await?)?;
+        let mut page = parse(&self.db.changes_with(&options, Shape::Rows, &self.filters).await?)?;
         let rows = page["results"].as_array_mut().map(Vec::as_mut_slice).unwrap_or_default();
         let docs = if with_docs { prefetched_docs(rows) } else { Default::default() };
         let results: Vec<Change> = rows.iter().filter_map(Change::from_row).collect();

@@ -1,6 +1,6 @@
 //! `Database`'s attachment methods (a third `#[wasm_bindgen] impl` block) and the `binary`
-//! option of `get` and `allDocs`: attachment data crosses to JS as a `Blob` with its content
-//! type.
+//! option of `get`, `allDocs`, `query`, `changes` and `bulkGet`: attachment data crosses to JS
+//! as a `Blob` with its content type.
 //!
 //! Data comes in as a `Blob`/`File` (kept as is: it is hashed in slices and stored as a
 //! `Blob`, never copied whole into wasm), a `Uint8Array`, an `ArrayBuffer` or a base64
@@ -68,16 +68,33 @@ pub(super) async fn fill_blobs(db: &db::Database, doc: &JsValue) -> Result<()> {
     Ok(())
 }
 
-/// `fill_blobs` for every `rows[].doc` of an `allDocs` answer.
+/// `fill_blobs` for every `rows[].doc` of an `allDocs` or `query` answer.
 pub(super) async fn fill_row_blobs(db: &db::Database, answer: &JsValue) -> Result<()> {
-    let Ok(rows) = Reflect::get(answer, &"rows".into()) else { return Ok(()) };
+    let rows = Reflect::get(answer, &"rows".into()).unwrap_or(JsValue::UNDEFINED);
+    fill_docs_of(db, &rows, "doc").await
+}
+
+/// `fill_blobs` for `row[member]` of each row of the array `rows` (a changes page, or
+/// `bulkGet`'s `docs` with member `ok`).
+pub(super) async fn fill_docs_of(db: &db::Database, rows: &JsValue, member: &str) -> Result<()> {
     let Some(rows) = rows.dyn_ref::<Array>() else { return Ok(()) };
     for row in rows.iter() {
-        if let Ok(doc) = Reflect::get(&row, &"doc".into()) {
+        if let Ok(doc) = Reflect::get(&row, &member.into()) {
             if doc.is_object() {
                 fill_blobs(db, &doc).await?;
             }
         }
+    }
+    Ok(())
+}
+
+/// `fill_blobs` for every doc of a `bulkGet` answer (`results[].docs[].ok`).
+pub(super) async fn fill_bulk_get_blobs(db: &db::Database, answer: &JsValue) -> Result<()> {
+    let results = Reflect::get(answer, &"results".into()).unwrap_or(JsValue::UNDEFINED);
+    let Some(results) = results.dyn_ref::<Array>() else { return Ok(()) };
+    for result in results.iter() {
+        let docs = Reflect::get(&result, &"docs".into()).unwrap_or(JsValue::UNDEFINED);
+        fill_docs_of(db, &docs, "ok").await?;
     }
     Ok(())
 }
@@ -98,7 +115,8 @@ impl Database {
         spawn(async move {
             let run = async {
                 let (id, name) = (string(&id, "id")?, string(&name, "attachment name")?);
-                let rev = rev.as_string();
+                // PouchDB apps pass `''` (or null) for "no rev yet": a new doc.
+                let rev = rev.as_string().filter(|r| !r.is_empty());
                 let ty = content_type.as_string().unwrap_or_else(|| "application/octet-stream".into());
                 let json = db.put_attachment(&id, &name, rev.as_deref(), data_of(&data)?, &ty).await?;
                 to_js(&json)

@@ -2,9 +2,11 @@
 //! database, `http::live_changes::RemoteChanges` (longpolls) for a remote one. The TS wrapper
 //! turns its `next()` into an event emitter and an async iterator.
 
+use super::attachments::fill_docs_of;
 use super::convert::to_js;
 use super::error::to_js as err_to_js;
 use super::promise::spawn;
+use crate::db::changes_filter::FilterContext;
 use crate::db::{self, live::LiveChanges};
 use crate::error::Result;
 use crate::replicate::http::live_changes::RemoteChanges;
@@ -23,15 +25,27 @@ enum Feed {
 #[wasm_bindgen]
 pub struct ChangesFeed {
     feed: Feed,
+    /// Fill each row's attachment stubs with `Blob`s (a local feed with `binary: true`).
+    binary: Option<Rc<db::Database>>,
 }
 
 impl ChangesFeed {
     pub(super) fn new(db: Rc<db::Database>, options: Result<Value>) -> ChangesFeed {
-        ChangesFeed { feed: Feed::Local(Rc::new(LiveChanges::new(db, options))) }
+        ChangesFeed { feed: Feed::Local(Rc::new(LiveChanges::new(db, options))), binary: None }
+    }
+
+    pub(super) fn with_filters(
+        db: Rc<db::Database>,
+        options: Result<Value>,
+        ctx: FilterContext,
+        binary: bool,
+    ) -> ChangesFeed {
+        let binary = binary.then(|| db.clone());
+        ChangesFeed { feed: Feed::Local(Rc::new(LiveChanges::with_filters(db, options, ctx))), binary }
     }
 
     pub(super) fn remote(peer: Rc<HttpPeer>, options: Value) -> Result<ChangesFeed> {
-        Ok(ChangesFeed { feed: Feed::Remote(Rc::new(RemoteChanges::new(peer, options)?)) })
+        Ok(ChangesFeed { feed: Feed::Remote(Rc::new(RemoteChanges::new(peer, options)?)), binary: None })
     }
 }
 
@@ -40,13 +54,20 @@ impl ChangesFeed {
     /// Resolves with the next batch of change rows, or `undefined` once the feed has ended.
     pub fn next(&self) -> Promise {
         let feed = self.feed.clone();
+        let binary = self.binary.clone();
         spawn(async move {
             let rows = match &feed {
                 Feed::Local(f) => f.next().await,
                 Feed::Remote(f) => f.next().await,
             };
             match rows.map_err(err_to_js)? {
-                Some(json) => to_js(&json).map_err(err_to_js),
+                Some(json) => {
+                    let rows = to_js(&json).map_err(err_to_js)?;
+                    if let Some(db) = binary {
+                        fill_docs_of(&db, &rows, "doc").await.map_err(err_to_js)?;
+                    }
+                    Ok(rows)
+                }
                 None => Ok(JsValue::UNDEFINED),
             }
         })

@@ -6,6 +6,7 @@ use super::convert::{from_js, json_text, new_id, to_js};
 use super::endpoint::Endpoint;
 use super::error::{to_js as err_to_js, to_js_for_doc};
 use super::expand;
+use super::filter_fns;
 use super::promise::spawn;
 use super::storage;
 use crate::db::shape::Shape;
@@ -73,14 +74,17 @@ impl Database {
 
     /// This database as one side of a `Replication`.
     pub fn endpoint(&self) -> Endpoint {
-        Endpoint::local(LocalPeer::new(self.inner.clone()))
+        Endpoint::local(LocalPeer::new(self.inner.clone()).with_filters(filter_fns::compiler_only()))
     }
 
     pub fn put(&self, doc: JsValue, options: JsValue) -> Promise {
         let db = self.inner.clone();
         promise_for_doc(doc_id_of(&doc), async move {
-            let new_edits = new_edits_opt(&from_js(&options)?)?;
-            db.put(from_js(&doc)?, new_edits).await
+            let opts = from_js(&options)?;
+            if db::options::Opts::new(&opts)?.bool("force")? {
+                return db.put_forced(from_js(&doc)?).await;
+            }
+            db.put(from_js(&doc)?, new_edits_opt(&opts)?).await
         })
     }
 
@@ -149,10 +153,10 @@ impl Database {
                     let ne = new_edits_opt(&Value::Object(m.clone()))?;
                     match m.remove("docs") {
                         Some(Value::Array(d)) => (d, ne),
-                        _ => return Err(Error::bad_request("bulkDocs expects an array of docs")),
+                        _ => return Err(Error::bad_request(crate::db::doc::MISSING_DOCS)),
                     }
                 }
-                _ => return Err(Error::bad_request("bulkDocs expects an array of docs")),
+                _ => return Err(Error::bad_request(crate::db::doc::MISSING_DOCS)),
             };
             let opts = from_js(&options)?;
             if db::options::Opts::new(&opts)?.has("new_edits") {
@@ -165,7 +169,18 @@ impl Database {
     #[wasm_bindgen(js_name = bulkGet)]
     pub fn bulk_get(&self, options: JsValue) -> Promise {
         let db = self.inner.clone();
-        promise(async move { db.bulk_get(&from_js(&options)?).await })
+        spawn(async move {
+            let run = async {
+                let options = from_js(&options)?;
+                let Some(stubs) = super::attachments::binary_read(&options)? else {
+                    return to_js(&db.bulk_get(&options).await?);
+                };
+                let answer = to_js(&db.bulk_get(&stubs).await?)?;
+                super::attachments::fill_bulk_get_blobs(&db, &answer).await?;
+                Ok(answer)
+            };
+            run.await.map_err(err_to_js)
+        })
     }
 
     #[wasm_bindgen(js_name = revsDiff)]
@@ -194,12 +209,39 @@ impl Database {
     /// One-shot changes; `liveChanges` is the feed that waits for more.
     pub fn changes(&self, options: JsValue) -> Promise {
         let db = self.inner.clone();
-        promise_as(async move { db.changes_as(&from_js(&options)?, Shape::Columns).await }, expand::changes)
+        spawn(async move {
+            let run = async {
+                let ctx = filter_fns::context(&options)?;
+                let json = from_js(&options)?;
+                let binary = super::attachments::binary_read(&json)?;
+                let answer = expand::changes(
+                    &db.changes_with(binary.as_ref().unwrap_or(&json), Shape::Columns, &ctx).await?,
+                )?;
+                if binary.is_some() {
+                    let rows = js_sys::Reflect::get(&answer, &"results".into()).unwrap_or(JsValue::UNDEFINED);
+                    super::attachments::fill_docs_of(&db, &rows, "doc").await?;
+                }
+                Ok(answer)
+            };
+            run.await.map_err(err_to_js)
+        })
     }
 
+    /// With `{include_docs, attachments, binary}` each page's docs get `Blob`s (see
+    /// `attachments::binary_read`).
     #[wasm_bindgen(js_name = liveChanges)]
     pub fn live_changes(&self, options: JsValue) -> ChangesFeed {
-        ChangesFeed::new(self.inner.clone(), from_js(&options))
+        let json = from_js(&options);
+        let binary = json.as_ref().ok().map(super::attachments::binary_read);
+        let (json, binary) = match binary {
+            Some(Ok(Some(stubs))) => (Ok(stubs), true),
+            Some(Err(e)) => (Err(e), false),
+            _ => (json, false),
+        };
+        match filter_fns::context(&options) {
+            Ok(ctx) => ChangesFeed::with_filters(self.inner.clone(), json, ctx, binary),
+            Err(e) => ChangesFeed::new(self.inner.clone(), Err(e)),
+        }
     }
 
     pub fn info(&self) -> Promise {

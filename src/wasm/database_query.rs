@@ -13,6 +13,9 @@
 //!   source can capture different values (the same function object is incremental, a new
 //!   closure builds a new index). `viewCleanup` removes temporary indexes.
 //! - `stale: 'update_after'` resolves first, then updates the index in the background.
+//! - `onError` (a function option) hears each exception a map or reduce function throws. A
+//!   doc whose map throws is skipped either way; a reduce that throws then reduces to `null`
+//!   (PouchDB's way) instead of failing the query (CouchDB's).
 
 use super::convert::{from_js, to_js};
 use super::database::Database;
@@ -43,22 +46,30 @@ fn member(obj: &JsValue, name: &str) -> Option<JsValue> {
 /// Compiles design doc sources, or hands out the functions registered for the view.
 struct JsCompiler {
     registered: Option<JsValue>,
+    /// The `onError` query option: hears map and reduce exceptions (see `view_fns`).
+    on_error: JsValue,
 }
 
 impl ViewCompiler for JsCompiler {
     fn map(&self, view: &DesignView) -> Result<Rc<dyn MapFn>> {
         let given = self.registered.as_ref().and_then(|r| member(r, "map"));
-        Ok(Rc::new(JsMap::new(&given.unwrap_or_else(|| JsValue::from_str(&view.map)))?))
+        Ok(Rc::new(JsMap::with_errors(
+            &given.unwrap_or_else(|| JsValue::from_str(&view.map)),
+            &self.on_error,
+        )?))
     }
     fn reduce(&self, _view: &DesignView, source: &str) -> Result<Rc<dyn ReduceFn>> {
         let given = self.registered.as_ref().and_then(|r| member(r, "reduce"));
-        Ok(Rc::new(JsReduce::new(&given.unwrap_or_else(|| JsValue::from_str(source)))?))
+        Ok(Rc::new(JsReduce::with_errors(
+            &given.unwrap_or_else(|| JsValue::from_str(source)),
+            &self.on_error,
+        )?))
     }
 }
 
 /// A temporary view from a map function or `{map, reduce}`. `reduce` is the `reduce` option
 /// when that names a reduce (`query(fn, {reduce: '_stats'})`) rather than a boolean.
-fn temp_view(fun: &JsValue, reduce_option: Option<JsValue>) -> Result<ViewDef> {
+fn temp_view(fun: &JsValue, reduce_option: Option<JsValue>, on_error: &JsValue) -> Result<ViewDef> {
     let (map, reduce) = if fun.is_function() {
         (fun.clone(), reduce_option)
     } else {
@@ -71,21 +82,32 @@ fn temp_view(fun: &JsValue, reduce_option: Option<JsValue>) -> Result<ViewDef> {
     let reduce = match (&reduce, reduce_src.as_deref().and_then(BuiltinReduce::parse)) {
         (None, _) => None,
         (Some(_), Some(b)) => Some(Reduce::Builtin(b)),
-        (Some(f), None) => Some(Reduce::Custom(Rc::new(JsReduce::new(f)?))),
+        (Some(f), None) => Some(Reduce::Custom(Rc::new(JsReduce::with_errors(f, on_error)?))),
     };
     let map_key = format!("{}\n{}", source_of(&map), identity_of(&map));
     Ok(ViewDef {
         ddoc: None,
         name: "temp".into(),
         signature: views::signature(&map_key, reduce_src.as_deref()),
-        map: Rc::new(JsMap::new(&map)?),
+        map: Rc::new(JsMap::with_errors(&map, on_error)?),
         reduce,
     })
 }
 
-async fn run_query(db: Rc<Db>, fun: JsValue, options_js: JsValue, registered: JsValue) -> Result<String> {
-    let mut options = from_js(&options_js)?;
+/// `options` replaces the JSON of `options_js` when given (e.g. without `binary`).
+async fn run_query(
+    db: Rc<Db>,
+    fun: JsValue,
+    options_js: JsValue,
+    registered: JsValue,
+    options: Option<Value>,
+) -> Result<String> {
+    let mut options = match options {
+        Some(o) => o,
+        None => from_js(&options_js)?,
+    };
     let reduce_option = member(&options_js, "reduce").filter(|r| r.is_string() || r.is_function());
+    let on_error = member(&options_js, "onError").filter(|f| f.is_function()).unwrap_or(JsValue::UNDEFINED);
     if reduce_option.is_some() {
         if let Value::Object(m) = &mut options {
             m.remove("reduce");
@@ -94,9 +116,9 @@ async fn run_query(db: Rc<Db>, fun: JsValue, options_js: JsValue, registered: Js
     let view = match fun.as_string() {
         Some(name) => {
             let registered = (!registered.is_undefined() && !registered.is_null()).then_some(registered);
-            view_def(&db.design_view(&name).await?, &JsCompiler { registered })?
+            view_def(&db.design_view(&name).await?, &JsCompiler { registered, on_error })?
         }
-        None => temp_view(&fun, reduce_option)?,
+        None => temp_view(&fun, reduce_option, &on_error)?,
     };
     let (answer, update_after) = db.query_then_update(&view, &options).await?;
     if update_after {
@@ -116,7 +138,19 @@ impl Database {
     /// `query('ddoc/view' | mapFn | {map, reduce}, options, registered?)`.
     pub fn query(&self, fun: JsValue, options: JsValue, registered: JsValue) -> Promise {
         let db = self.inner.clone();
-        promise(async move { run_query(db, fun, options, registered).await })
+        spawn(async move {
+            let run = async {
+                // `{include_docs, attachments, binary}`: read stubs, then fill in `Blob`s.
+                let binary = super::attachments::binary_read(&from_js(&options)?)?;
+                let text = run_query(db.clone(), fun, options, registered, binary.clone()).await?;
+                let answer = to_js(&text)?;
+                if binary.is_some() {
+                    super::attachments::fill_row_blobs(&db, &answer).await?;
+                }
+                Ok::<JsValue, Error>(answer)
+            };
+            run.await.map_err(err_to_js)
+        })
     }
 
     #[wasm_bindgen(js_name = viewCleanup)]

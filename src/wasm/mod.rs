@@ -14,6 +14,7 @@ mod database_query;
 mod endpoint;
 mod error;
 mod expand;
+mod filter_fns;
 mod promise;
 mod remote_database;
 mod remote_more;

@@ -142,7 +142,7 @@ impl RemoteDatabase {
             let mut body = match from_js(&docs)? {
                 Value::Array(d) => json!({ "docs": d }),
                 v @ Value::Object(_) if v["docs"].is_array() => v,
-                _ => return Err(Error::bad_request("bulkDocs expects an array of docs")),
+                _ => return Err(Error::bad_request(crate::db::doc::MISSING_DOCS)),
             };
             if let Some(ne) = from_js(&options)?.get("new_edits").filter(|v| v.is_boolean()) {
                 body["new_edits"] = ne.clone();

@@ -20,7 +20,7 @@ use super::error::to_js as err_to_js;
 use super::promise::spawn;
 use crate::db::notify::Notify;
 use crate::db::options::{bad, Opts};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::replicate::http::timer::sleep;
 use crate::replicate::live::{self, Backoff, LiveEvent, LiveOptions, DEFAULT_BACKOFF_BASE_MS};
 use crate::replicate::remote::protocol::Longpoll;
@@ -48,12 +48,20 @@ struct Parsed {
     batch_size: usize,
     filter: Filter,
     js_filter: Option<Function>,
+    /// `req` for `js_filter`: `{query: query_params}`, as PouchDB calls filters.
+    js_filter_req: JsValue,
+    /// Names `js_filter` in the replication id: its source, and `query_params` if any, so a
+    /// run with other params does not start from this one's checkpoint.
+    js_filter_key: Option<String>,
     since: Option<Seq>,
     create_target: bool,
     back_off_base: u64,
     longpoll: Option<Longpoll>,
     request_timeout: Option<u64>,
 }
+
+/// CouchDB's (and PouchDB's) words for a `doc_ids` that is no array.
+const NOT_A_LIST: &str = "`doc_ids` filter parameter is not a list.";
 
 fn parse(options: &JsValue) -> Result<Parsed> {
     let json = from_js(options)?;
@@ -63,6 +71,9 @@ fn parse(options: &JsValue) -> Result<Parsed> {
     } else {
         None
     };
+    if o.get("doc_ids").is_some_and(|ids| !ids.is_null() && !ids.is_array()) {
+        return Err(Error::bad_request(NOT_A_LIST));
+    }
     let filter = if let Some(ids) = o.string_list("doc_ids")? {
         Filter::DocIds(ids.into_iter().map(str::to_string).collect())
     } else if let Some(selector) = o.get("selector").filter(|s| !s.is_null()) {
@@ -88,18 +99,53 @@ fn parse(options: &JsValue) -> Result<Parsed> {
         (None, None) => None,
         (h, t) => Some(Longpoll { heartbeat_ms: h.unwrap_or(10_000), timeout_ms: t.unwrap_or(25_000) }),
     };
+    let js_filter_key = js_filter.as_ref().map(|f| {
+        let source = String::from(f.to_string());
+        match o.get("query_params").filter(|q| !q.is_null()) {
+            Some(q) => format!("{source}\u{0}{q}"),
+            None => source,
+        }
+    });
     Ok(Parsed {
         live: o.bool("live")?,
         retry: o.bool("retry")?,
         batch_size: o.u64("batch_size")?.map(|n| n.max(1) as usize).unwrap_or(DEFAULT_BATCH_SIZE),
         filter,
         js_filter,
+        js_filter_req: filter_req(options),
+        js_filter_key,
         since: o.get("since").filter(|s| !s.is_null()).map(|s| Seq(s.clone())),
         create_target: o.bool("create_target")?,
         back_off_base: o.u64("back_off_base")?.unwrap_or(DEFAULT_BACKOFF_BASE_MS),
         longpoll,
         request_timeout: o.u64("request_timeout")?,
     })
+}
+
+/// A sync's options for one direction: PouchDB's `push` / `pull` members (e.g. a filter for
+/// one direction only) over the shared ones.
+fn for_direction(options: &JsValue, which: &str) -> JsValue {
+    if !options.is_object() {
+        return options.clone();
+    }
+    let own = Reflect::get(options, &JsValue::from_str(which)).unwrap_or(JsValue::UNDEFINED);
+    if !own.is_object() {
+        return options.clone();
+    }
+    let merged = js_sys::Object::assign(&js_sys::Object::new(), options.unchecked_ref());
+    js_sys::Object::assign(&merged, own.unchecked_ref()).into()
+}
+
+fn filter_req(options: &JsValue) -> JsValue {
+    let req = js_sys::Object::new();
+    let query = if options.is_object() {
+        Reflect::get(options, &JsValue::from_str("query_params")).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    };
+    let query = if query.is_object() { query } else { js_sys::Object::new().into() };
+    let _ = Reflect::set(&req, &JsValue::from_str("query"), &query);
+    req.into()
 }
 
 fn emit(f: &Function, name: &str, payload: &JsValue) {
@@ -160,11 +206,14 @@ fn direction(
     session: String,
 ) -> (ReplicateOptions, LiveOptions) {
     let emit_fn = states.emit.clone();
+    // PouchDB's change events carry the replication's `start_time`.
+    let start_time = String::from(js_sys::Date::new_0().to_iso_string());
     let on_event = move |event: &ReplicationEvent| match event {
         ReplicationEvent::Change { progress, docs } => {
             let mut info = serde_json::to_value(progress).unwrap_or_default();
             info["docs"] = json!(docs);
             info["ok"] = json!(true);
+            info["start_time"] = json!(start_time);
             let payload = match direction {
                 Some(d) => json!({"direction": d, "change": info}),
                 None => info,
@@ -179,10 +228,11 @@ fn direction(
             emit(&emit_fn, "denied", &json_to_js(&payload));
         }
     };
+    let req = p.js_filter_req.clone();
     let doc_filter = p.js_filter.clone().map(|f| {
         Box::new(move |doc: &Value| {
             let arg = json_to_js(doc);
-            match f.call1(&JsValue::UNDEFINED, &arg) {
+            match f.call2(&JsValue::UNDEFINED, &arg, &req) {
                 Ok(v) => v.is_truthy(),
                 Err(e) => {
                     web_sys::console::error_2(&JsValue::from_str("Settee: a replication filter threw"), &e);
@@ -196,7 +246,7 @@ fn direction(
         filter: p.filter.clone(),
         since: p.since.clone(),
         doc_filter,
-        doc_filter_key: p.js_filter.as_ref().map(|f| String::from(f.to_string())),
+        doc_filter_key: p.js_filter_key.clone(),
         on_event: Some(Box::new(on_event)),
         cancel: controls.cancel.clone(),
         clock: Some(Box::new(|| String::from(js_sys::Date::new_0().to_iso_string()))),
@@ -299,14 +349,15 @@ impl Replication {
     /// `{ok, status, push, pull}`.
     pub fn sync(a: &Endpoint, b: &Endpoint, options: JsValue, emit: Function) -> Replication {
         let controls = Controls::default();
-        let parsed = parse(&options);
+        let parsed = parse(&for_direction(&options, "push"))
+            .and_then(|push| Ok((push, parse(&for_direction(&options, "pull"))?)));
         let (pa, pb): (Rc<dyn Peer>, Rc<dyn Peer>) = (a.peer(), b.peer());
-        let run = parsed.map(|p| {
-            prepare(&p, a, b);
-            prepare(&p, b, a);
+        let run = parsed.map(|(p_push, p_pull)| {
+            prepare(&p_push, a, b);
+            prepare(&p_pull, b, a);
             let states = Rc::new(States { paused: RefCell::new(vec![true, true]), emit });
-            let push = direction(&p, 0, Some("push"), &states, &controls, new_id());
-            let pull = direction(&p, 1, Some("pull"), &states, &controls, new_id());
+            let push = direction(&p_push, 0, Some("push"), &states, &controls, new_id());
+            let pull = direction(&p_pull, 1, Some("pull"), &states, &controls, new_id());
             (push, pull)
         });
         let wake = controls.wake.clone();

@@ -46,7 +46,8 @@ function withGlobals(extra, run) {
     for (const [k, had, prev] of saved) { if (had) g[k] = prev; else delete g[k]; }
   }
 }
-export function makeMapper(fn) {
+// `onError(e)` hears each exception a map throws (the doc is skipped either way).
+export function makeMapper(fn, onError) {
   let out = null;
   const emit = (key, value) => {
     if (out === null) throw new Error('emit() called outside a map function');
@@ -54,7 +55,7 @@ export function makeMapper(fn) {
   };
   const f = typeof fn === 'function' ? fn : compile(fn, ['emit', ...Object.keys(helpers)], [emit, ...Object.values(helpers)]);
   if (typeof f !== 'function') throw new TypeError('a map function must be a function');
-  return { f, emit, set(o) { out = o; } };
+  return { f, emit, onError: typeof onError === 'function' ? onError : null, set(o) { out = o; } };
 }
 export function runMap(m, docsJson) {
   const docs = JSON.parse(docsJson);
@@ -64,7 +65,10 @@ export function runMap(m, docsJson) {
       for (let i = 0; i < docs.length; i++) {
         const rows = [];
         m.set(rows);
-        try { m.f(docs[i], m.emit); parts[i] = JSON.stringify(rows); } catch (e) { parts[i] = 'null'; }
+        try { m.f(docs[i], m.emit); parts[i] = JSON.stringify(rows); } catch (e) {
+          parts[i] = 'null';
+          if (m.onError) { try { m.onError(e); } catch (_) { /* a listener's own error */ } }
+        }
       }
     });
   } finally {
@@ -114,7 +118,7 @@ export function identityOf(fn) {
 "#)]
 extern "C" {
     #[wasm_bindgen(catch, js_name = makeMapper)]
-    fn make_mapper(f: &JsValue) -> std::result::Result<JsValue, JsValue>;
+    fn make_mapper(f: &JsValue, on_error: &JsValue) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = runMap)]
     fn run_map(m: &JsValue, docs: &str) -> std::result::Result<String, JsValue>;
     #[wasm_bindgen(catch, js_name = makeReducer)]
@@ -141,7 +145,12 @@ pub struct JsMap {
 
 impl JsMap {
     pub fn new(f: &JsValue) -> Result<JsMap> {
-        Ok(JsMap { mapper: make_mapper(f).map_err(|e| js_error("invalid map function", e))? })
+        Self::with_errors(f, &JsValue::UNDEFINED)
+    }
+
+    /// A map whose exceptions are also passed to `on_error` (a function, or `undefined`).
+    pub fn with_errors(f: &JsValue, on_error: &JsValue) -> Result<JsMap> {
+        Ok(JsMap { mapper: make_mapper(f, on_error).map_err(|e| js_error("invalid map function", e))? })
     }
 }
 
@@ -172,13 +181,17 @@ impl MapFn for JsMap {
 }
 
 /// A JS reduce function, called as `reduce(keys, values, rereduce)`.
+/// With `on_error` (PouchDB's way), a reduce that throws is reported there and reduces to
+/// `null`; without it the query fails, as in CouchDB.
 pub struct JsReduce {
     f: JsValue,
+    on_error: Option<js_sys::Function>,
 }
 
 impl JsReduce {
-    pub fn new(f: &JsValue) -> Result<JsReduce> {
-        Ok(JsReduce { f: make_reducer(f).map_err(|e| js_error("invalid reduce function", e))? })
+    pub fn with_errors(f: &JsValue, on_error: &JsValue) -> Result<JsReduce> {
+        let on_error = on_error.clone().dyn_into::<js_sys::Function>().ok();
+        Ok(JsReduce { f: make_reducer(f).map_err(|e| js_error("invalid reduce function", e))?, on_error })
     }
 }
 
@@ -186,7 +199,14 @@ impl ReduceFn for JsReduce {
     fn reduce(&self, keys: Option<&[(Value, String)]>, values: &[Value], rereduce: bool) -> Result<Value> {
         let keys = keys.map(|k| k.iter().map(|(key, id)| serde_json::json!([key, id])).collect::<Vec<_>>());
         let input = serde_json::json!({"keys": keys, "values": values, "rereduce": rereduce});
-        let out = run_reduce(&self.f, &input.to_string()).map_err(|e| js_error("reduce failed", e))?;
+        let out = match (run_reduce(&self.f, &input.to_string()), &self.on_error) {
+            (Ok(out), _) => out,
+            (Err(e), Some(report)) => {
+                let _ = report.call1(&JsValue::UNDEFINED, &e);
+                return Ok(Value::Null);
+            }
+            (Err(e), None) => return Err(js_error("reduce failed", e)),
+        };
         serde_json::from_str(&out).map_err(|e| Error::storage(format!("reduce output: {e}")))
     }
 }

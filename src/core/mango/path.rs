@@ -27,14 +27,15 @@ impl FieldPath {
         FieldPath(Vec::new())
     }
 
-    /// Parses a dotted name; `\.` is a literal dot. Empty segments are an error.
+    /// Parses a dotted name; `\.` is a literal dot and `\$` a literal `$` (a field whose name
+    /// starts with `$` is no operator that way). Empty segments are an error.
     pub fn parse(name: &str) -> Result<FieldPath> {
         let mut segments = Vec::new();
         let mut current = String::new();
         let mut chars = name.chars().peekable();
         while let Some(c) = chars.next() {
             match c {
-                '\\' if chars.peek() == Some(&'.') => current.push(chars.next().unwrap_or('.')),
+                '\\' if matches!(chars.peek(), Some('.' | '$')) => current.push(chars.next().unwrap_or('.')),
                 '.' => segments.push(std::mem::take(&mut current)),
                 _ => current.push(c),
             }
@@ -103,6 +104,12 @@ mod tests {
         assert_eq!(path("a.b").segments(), ["a", "b"]);
         assert_eq!(path("a\\.b.c").segments(), ["a.b", "c"]);
         assert_eq!(path("a\\.b.c").to_string(), "a\\.b.c");
+    }
+
+    #[test]
+    fn an_escaped_dollar_is_a_literal_dollar() {
+        assert_eq!(path("\\$foobar").segments(), ["$foobar"]);
+        assert_eq!(path("a.\\$b").segments(), ["a", "$b"]);
     }
 
     #[test]

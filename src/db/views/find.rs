@@ -32,6 +32,8 @@ struct FindRequest {
     use_index: Option<String>,
 }
 
+const DEFAULT_LIMIT: u64 = 25;
+
 impl FindRequest {
     fn parse(request: &Value) -> Result<FindRequest> {
         let o = Opts::new(request)?;
@@ -50,7 +52,8 @@ impl FindRequest {
             fields: parse_fields(o.get("fields"))?,
             sort: o.get("sort").cloned().unwrap_or(Value::Null),
             skip: o.u64("skip")?.unwrap_or(0),
-            limit: o.u64("limit")?,
+            // CouchDB's `_find` (and PouchDB's) default: 25 docs.
+            limit: Some(o.u64("limit")?.unwrap_or(DEFAULT_LIMIT)),
             conflicts: o.bool("conflicts")?,
             use_index,
         })
@@ -71,10 +74,17 @@ fn index_name(use_index: &str, indexes: &[MangoIndex]) -> String {
 
 impl Database {
     async fn plan_find(&self, req: &FindRequest) -> Result<(Rc<Vec<MangoIndex>>, QueryPlan)> {
-        let indexes = self.mango_indexes().await?;
+        let all = self.mango_indexes().await?;
+        let use_index = req.use_index.as_deref().map(|u| index_name(u, &all));
+        // A partial index may lack docs the query wants: only `use_index` picks one (CouchDB).
+        let indexes = if all.iter().any(|i| i.partial.is_some()) {
+            let named = |i: &MangoIndex| use_index.as_deref() == Some(i.name.as_str());
+            Rc::new(all.iter().filter(|i| i.partial.is_none() || named(i)).cloned().collect())
+        } else {
+            all
+        };
         let defs: Vec<IndexDef> = indexes.iter().map(MangoIndex::planner_def).collect::<Result<_>>()?;
         let sort = parse_sort(Some(&req.sort))?;
-        let use_index = req.use_index.as_deref().map(|u| index_name(u, &indexes));
         let plan = plan_query(&defs, &req.selector, &sort, use_index.as_deref())?;
         Ok((indexes, plan))
     }

@@ -92,6 +92,7 @@ impl Database {
     /// Brings the view's index up to date with every committed change; returns its meta.
     pub async fn update_view(&self, view: &ViewDef) -> Result<ViewMeta> {
         self.check_open()?;
+        let _one_at_a_time = self.view_lock.lock().await;
         let mut stale = 0;
         // The store version after this call's last write while the view's back-index held
         // nothing but what this call wrote (see `fresh` below).
@@ -267,7 +268,9 @@ impl Database {
 /// inside when it has none (deleted, or no body). The record's head gives the winner without
 /// parsing the rev tree.
 fn render_if_current(id: &str, bytes: &[u8], seq: u64) -> Result<Option<Option<String>>> {
-    if let Some(h) = RecordHead::read(bytes)? {
+    // A doc with other leaves may have conflicts, which its map sees as `_conflicts` (as in
+    // CouchDB): that needs the rev tree, so only the head of a doc without them is enough.
+    if let Some(h) = RecordHead::read(bytes)?.filter(|h| !h.other_leaves) {
         if h.seq != seq {
             return Ok(None);
         }
@@ -281,16 +284,24 @@ fn render_if_current(id: &str, bytes: &[u8], seq: u64) -> Result<Option<Option<S
         return Ok(None);
     }
     Ok(Some(match (record.meta.tree.winner().filter(|w| !w.deleted), &record.winner_body) {
-        (Some(w), Some(body)) => Some(render_doc(id, &record, &w.rev, body, Render::default())),
+        (Some(w), Some(body)) => {
+            Some(render_doc(id, &record, &w.rev, body, Render { conflicts: true, ..Render::default() }))
+        }
         _ => None,
     }))
 }
 
-/// A doc's emits by encoded key; one key emitted twice keeps both values, in emit order.
+/// A doc's emits by encoded key; one key emitted twice keeps both values, ordered by
+/// collation (rows sort by key, doc id, then value, as PouchDB's do).
 fn group_emits(emits: Emits) -> BTreeMap<Vec<u8>, Vec<Value>> {
     let mut rows: BTreeMap<Vec<u8>, Vec<Value>> = BTreeMap::new();
     for (key, value) in emits {
         rows.entry(encode(&key)).or_default().push(value);
+    }
+    for values in rows.values_mut() {
+        if values.len() > 1 {
+            values.sort_by(crate::core::collate::collate);
+        }
     }
     rows
 }

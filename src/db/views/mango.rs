@@ -6,12 +6,15 @@
 //!   `options.def.fields`. So indexes replicate, and `getIndexes` lists what is in the docs.
 //! - Its rows are keyed by the array of the indexed fields' values, only for docs that have
 //!   every field (`$exists`-style: a `null` value counts), value `null`.
+//! - A `partial_filter_selector` (stored normalised, `{f: v}` as `{f: {$eq: v}}`, as CouchDB
+//!   stores it) keeps the docs it does not match out of the index. As in CouchDB, such an
+//!   index is used only when `use_index` names it, since it may lack docs a query wants.
 //! - Without a name, an index is named `idx-<hash of its fields>`, and its design doc is
 //!   `_design/<name>`; creating the same definition again answers `result: "exists"`.
 
 use super::design::parse_design_docs;
 use super::{signature, Emits, MapFn, ViewDef};
-use crate::core::mango::{FieldPath, IndexDef, Lookup};
+use crate::core::mango::{FieldPath, IndexDef, Lookup, Selector};
 use crate::core::order;
 use crate::db::{json, Database};
 use crate::error::{Error, Result};
@@ -28,11 +31,17 @@ pub struct MangoIndex {
     pub ddoc: String,
     pub name: String,
     pub fields: Vec<String>,
+    /// The normalised `partial_filter_selector`, if any (never `{}`).
+    pub partial: Option<Value>,
 }
 
 impl MangoIndex {
     pub fn signature(&self) -> String {
-        signature(&format!("mango:{}", json::to_json(&self.fields)), None)
+        let mut source = format!("mango:{}", json::to_json(&self.fields));
+        if let Some(p) = &self.partial {
+            source.push_str(&format!("|partial:{}", json::to_json(p)));
+        }
+        signature(&source, None)
     }
 
     pub fn id(&self) -> String {
@@ -45,7 +54,10 @@ impl MangoIndex {
             ddoc: Some(self.ddoc.clone()),
             name: self.name.clone(),
             signature: self.signature(),
-            map: Rc::new(MangoMap { fields }),
+            map: Rc::new(MangoMap {
+                fields,
+                partial: self.partial.as_ref().map(Selector::parse).transpose()?,
+            }),
             reduce: None,
         })
     }
@@ -58,7 +70,11 @@ impl MangoIndex {
     /// As `getIndexes` and `explain` show it.
     pub fn to_json(&self) -> Value {
         let fields: Vec<Value> = self.fields.iter().map(|f| json!({ f: "asc" })).collect();
-        json!({"ddoc": self.ddoc, "name": self.name, "type": "json", "def": {"fields": fields}})
+        let mut def = json!({"fields": fields});
+        if let Some(p) = &self.partial {
+            def["partial_filter_selector"] = p.clone();
+        }
+        json!({"ddoc": self.ddoc, "name": self.name, "type": "json", "def": def})
     }
 }
 
@@ -68,16 +84,25 @@ pub fn all_docs_index_json() -> Value {
 
 struct MangoMap {
     fields: Vec<FieldPath>,
+    partial: Option<Selector>,
 }
 
 #[async_trait(?Send)]
 impl MapFn for MangoMap {
     async fn map_batch(&self, docs: &[String]) -> Vec<Result<Emits>> {
-        let names: Vec<&str> =
+        let mut names: Vec<&str> =
             self.fields.iter().filter_map(|f| f.segments().first()).map(String::as_str).collect();
+        // A partial filter reads its own fields too; `None`: it needs the whole doc.
+        let partial_fields = self.partial.as_ref().map(Selector::top_fields);
+        let whole = matches!(partial_fields, Some(None));
+        let partial_fields = partial_fields.flatten().unwrap_or_default();
+        names.extend(partial_fields.iter().map(String::as_str));
         docs.iter()
             .map(|text| {
-                let doc = &members(text, &names)?;
+                let doc = &if whole { super::parse_doc(text)? } else { members(text, &names)? };
+                if self.partial.as_ref().is_some_and(|p| !p.matches(doc)) {
+                    return Ok(Vec::new());
+                }
                 let values: Option<Vec<Value>> = self
                     .fields
                     .iter()
@@ -154,6 +179,49 @@ impl<'de> Deserialize<'de> for KeyText<'de> {
     }
 }
 
+fn is_empty_selector(v: &Value) -> bool {
+    v.as_object().is_none_or(Map::is_empty)
+}
+
+/// A selector as CouchDB stores it: a field's bare value `v` becomes `{$eq: v}`, and
+/// `$and` / `$or` / `$nor` members are normalised in turn.
+fn normalise(selector: &Value) -> Value {
+    let Value::Object(m) = selector else { return selector.clone() };
+    let is_ops =
+        |v: &Value| v.as_object().is_some_and(|o| !o.is_empty() && o.keys().all(|k| k.starts_with('$')));
+    let out = m
+        .iter()
+        .map(|(k, v)| {
+            let v = match (k.as_str(), v) {
+                ("$and" | "$or" | "$nor", Value::Array(items)) => {
+                    Value::Array(items.iter().map(normalise).collect())
+                }
+                ("$not", v) => normalise(v),
+                (k, v) if k.starts_with('$') => v.clone(),
+                (_, v) if is_ops(v) => v.clone(),
+                (_, v) => json!({ "$eq": v }),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    Value::Object(out)
+}
+
+/// CouchDB's `unsupported_mixed_sort`: an index's fields all sort one way (a bare name is
+/// `asc`).
+fn check_one_direction(fields: &Value) -> Result<()> {
+    let directions: std::collections::BTreeSet<&str> = fields
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| f.as_object().and_then(|m| m.values().next()).and_then(Value::as_str).unwrap_or("asc"))
+        .collect();
+    if directions.len() > 1 {
+        return Err(Error::bad_request("Sorts currently only support a single direction for all fields."));
+    }
+    Ok(())
+}
+
 /// `fields: ["a", {"b": "asc"}]` → field names.
 fn field_names(fields: &Value) -> Result<Vec<String>> {
     let bad = || Error::bad_request("index.fields must be a non-empty array of field names");
@@ -186,10 +254,13 @@ pub fn indexes_of(ddoc: &str, body: &Value) -> Vec<MangoIndex> {
                 let map = v.pointer("/map/fields")?.as_object()?;
                 Some(Value::Array(map.keys().map(|k| Value::String(k.clone())).collect()))
             })?;
+            let partial =
+                v.pointer("/map/partial_filter_selector").filter(|p| !is_empty_selector(p)).cloned();
             Some(MangoIndex {
                 ddoc: ddoc.to_string(),
                 name: name.clone(),
                 fields: field_names(&fields).ok()?,
+                partial,
             })
         })
         .collect()
@@ -236,7 +307,11 @@ impl Database {
             return Err(Error::bad_request("only json indexes are supported"));
         }
         let fields = field_names(index.get("fields").unwrap_or(&Value::Null))?;
-        let hash = &signature(&json::to_json(&fields), None)[..16];
+        check_one_direction(index.get("fields").unwrap_or(&Value::Null))?;
+        // The default ddoc hashes the name too, as CouchDB's `mango_idx:gen_name` does (the
+        // whole request): two names on the same fields are two design docs.
+        let given_name = pick("name").and_then(Value::as_str).filter(|n| !n.is_empty());
+        let hash = &signature(&json::to_json(&fields), given_name)[..16];
         let name = match pick("name") {
             None | Some(Value::Null) => format!("idx-{hash}"),
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
@@ -248,7 +323,20 @@ impl Database {
             Some(Value::String(s)) if !s.is_empty() => format!("_design/{s}"),
             Some(_) => return Err(Error::bad_request("index.ddoc must be a string")),
         };
-        let wanted = MangoIndex { ddoc: ddoc.clone(), name: name.clone(), fields: fields.clone() };
+        let partial =
+            match index.get("partial_filter_selector").or_else(|| request.get("partial_filter_selector")) {
+                None | Some(Value::Null) => None,
+                Some(p) => {
+                    Selector::parse(p)?;
+                    Some(normalise(p)).filter(|p| !is_empty_selector(p))
+                }
+            };
+        let wanted = MangoIndex {
+            ddoc: ddoc.clone(),
+            name: name.clone(),
+            fields: fields.clone(),
+            partial: partial.clone(),
+        };
         let existing: Option<Value> = match self.get(&ddoc, &Value::Null).await {
             Ok(text) => Some(
                 serde_json::from_str(&text)
@@ -267,10 +355,14 @@ impl Database {
         }
         let mut doc = existing.unwrap_or_else(|| json!({"_id": ddoc, "language": "query", "views": {}}));
         let map_fields: Map<String, Value> = fields.iter().map(|f| (f.clone(), json!("asc"))).collect();
+        let mut def = json!({"fields": fields});
+        if let Some(p) = &partial {
+            def["partial_filter_selector"] = p.clone();
+        }
         let view = json!({
-            "map": {"fields": map_fields, "partial_filter_selector": {}},
+            "map": {"fields": map_fields, "partial_filter_selector": partial.unwrap_or_else(|| json!({}))},
             "reduce": "_count",
-            "options": {"def": {"fields": fields}},
+            "options": {"def": def},
         });
         match doc.get_mut("views") {
             Some(Value::Object(views)) => {

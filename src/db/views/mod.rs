@@ -33,7 +33,7 @@ pub use mango::MangoIndex;
 
 /// See `Database::mango_indexes`.
 pub(crate) type MangoCache = std::cell::RefCell<Option<(Vec<u8>, Rc<Vec<MangoIndex>>)>>;
-pub use options::{QueryOpts, Stale};
+pub use options::{query_parse_error, QueryOpts, Stale};
 
 use crate::core::reduce::BuiltinReduce;
 use crate::error::Result;

@@ -40,6 +40,8 @@ pub struct QueryOpts {
     pub limit: Option<u64>,
     pub include_docs: bool,
     pub conflicts: bool,
+    /// With `include_docs`: attachment data inlined as base64.
+    pub attachments: bool,
     /// `None`: reduce when the view has a reduce.
     pub reduce: Option<bool>,
     pub group: bool,
@@ -93,6 +95,7 @@ impl QueryOpts {
             limit: o.count("limit")?,
             include_docs: o.bool("include_docs")?,
             conflicts: o.bool("conflicts")?,
+            attachments: o.bool("attachments")?,
             reduce: o.has("reduce").then(|| o.bool("reduce")).transpose()?,
             group: o.bool("group")?,
             group_level: o.count("group_level")?.map(|n| n as usize),

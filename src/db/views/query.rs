@@ -116,7 +116,13 @@ impl Database {
         }
 
         let rows = self.rows_in(&prefix, q, q.skip, q.limit).await?;
-        let docs = if q.include_docs { Some(self.linked_docs(&rows, q.conflicts).await?) } else { None };
+        let mut docs = if q.include_docs { Some(self.linked_docs(&rows, q.conflicts).await?) } else { None };
+        if let (Some(docs), true) = (&mut docs, q.attachments) {
+            // Doc by doc: an emitted value may hold `_attachments` stubs too, which stay stubs.
+            for doc in docs.iter_mut().flatten() {
+                *doc = json::raw(self.inline_everywhere(doc.get().to_string()).await?)?;
+            }
+        }
         let out: Vec<MapRow> = rows
             .iter()
             .enumerate()
