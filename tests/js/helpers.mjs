@@ -209,3 +209,21 @@ export function sharedPage(onReady) {
   });
   return shared;
 }
+
+/**
+ * The settee/pouchdb entry in a page shared by the tests of a file: returns `inPage(fn, name)`,
+ * which runs `fn(name)` in the page with `window.PouchDB` loaded from pkg/pouchdb.js (`name`:
+ * a fresh database name starting with `prefix` unless given).
+ */
+export function sharedPouchPage(prefix) {
+  let page;
+  sharedPage((shared) => ({ page } = shared));
+  return (fn, name = uniqueName(prefix)) =>
+    page.evaluate(
+      async ([src, name]) => {
+        window.PouchDB ??= (await import('/pkg/pouchdb.js')).default;
+        return new Function(`return (${src})`)()(name);
+      },
+      [fn.toString(), name],
+    );
+}

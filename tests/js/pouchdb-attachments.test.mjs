@@ -2,20 +2,10 @@
 // changes() and bulkGet(), Blob data in put/bulkDocs, and putAttachment's "no rev" ('').
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sharedPage, uniqueName } from './helpers.mjs';
+import { sharedPouchPage } from './helpers.mjs';
 
-let page;
-sharedPage((shared) => ({ page } = shared));
-
-function inPage(fn, name = uniqueName('patts')) {
-  return page.evaluate(
-    async ([src, name]) => {
-      window.PouchDB ??= (await import('/pkg/pouchdb.js')).default;
-      return new Function(`return (${src})`)()(name);
-    },
-    [fn.toString(), name],
-  );
-}
+/** Runs `fn(name)` in the shared page with `window.PouchDB` loaded from pkg/pouchdb.js. */
+const inPage = sharedPouchPage('patts');
 
 test('binary: true gives Blobs in one-shot and live changes and in bulkGet', async () => {
   const r = await inPage(async (name) => {

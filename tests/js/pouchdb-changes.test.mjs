@@ -2,20 +2,10 @@
 // them (functions, design doc filters, `_view`, selectors), with `limit` counted after them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sharedPage, uniqueName } from './helpers.mjs';
+import { sharedPouchPage } from './helpers.mjs';
 
-let page;
-sharedPage((shared) => ({ page } = shared));
-
-function inPage(fn, name = uniqueName('pchanges')) {
-  return page.evaluate(
-    async ([src, name]) => {
-      window.PouchDB ??= (await import('/pkg/pouchdb.js')).default;
-      return new Function(`return (${src})`)()(name);
-    },
-    [fn.toString(), name],
-  );
-}
+/** Runs `fn(name)` in the shared page with `window.PouchDB` loaded from pkg/pouchdb.js. */
+const inPage = sharedPouchPage('pchanges');
 
 test('a filter function gets (doc, req) with req.query from query_params, and limit counts kept rows', async () => {
   const r = await inPage(async (name) => {

@@ -2,21 +2,10 @@
 // (found failing by PouchDB's own suite, scripts/pouchdb-suite/) and must keep working.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sharedPage, uniqueName } from './helpers.mjs';
+import { sharedPouchPage } from './helpers.mjs';
 
-let page;
-sharedPage((shared) => ({ page } = shared));
-
-/** Runs `fn(name)` in the page with `window.PouchDB` loaded from pkg/pouchdb.js. */
-function inPage(fn, name = uniqueName('pouch')) {
-  return page.evaluate(
-    async ([src, name]) => {
-      window.PouchDB ??= (await import('/pkg/pouchdb.js')).default;
-      return new Function(`return (${src})`)()(name);
-    },
-    [fn.toString(), name],
-  );
-}
+/** Runs `fn(name)` in the shared page with `window.PouchDB` loaded from pkg/pouchdb.js. */
+const inPage = sharedPouchPage('pouch');
 
 test('PouchDB(name) works without new and the database is an instance of PouchDB', async () => {
   const r = await inPage(async (name) => {

@@ -2,20 +2,10 @@
 // and test.sync.js use them, and the emitter details PouchDB apps rely on.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sharedPage, uniqueName } from './helpers.mjs';
+import { sharedPouchPage } from './helpers.mjs';
 
-let page;
-sharedPage((shared) => ({ page } = shared));
-
-function inPage(fn, name = uniqueName('prepl')) {
-  return page.evaluate(
-    async ([src, name]) => {
-      window.PouchDB ??= (await import('/pkg/pouchdb.js')).default;
-      return new Function(`return (${src})`)()(name);
-    },
-    [fn.toString(), name],
-  );
-}
+/** Runs `fn(name)` in the shared page with `window.PouchDB` loaded from pkg/pouchdb.js. */
+const inPage = sharedPouchPage('prepl');
 
 test('a local source runs design doc filters (with query_params) and _view filters', async () => {
   const r = await inPage(async (name) => {

@@ -2,20 +2,10 @@
 // of attachments in query results.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sharedPage, uniqueName } from './helpers.mjs';
+import { sharedPouchPage } from './helpers.mjs';
 
-let page;
-sharedPage((shared) => ({ page } = shared));
-
-function inPage(fn, name = uniqueName('pviews')) {
-  return page.evaluate(
-    async ([src, name]) => {
-      window.PouchDB ??= (await import('/pkg/pouchdb.js')).default;
-      return new Function(`return (${src})`)()(name);
-    },
-    [fn.toString(), name],
-  );
-}
+/** Runs `fn(name)` in the shared page with `window.PouchDB` loaded from pkg/pouchdb.js. */
+const inPage = sharedPouchPage('pviews');
 
 test('a map that throws skips that doc and emits error on the database; the others are indexed', async () => {
   const r = await inPage(async (name) => {
