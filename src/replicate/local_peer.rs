@@ -3,13 +3,13 @@
 //! - Its id is the database name unless given one. Two peers with the same id would share
 //!   replication ids (and checkpoints) in both directions, so callers must keep ids distinct.
 //! - Seqs are the database's integers, sent as JSON numbers.
-//! - A selector filter is matched (`core::mango`) against each changed doc's winning body,
-//!   as CouchDB's `_selector` does: a deleted winner is `{_id, _rev, _deleted: true}` plus
-//!   whatever its tombstone kept, so deletions pass only selectors that match tombstones.
-//!   `limit` counts matching rows; pages are read until that many match or the feed ends.
-//! - Named (design-doc) filters and `_view` run through the database's own changes filters
-//!   (`db::changes_filter`), with the `FilterContext` given by `with_filters` (the wasm layer
-//!   compiles JS); without one they are a 400.
+//! - Every filter runs in the database's own changes feed (`db::changes_filter`), so `limit`
+//!   counts matching rows and pages are read until that many match or the feed ends.
+//!   - A selector is matched (`core::mango`) against each changed doc's winning body, as
+//!     CouchDB's `_selector` does: a deleted winner is `{_id, _rev, _deleted: true}` plus
+//!     whatever its tombstone kept, so deletions pass only selectors that match tombstones.
+//!   - Named (design-doc) filters and `_view` need the `FilterContext` given by
+//!     `with_filters` (the wasm layer compiles JS); without one they are a 400.
 //! - `pending` is `update_seq - last_seq`: an upper bound, since a doc changed twice leaves a
 //!   gap in the seq index.
 
@@ -17,7 +17,6 @@ use super::peer::{
     prefetched_docs, revs_diff_of, AttMap, AttRef, Change, ChangesPage, DocError, Fetched, Filter,
     MissingRevs, Peer, PeerInfo, RevRequest, RevsByDoc, RevsDiff, Seq,
 };
-use crate::core::mango::Selector;
 use crate::db::changes_filter::FilterContext;
 use crate::db::peer_api::{LatestRev, WriteResult};
 use crate::db::shape::Shape;
@@ -65,18 +64,6 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Rows read per page when filtering by selector, so a live wait (`limit` 1) that skips many
-/// non-matching changes does not read them one page each.
-const SELECTOR_PAGE: usize = 200;
-
-/// The doc a selector sees for a change row: its winning body, or a bare tombstone.
-fn winning_doc(row: &Value) -> Value {
-    match row.get("doc") {
-        Some(doc) if doc.is_object() => doc.clone(),
-        _ => json!({"_id": row["id"], "_rev": row["changes"][0]["rev"], "_deleted": true}),
-    }
-}
-
 impl LocalPeer {
     async fn page(&self, results: Vec<Change>, last_seq: u64, limit: usize) -> Result<ChangesPage> {
         let pending =
@@ -97,7 +84,7 @@ impl LocalPeer {
         match filter {
             Filter::None => {}
             Filter::DocIds(ids) => options["doc_ids"] = json!(ids),
-            Filter::Selector(selector) => return self.selector_changes(since, limit, selector).await,
+            Filter::Selector(selector) => options["selector"] = selector.clone(),
             Filter::Named { name, query_params } => {
                 if self.filters.compiler.is_none() {
                     return Err(Error::bad_request("named filters need a JavaScript engine"));
@@ -118,35 +105,6 @@ impl LocalPeer {
         let last_seq = page["last_seq"].as_u64().unwrap_or(0);
         Ok(ChangesPage { docs, ..self.page(results, last_seq, limit).await? })
     }
-
-    /// Changes whose winning doc matches `selector`, at most `limit`; `last_seq` is the last
-    /// row looked at, so the next page starts after it.
-    async fn selector_changes(&self, since: &Seq, limit: usize, selector: &Value) -> Result<ChangesPage> {
-        let selector = Selector::parse(selector)?;
-        let page_size = limit.max(SELECTOR_PAGE);
-        let mut since = since.0.clone();
-        let mut results = Vec::new();
-        loop {
-            let options =
-                json!({"since": since, "limit": page_size, "style": "all_docs", "include_docs": true});
-            let page = parse(&self.db.changes(&options).await?)?;
-            let rows = page["results"].as_array().cloned().unwrap_or_default();
-            for row in &rows {
-                since = row["seq"].clone();
-                if selector.matches(&winning_doc(row)) {
-                    results.extend(Change::from_row(row));
-                    if results.len() == limit {
-                        return self.page(results, since.as_u64().unwrap_or(0), limit).await;
-                    }
-                }
-            }
-            let last_seq = page["last_seq"].as_u64().unwrap_or(0);
-            if rows.len() < page_size {
-                return self.page(results, last_seq, limit).await;
-            }
-            since = Value::from(last_seq);
-        }
-    }
 }
 
 #[async_trait(?Send)]
@@ -161,7 +119,7 @@ impl Peer for LocalPeer {
     }
 
     /// The bodies come from the same read as the rows, which saves the target's `bulk_get`
-    /// its own read transaction. A selector feed reads its bodies for matching and sends none.
+    /// its own read transaction.
     async fn changes_with_docs(&self, since: &Seq, limit: usize, filter: &Filter) -> Result<ChangesPage> {
         self.feed(since, limit, filter, true).await
     }

@@ -6,10 +6,10 @@
 //! - A filter that throws rejects the whole request with a 400 naming its error.
 //! - Design doc sources are compiled with `new Function`; a trailing `;` is allowed.
 
-use super::view_fns::JsMap;
+use super::view_fns::{js_error, JsMap};
 use crate::db::changes_filter::{ChangeFilterFn, FilterCompiler, FilterContext};
 use crate::db::views::{DesignView, MapFn};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use async_trait::async_trait;
 use js_sys::Reflect;
 use serde_json::Value;
@@ -35,11 +35,6 @@ extern "C" {
     fn make_filter(f: &JsValue, query: &JsValue) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = runFilter)]
     fn run_filter(filter: &JsValue, docs: &str) -> std::result::Result<String, JsValue>;
-}
-
-fn js_error(what: &str, e: JsValue) -> Error {
-    let message = Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string());
-    Error::bad_request(format!("{what}: {}", message.unwrap_or_else(|| format!("{e:?}"))))
 }
 
 struct JsFilter(JsValue);

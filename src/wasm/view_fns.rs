@@ -133,7 +133,8 @@ extern "C" {
     pub fn identity_of(f: &JsValue) -> String;
 }
 
-fn js_error(what: &str, e: JsValue) -> Error {
+/// A JS exception as a 400 naming `what` and the exception's message.
+pub(super) fn js_error(what: &str, e: JsValue) -> Error {
     let message = js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string());
     Error::bad_request(format!("{what}: {}", message.unwrap_or_else(|| format!("{e:?}"))))
 }
