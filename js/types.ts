@@ -5,8 +5,14 @@
 
 /** Options of `new Settee(name, options)`. */
 export interface SetteeOptions {
-  /** `'idb'` (default) stores in IndexedDB; `'memory'` keeps everything in this page only. */
-  adapter?: 'idb' | 'memory';
+  /**
+   * Where the database lives. In a browser `'idb'` (default) stores in IndexedDB. In Node.js
+   * `'fs'` (default; `'leveldb'` is accepted as PouchDB's name for it) stores in the directory
+   * `prefix + name`. `'memory'` keeps everything in this page or process only.
+   */
+  adapter?: 'idb' | 'fs' | 'leveldb' | 'memory';
+  /** Node.js: prepended to the name to form the directory, e.g. `'/var/lib/app/'` (PouchDB's option). */
+  prefix?: string;
   /** How many ancestor revisions each document remembers (default 1000). */
   revs_limit?: number;
   /**
@@ -26,7 +32,8 @@ export interface SetteeOptions {
  * `{status: 409, name: 'conflict'}`, `{status: 404, name: 'not_found', reason: 'deleted'}`,
  * `{status: 400, name: 'bad_request' | 'invalid_rev' | 'doc_validation'}`, `{status: 412, name: 'missing_id'}`,
  * `{status: 500, name: 'corruption'}` (stored bytes are damaged; the message names what),
- * `{status: 507, name: 'quota_exceeded'}` (the site's storage quota is full; nothing was written),
+ * `{status: 507, name: 'quota_exceeded'}` (the site's storage quota, or the disk, is full; nothing was written),
+ * `{status: 423, name: 'locked'}` (Node.js: another process has the database directory open),
  * `{status: 0, name: 'network_error'}` (a remote request got no answer in time).
  */
 export interface SetteeError extends Error {

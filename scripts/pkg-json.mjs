@@ -8,20 +8,23 @@ const path = process.argv[2] ?? 'pkg/package.json';
 const pkg = JSON.parse(readFileSync(path, 'utf8'));
 const files = new Set([
   ...(pkg.files ?? []),
-  ...['index.js', 'index.d.ts', 'types.js', 'types.d.ts', 'replication.js', 'replication.d.ts', 'query-types.js', 'query-types.d.ts', 'pouchdb.js', 'pouchdb.d.ts', 'emitter.js', 'emitter.d.ts'],
+  ...['index.js', 'index.d.ts', 'types.js', 'types.d.ts', 'replication.js', 'replication.d.ts', 'query-types.js', 'query-types.d.ts', 'pouchdb.js', 'pouchdb.d.ts', 'emitter.js', 'emitter.d.ts',
+    'node.js', 'node.d.ts', 'node-fs.js', 'node-fs.d.ts', 'pouchdb-node.js', 'pouchdb-node.d.ts'],
 ]);
 const out = {
   ...pkg,
   name: 'settee',
   type: 'module',
   main: 'index.js',
+  engines: { node: '>=20' },
   module: 'index.js',
   types: 'index.d.ts',
   files: [...files],
   exports: {
-    '.': { types: './index.d.ts', default: './index.js' },
+    // Node (and Deno, Bun) load node.js: the wasm read from disk, databases stored on disk.
+    '.': { types: './index.d.ts', node: './node.js', default: './index.js' },
     // `import PouchDB from 'settee/pouchdb'`: the PouchDB-shaped entry (js/pouchdb.ts).
-    './pouchdb': { types: './pouchdb.d.ts', default: './pouchdb.js' },
+    './pouchdb': { types: './pouchdb.d.ts', node: './pouchdb-node.js', default: './pouchdb.js' },
     './settee_core.js': { types: './settee_core.d.ts', default: './settee_core.js' },
     './settee_core_bg.wasm': './settee_core_bg.wasm',
     './package.json': './package.json',

@@ -14,6 +14,7 @@
 //!   wasm to JS once per batch, never once per record.
 
 pub mod blobs;
+pub mod fs;
 #[cfg(target_arch = "wasm32")]
 pub mod idb;
 pub mod lsm;

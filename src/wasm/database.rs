@@ -59,7 +59,7 @@ fn new_edits_opt(options: &Value) -> Result<bool> {
 
 #[wasm_bindgen]
 impl Database {
-    /// `open(name, {adapter?: 'idb' | 'memory', revs_limit?})`.
+    /// `open(name, {adapter?: 'idb' | 'fs' | 'memory', prefix?, revs_limit?})`.
     pub fn open(name: String, options: JsValue) -> Promise {
         spawn(async move {
             let db = open(&name, &options).await.map_err(err_to_js)?;
@@ -281,12 +281,14 @@ async fn open(name: &str, options: &JsValue) -> Result<db::Database> {
     }
     let options = from_js(options)?;
     let o = db::options::Opts::new(&options)?;
-    let adapter = o.str("adapter")?.unwrap_or("idb");
+    let default_adapter = if storage::has_file_system() { "fs" } else { "idb" };
+    let adapter = o.str("adapter")?.unwrap_or(default_adapter);
+    let prefix = o.str("prefix")?.unwrap_or("").to_string();
     let revs_limit = match o.u64("revs_limit")? {
         Some(0) => return Err(db::options::bad("revs_limit", "a positive integer")),
         Some(n) => n as usize,
         None => DEFAULT_REVS_LIMIT,
     };
-    let (kv, adapter) = storage::open(name, adapter).await?;
+    let (kv, adapter) = storage::open(name, adapter, &prefix).await?;
     Ok(db::Database::new(name, kv, DatabaseOptions { adapter, revs_limit, new_id: Box::new(new_id) }))
 }

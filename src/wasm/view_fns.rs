@@ -91,14 +91,25 @@ export function runReduce(f, json) {
 // this from inside the task the last one started, and browsers clamp such nested timeouts to
 // 4 ms after five levels.
 let tickPort = null;
+let tickListener = null;
 const ticks = [];
+// In Node a port with a listener keeps the process alive: it is held (`ref`) only while a
+// tick is pending, so an idle database lets a script exit.
+const holdPort = (hold) => {
+  if (tickListener !== null && typeof tickListener.ref === 'function') hold ? tickListener.ref() : tickListener.unref();
+};
 export function nextTick() {
   if (tickPort === null) {
     const channel = new MessageChannel();
-    channel.port1.onmessage = () => ticks.shift()();
+    channel.port1.onmessage = () => {
+      ticks.shift()();
+      if (ticks.length === 0) holdPort(false);
+    };
+    tickListener = channel.port1;
     tickPort = channel.port2;
   }
   return new Promise((ok) => {
+    if (ticks.length === 0) holdPort(true);
     ticks.push(ok);
     tickPort.postMessage(null);
   });

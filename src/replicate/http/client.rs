@@ -9,6 +9,10 @@
 //!   `POST /_session` (one login at a time, shared by concurrent requests); a later 401 logs in
 //!   again once and repeats the request, since sessions expire (CouchDB's after 600 s). The
 //!   password goes only into that request's body, never into an error.
+//! - Where `fetch` keeps no cookies (Node, Deno, Bun), the client keeps the session cookie
+//!   itself: a readable `Set-Cookie` (browsers never expose it) is remembered and sent back as
+//!   `Cookie`, and replaced whenever the server renews it. In a browser nothing is read and the
+//!   browser's own jar does the work through `credentials: 'include'`.
 //! - Every request has a deadline, answer and body included (`request_timeout`, default
 //!   `DEFAULT_REQUEST_TIMEOUT_MS`; 10× that for an attachment's data): a hung connection or a body that never ends is a
 //!   `network_error` (retryable), never a stall. A longpoll sets its own (`call_with_timeout`:
@@ -25,7 +29,7 @@ use futures::future::{select, Either};
 use futures::lock::Mutex;
 use gloo_net::http::{Method, RequestBuilder};
 use serde_json::Value;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, Blob, RequestCredentials};
 
@@ -81,6 +85,19 @@ pub struct HttpClient {
     /// Whether the cookie session is believed valid; the lock serialises logins.
     logged_in: Mutex<bool>,
     request_timeout_ms: Cell<u64>,
+    /// The session cookie (`name=value`) where the runtime lets us read `Set-Cookie`.
+    cookie: RefCell<Option<String>>,
+}
+
+/// The `name=value` of the session cookie in a `Set-Cookie` header (several may be joined
+/// by `, ` in one header; CouchDB's is `AuthSession`).
+fn session_cookie(set_cookie: &str) -> Option<String> {
+    set_cookie
+        .split(',')
+        .map(str::trim)
+        .filter_map(|c| c.split(';').next())
+        .find(|pair| pair.trim_start().starts_with("AuthSession="))
+        .map(|pair| pair.trim().to_string())
 }
 
 struct AbortOnDrop(Option<AbortController>);
@@ -109,6 +126,7 @@ impl HttpClient {
             url,
             logged_in: Mutex::new(false),
             request_timeout_ms: Cell::new(DEFAULT_REQUEST_TIMEOUT_MS),
+            cookie: RefCell::new(None),
         }
     }
 
@@ -246,6 +264,9 @@ impl HttpClient {
         for (k, v) in self.url.headers() {
             builder = builder.header(k, v);
         }
+        if let Some(cookie) = self.cookie.borrow().as_deref() {
+            builder = builder.header("Cookie", cookie);
+        }
         let request = match body {
             Body::Json(b) => builder
                 .header("Content-Type", "application/json")
@@ -258,6 +279,10 @@ impl HttpClient {
             let response =
                 request.send().await.map_err(|e| network_error(&e.to_string(), http_method, label))?;
             let status = response.status();
+            if let Some(c) = response.headers().get("set-cookie").as_deref().and_then(session_cookie) {
+                // An expired or logged-out session is `AuthSession=` with no value.
+                *self.cookie.borrow_mut() = Some(c).filter(|c| c.len() > "AuthSession=".len());
+            }
             if blob && (200..300).contains(&status) {
                 let raw: web_sys::Response = response.into();
                 let promise = raw.blob().map_err(|_| network_error("no body", http_method, label))?;

@@ -1,0 +1,267 @@
+//! The disk record store (`FsRecords` over `std::fs`): the KV conformance suite, then what
+//! only a directory can show: a reopen that reads everything back from the files, merges that
+//! remove the chunk files they drop, the lock against a second process, damage, and a process
+//! that dies at every step of a commit (all or nothing, property-tested).
+
+#![cfg(not(target_arch = "wasm32"))]
+
+#[macro_use]
+#[path = "common/kv_suite.rs"]
+mod kv_suite;
+
+use futures::executor::block_on;
+use kv_suite::Opener;
+use proptest::prelude::*;
+use settee::kv::fs::std_fs::StdFs;
+use settee::kv::fs::FsRecords;
+use settee::kv::lsm::{Lsm, LsmOptions};
+use settee::kv::{KvStore, Range, WriteBatch};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+/// A fresh directory under the system's temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "settee-fs-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+    fn path(&self) -> String {
+        self.0.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn open_lsm(fs: Rc<StdFs>, dir: &str, opts: LsmOptions) -> settee::Result<Lsm<FsRecords>> {
+    Lsm::open_with(FsRecords::open(fs, dir).await?, opts).await
+}
+
+struct FsOpener {
+    dir: TempDir,
+    opts: LsmOptions,
+}
+
+impl Opener for FsOpener {
+    async fn open(&self) -> Rc<dyn KvStore> {
+        Rc::new(open_lsm(Rc::new(StdFs::new()), &self.dir.path(), self.opts.clone()).await.unwrap())
+    }
+}
+
+fn tiny() -> LsmOptions {
+    LsmOptions { chunk_bytes: 256, cache_bytes: 4096, ..LsmOptions::default() }
+}
+
+macro_rules! native {
+    ($name:ident, $opener:expr) => {
+        #[test]
+        fn $name() {
+            block_on(kv_suite::$name(&$opener));
+        }
+    };
+}
+
+mod fs_default {
+    use super::*;
+    kv_suite_tests!(native, FsOpener { dir: TempDir::new("default"), opts: LsmOptions::default() });
+}
+
+mod fs_tiny_chunks {
+    use super::*;
+    kv_suite_tests!(native, FsOpener { dir: TempDir::new("tiny"), opts: tiny() });
+}
+
+fn docs(from: usize, to: usize) -> WriteBatch {
+    let mut batch = WriteBatch::new();
+    for i in from..to {
+        batch.put(
+            format!("doc/{i:06}").into_bytes(),
+            format!("{{\"n\":{i},\"pad\":\"{}\"}}", "p".repeat(60)).into_bytes(),
+        );
+    }
+    batch
+}
+
+async fn all(lsm: &dyn KvStore) -> Vec<(Vec<u8>, Vec<u8>)> {
+    lsm.scan(Range::all(), false, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect()
+}
+
+#[test]
+fn a_closed_store_reopens_from_its_files_alone() {
+    block_on(async {
+        let dir = TempDir::new("reopen");
+        let lsm = open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.unwrap();
+        for b in 0..5 {
+            lsm.write(docs(b * 100, b * 100 + 100), None).await.unwrap();
+        }
+        let before = all(&lsm).await;
+        lsm.close();
+        drop(lsm);
+        let again = open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.unwrap();
+        assert_eq!(all(&again).await, before);
+        assert_eq!(before.len(), 500);
+    });
+}
+
+#[test]
+fn merges_remove_the_chunk_files_they_drop() {
+    block_on(async {
+        let dir = TempDir::new("merge");
+        let opts = LsmOptions { chunk_bytes: 1024, auto_compact: false, ..LsmOptions::default() };
+        let records = FsRecords::open(Rc::new(StdFs::new()), &dir.path()).await.unwrap();
+        let lsm = Lsm::open_with(records, opts).await.unwrap();
+        // The same 300 keys six times over: a merge keeps only the newest values.
+        for _ in 0..6 {
+            lsm.write(docs(0, 300), None).await.unwrap();
+        }
+        let probe = FsRecords::open(Rc::new(StdFs::new()), &dir.path()).await.unwrap();
+        let before = probe.files().await.unwrap().len();
+        let runs = lsm.stats().runs;
+        assert!(lsm.compact_all().await.unwrap(), "{runs} runs, {before} files");
+        let after = probe.files().await.unwrap();
+        assert_eq!(after.len(), lsm.stats().chunks, "exactly the live chunks have files");
+        assert!(after.len() < before, "{} files before the merge, {} after", before, after.len());
+        assert_eq!(all(&lsm).await.len(), 300);
+    });
+}
+
+#[test]
+fn a_directory_another_live_process_holds_is_locked_and_a_dead_ones_lock_is_taken_over() {
+    block_on(async {
+        let dir = TempDir::new("lock");
+        std::fs::create_dir_all(&dir.0).unwrap();
+        // pid 1 (init) is alive on any Unix and is not us.
+        std::fs::write(dir.0.join("LOCK"), "1").unwrap();
+        let err = FsRecords::open(Rc::new(StdFs::new()), &dir.path()).await.err().expect("locked");
+        assert_eq!((err.status, err.name), (423, "locked"));
+        assert!(err.message.contains("pid 1"), "{}", err.message);
+        assert!(!dir.0.join("STATE").exists(), "nothing was written");
+
+        // A pid that cannot be alive (above Linux's pid_max) is a dead process's lock.
+        std::fs::write(dir.0.join("LOCK"), "4294967290").unwrap();
+        let lsm = open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.unwrap();
+        lsm.write(docs(0, 3), None).await.unwrap();
+        assert_eq!(std::fs::read_to_string(dir.0.join("LOCK")).unwrap(), std::process::id().to_string());
+        lsm.close();
+        assert!(!dir.0.join("LOCK").exists(), "the last close releases the lock");
+    });
+}
+
+#[test]
+fn a_damaged_state_file_is_a_corruption_error_naming_it() {
+    block_on(async {
+        let dir = TempDir::new("damage");
+        let lsm = open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.unwrap();
+        lsm.write(docs(0, 10), None).await.unwrap();
+        lsm.close();
+        let state = dir.0.join("STATE");
+        let mut bytes = std::fs::read(&state).unwrap();
+        bytes[10] ^= 1;
+        std::fs::write(&state, bytes).unwrap();
+        let err = open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.err().expect("damaged");
+        assert_eq!((err.status, err.name), (500, "corruption"));
+        assert!(err.message.contains("STATE"), "{}", err.message);
+        assert!(!dir.0.join("LOCK").exists(), "a failed open leaves no lock behind");
+    });
+}
+
+#[test]
+fn destroy_removes_the_directory_and_a_new_store_starts_empty() {
+    block_on(async {
+        let dir = TempDir::new("destroy");
+        let lsm = open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.unwrap();
+        lsm.write(docs(0, 10), None).await.unwrap();
+        lsm.destroy().await.unwrap();
+        assert!(!dir.0.exists());
+        let again = open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.unwrap();
+        assert!(all(&again).await.is_empty());
+    });
+}
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn batch_of(ops: &[(u8, Option<u16>)]) -> WriteBatch {
+    let mut b = WriteBatch::new();
+    for (k, v) in ops {
+        let key = format!("k/{k:03}").into_bytes();
+        match v {
+            Some(v) => b.put(key, format!("{v}-{}", "x".repeat(*v as usize % 300)).into_bytes()),
+            None => b.delete(key),
+        }
+    }
+    b
+}
+
+fn apply(model: &mut Model, b: &WriteBatch) {
+    for (k, v) in &b.ops {
+        match v {
+            Some(v) => model.insert(k.clone(), v.clone()),
+            None => model.remove(k),
+        };
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Writes batches (merging as the policy asks), and the process dies at the `die_at`-th
+    /// file operation: whatever reached the disk stays. Reopened, the store holds every batch
+    /// that returned Ok, and the dying batch whole or not at all; then it works on.
+    #[test]
+    fn a_process_that_dies_at_any_file_operation_leaves_whole_batches(
+        batches in prop::collection::vec(prop::collection::vec((0u8..40, prop::option::weighted(0.8, 0u16..2000)), 1..12), 2..14),
+        die_at in 1u64..120,
+    ) {
+        block_on(async {
+            let dir = TempDir::new("die");
+            let fs = Rc::new(StdFs::new());
+            let opts = LsmOptions { chunk_bytes: 512, cache_bytes: 2048, fanout: 2, small_runs: 2, ..LsmOptions::default() };
+            let lsm = open_lsm(fs.clone(), &dir.path(), opts.clone()).await.unwrap();
+            fs.fail_after(die_at);
+            let mut model = Model::new();
+            let mut maybe = None;
+            for ops in &batches {
+                let b = batch_of(ops);
+                match lsm.write(b.clone(), None).await {
+                    Ok(_) => apply(&mut model, &b),
+                    Err(_) => {
+                        let mut with = model.clone();
+                        apply(&mut with, &b);
+                        maybe = Some(with);
+                        break;
+                    }
+                }
+            }
+            lsm.close();
+            drop(lsm);
+            let again = open_lsm(Rc::new(StdFs::new()), &dir.path(), opts).await.unwrap();
+            let got: Model = all(&again).await.into_iter().collect();
+            prop_assert!(got == model || Some(&got) == maybe.as_ref(), "not whole batches after the death");
+            let more = batch_of(&[(1, Some(7)), (2, None)]);
+            again.write(more.clone(), None).await.unwrap();
+            let mut expect = got.clone();
+            apply(&mut expect, &more);
+            let now: Model = all(&again).await.into_iter().collect();
+            prop_assert_eq!(now, expect);
+            Ok(())
+        })?;
+    }
+}
