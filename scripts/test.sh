@@ -2,7 +2,7 @@
 # Runs every check and test, in this order, stopping at the first stage that fails:
 #   setup · cargo fmt --check · clippy (host) · clippy (wasm32) · cargo test (native)
 #   · wasm-pack test --headless --chrome (Rust tests in Chromium, on IndexedDB)
-#   · build pkg/ · type tests (tsc) · JS API tests (node --test + playwright-core + Chromium)
+#   · build pkg/ · type tests (tsc) · Node.js tests (tests/node) · JS API tests (node --test + playwright-core + Chromium)
 #   · the same JS files in Firefox ESR and WebKitGTK (SETTEE_BROWSER=firefox|webkit)
 #   · the long reliability suites (Chromium)
 #   · the server suites again on real CouchDB 3.5 (SETTEE_SERVER=couchdb)
@@ -84,6 +84,12 @@ stage build - bash scripts/build.sh
 stage types - node scripts/typecheck.mjs
 # spec on the console, TAP into a file for counting.
 count_js() { count_node "$LOGS/js-tests.tap"; }
+# Node.js: the package's Node entry on the disk store, replication from Node, and the
+# config mirror from the packed package (SIGKILL mid-pull, offline restart).
+count_nodejs() { count_node "$LOGS/node-tests.tap"; }
+stage node-tests count_nodejs node --test --test-concurrency=1 --test-timeout=300000 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$LOGS/node-tests.tap" tests/node/*.test.mjs
 # The long reliability suites (the fault proxy at three rates, 52 kill points) run in their
 # own stage, with a longer timeout per file; every other test file here (couchdb.test.mjs
 # skips itself, saying so, outside the CouchDB stage).

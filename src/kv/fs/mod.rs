@@ -50,6 +50,9 @@ const STATE_TMP: &str = "STATE.tmp";
 const LOCK: &str = "LOCK";
 const ATTACHMENTS: &str = "attachments";
 
+/// (handle, callback) of every subscribed handle.
+type Subscriber = (u64, Weak<dyn Fn()>);
+
 struct Shared {
     fs: Rc<dyn FileSystem>,
     dir: String,
@@ -63,7 +66,7 @@ struct Shared {
     compacting: Cell<bool>,
     handles: Cell<usize>,
     next_handle: Cell<u64>,
-    subscribers: RefCell<Vec<(u64, Weak<dyn Fn()>)>>,
+    subscribers: RefCell<Vec<Subscriber>>,
     blobs: Rc<FsBlobs>,
     gone: Cell<bool>,
 }
