@@ -64,9 +64,9 @@ impl Database {
             return self.all_docs_keys(list, &q, meta.doc_count, update_seq).await;
         }
         let range = self.id_range(&o, q.descending, inclusive_end)?;
-        let mut out = AllDocsOut::new(shape, include_docs);
+        let mut out = AllDocsOut::new(shape, include_docs, meta.doc_count, q.skip);
         self.range_rows(range, &q, &mut out).await?;
-        Ok(out.finish(meta.doc_count, q.skip, update_seq))
+        Ok(out.finish(update_seq))
     }
 
     /// Puts attachment data into a record's (in-memory) winner body, for `attachments: true`.
