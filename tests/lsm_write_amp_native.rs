@@ -140,7 +140,11 @@ fn write_amplification_report() {
         "| ids | docs | JSON MB | written MB | of it manifest MB | commits | stored MB | written / JSON byte | written / stored byte | insert µs/doc |"
     );
     println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let only = std::env::var("SETTEE_WAMP_ORDER").unwrap_or_default().to_lowercase();
     for order in [Order::Sequential, Order::Scattered] {
+        if !only.is_empty() && !format!("{order:?}").to_lowercase().starts_with(&only) {
+            continue;
+        }
         for &n in &sizes {
             let f = fill(n, order);
             let mb = |b: u64| b as f64 / 1e6;
