@@ -82,6 +82,7 @@ writeFileSync(join(here, 'results/scale.json'), JSON.stringify(report, null, 2) 
 const f = (x) => (x == null ? '–' : String(x));
 const rows = [
   ['bulk insert, µs/doc (whole fill)', (r) => r.fill?.usPerDoc],
+  ['bulk insert, µs/doc (median batch)', (r) => r.fill?.medianBatchUsPerDoc],
   ['bulk insert, µs/doc (last tenth)', (r) => r.fill?.lastTenthUsPerDoc],
   ['batch of 1,000, p99 ms', (r) => r.fill?.batch.p99],
   ['get (warm), p50 / p99 ms', (r) => r.gets && `${r.gets.p50} / ${r.gets.p99}`],
