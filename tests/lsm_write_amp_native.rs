@@ -40,6 +40,8 @@ struct Fill {
     put_bytes: u64,
     manifest_bytes: u64,
     commits: u64,
+    /// Records read during the fill (the writes' existence checks and the merges).
+    reads: u64,
     stored_after_compaction: u64,
     time: Duration,
 }
@@ -89,8 +91,8 @@ fn fill(docs: usize, order: Order) -> Fill {
             db.bulk_docs(batch, true).await.unwrap();
         }
         let time = t.elapsed();
-        let (put_bytes, manifest_bytes, commits) =
-            (records.bytes_put(), records.manifest_bytes_put(), records.commits());
+        let (put_bytes, manifest_bytes, commits, reads) =
+            (records.bytes_put(), records.manifest_bytes_put(), records.commits(), records.reads());
         lsm.compact_all().await.unwrap();
         Fill {
             docs,
@@ -98,6 +100,7 @@ fn fill(docs: usize, order: Order) -> Fill {
             put_bytes,
             manifest_bytes,
             commits,
+            reads,
             stored_after_compaction: records.bytes_stored(),
             time,
         }
@@ -137,9 +140,9 @@ fn write_amplification_report() {
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
     println!(
-        "| ids | docs | JSON MB | written MB | of it manifest MB | commits | stored MB | written / JSON byte | written / stored byte | insert µs/doc |"
+        "| ids | docs | JSON MB | written MB | of it manifest MB | commits | records read | stored MB | written / JSON byte | written / stored byte | insert µs/doc |"
     );
-    println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     let only = std::env::var("SETTEE_WAMP_ORDER").unwrap_or_default().to_lowercase();
     for order in [Order::Sequential, Order::Scattered] {
         if !only.is_empty() && !format!("{order:?}").to_lowercase().starts_with(&only) {
@@ -149,12 +152,13 @@ fn write_amplification_report() {
             let f = fill(n, order);
             let mb = |b: u64| b as f64 / 1e6;
             println!(
-                "| {order:?} | {} | {:.1} | {:.1} | {:.1} | {} | {:.1} | {:.2} | {:.2} | {:.2} |",
+                "| {order:?} | {} | {:.1} | {:.1} | {:.1} | {} | {} | {:.1} | {:.2} | {:.2} | {:.2} |",
                 f.docs,
                 mb(f.json_bytes),
                 mb(f.put_bytes),
                 mb(f.manifest_bytes),
                 f.commits,
+                f.reads,
                 mb(f.stored_after_compaction),
                 f.per_json_byte(),
                 f.per_stored_byte(),

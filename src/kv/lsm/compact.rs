@@ -264,8 +264,15 @@ impl<R: RecordStore + 'static> Lsm<R> {
     }
 
     /// Keeps the merged chunks when they fit comfortably: they replace chunks readers wanted.
+    /// Their filters are kept in any case (see `cache`).
     fn cache_output(&self, run: &Run, pieces: Vec<Piece>) -> Result<()> {
         if run.bytes() as usize > self.inner.opts.cache_bytes / 2 {
+            let mut cache = self.inner.cache.borrow_mut();
+            for (meta, piece) in run.chunks.iter().zip(&pieces) {
+                if let Piece::New(enc) = piece {
+                    cache.pin_filter(meta.id, &enc.bytes);
+                }
+            }
             return Ok(());
         }
         self.cache_new(run, pieces)
