@@ -4,6 +4,7 @@
 // No PouchDB: filling it with a million docs would take the better part of an hour here.
 //
 //   node bench/scale.mjs [--sizes 10000,1000000] [--gets 1000] [--pages 100] [--timeout-min 45]
+//                        [--warmup-docs 10000]
 //   (normally through `bash scripts/bench.sh --scale`, which builds pkg/ first)
 //
 // Prints a table and writes bench/results/scale.json, with the machine's load average at the
@@ -25,6 +26,10 @@ const sizes = value('--sizes', '10000,1000000').split(',').map(Number);
 const gets = Number(value('--gets', 1000));
 const pages = Number(value('--pages', 100));
 const timeoutMs = Number(value('--timeout-min', 45)) * 60_000;
+// An untimed run first, in a page of its own: the first fill of a fresh browser pays for
+// compiling the code paths and creating IndexedDB's backing store (~2-4x the later per-doc
+// cost at 10,000 docs), which would flatter every larger size compared with it.
+const warmupDocs = Number(value('--warmup-docs', 10000));
 const load = () => loadavg().map((x) => +x.toFixed(2));
 const started = Date.now();
 const loadAtStart = load();
@@ -36,7 +41,8 @@ const context = await chromium.launchPersistentContext(profileDir, { executableP
 const results = [];
 let failed = false;
 try {
-  for (const docs of sizes) {
+  for (const [i, docs] of [...(warmupDocs ? [warmupDocs] : []), ...sizes].entries()) {
+    const warmup = warmupDocs > 0 && i === 0;
     const page = await context.newPage();
     page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));
     await page.exposeFunction('scaleLog', (line) => console.log(`  ${docs}: ${line}`));
@@ -56,9 +62,13 @@ try {
     const r = await Promise.race([run, timeout]).finally(() => clearTimeout(timer));
     r.seconds = Math.round((Date.now() - t0) / 1000);
     r.loadAfter = load();
+    await page.close();
+    if (warmup) {
+      console.log(`warm-up (${docs} docs, not reported): ${r.fill.usPerDoc} µs/doc`);
+      continue;
+    }
     results.push(r);
     console.log(`${docs} docs (${r.seconds} s, load ${r.loadAfter.join(' ')}): ${JSON.stringify(r)}`);
-    await page.close();
   }
 } catch (e) {
   failed = true;
