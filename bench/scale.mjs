@@ -26,9 +26,9 @@ const sizes = value('--sizes', '10000,1000000').split(',').map(Number);
 const gets = Number(value('--gets', 1000));
 const pages = Number(value('--pages', 100));
 const timeoutMs = Number(value('--timeout-min', 45)) * 60_000;
-// An untimed run first, in a page of its own: the first fill of a fresh browser pays for
-// compiling the code paths and creating IndexedDB's backing store (~2-4x the later per-doc
-// cost at 10,000 docs), which would flatter every larger size compared with it.
+// An untimed fill first in each page (bench/lib/scale.js): a new page's wasm starts in V8's
+// baseline tier, and the first 10,000 docs of a page cost ~2-3x the per-doc time of later ones,
+// which would flatter every larger size compared with 10,000.
 const warmupDocs = Number(value('--warmup-docs', 10000));
 const load = () => loadavg().map((x) => +x.toFixed(2));
 const started = Date.now();
@@ -41,8 +41,7 @@ const context = await chromium.launchPersistentContext(profileDir, { executableP
 const results = [];
 let failed = false;
 try {
-  for (const [i, docs] of [...(warmupDocs ? [warmupDocs] : []), ...sizes].entries()) {
-    const warmup = warmupDocs > 0 && i === 0;
+  for (const docs of sizes) {
     const page = await context.newPage();
     page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));
     await page.exposeFunction('scaleLog', (line) => console.log(`  ${docs}: ${line}`));
@@ -53,7 +52,7 @@ try {
     const t0 = Date.now();
     const run = page.evaluate(
       async (o) => (await import('/lib/scale.js')).scaleRun({ ...o, log: window.scaleLog }),
-      { docs, gets, pages },
+      { docs, gets, pages, warmupDocs },
     );
     let timer;
     const timeout = new Promise((_, reject) => {
@@ -63,10 +62,6 @@ try {
     r.seconds = Math.round((Date.now() - t0) / 1000);
     r.loadAfter = load();
     await page.close();
-    if (warmup) {
-      console.log(`warm-up (${docs} docs, not reported): ${r.fill.usPerDoc} µs/doc`);
-      continue;
-    }
     results.push(r);
     console.log(`${docs} docs (${r.seconds} s, load ${r.loadAfter.join(' ')}): ${JSON.stringify(r)}`);
   }
