@@ -94,6 +94,7 @@ const rows = [
   ['get (reopened), p50 / p99 ms', (r) => r.reopenedGets && `${r.reopenedGets.p50} / ${r.reopenedGets.p99}`],
   ['allDocs page of 100, p50 / p99 ms', (r) => r.page && `${r.page.p50} / ${r.page.p99}`],
   ['changes since seq − 100, p50 / p99 ms', (r) => r.changes && `${r.changes.p50} / ${r.changes.p99}`],
+  ['awaited put of a new doc, p50 / p99 ms', (r) => r.puts && `${r.puts.p50} / ${r.puts.p99}`],
   ['wasm memory, highest after a step, MB', (r) => Math.max(...Object.values(r.wasmMB))],
 ];
 console.log(`\n| Settee (load ${loadAtStart.join(' ')} → ${load().join(' ')}) | ${results.map((r) => `${r.docs.toLocaleString('en')} docs`).join(' | ')} |`);

