@@ -4,7 +4,8 @@
 // No PouchDB: filling it with a million docs would take the better part of an hour here.
 //
 //   node bench/scale.mjs [--sizes 10000,1000000] [--gets 1000] [--pages 100] [--timeout-min 45]
-//                        [--warmup-docs 10000]
+//                        [--warmup-docs 10000] [--scattered]
+//   --scattered: hashed ids (like uuids) instead of ids in key order, so merges rewrite
 //   (normally through `bash scripts/bench.sh --scale`, which builds pkg/ first)
 //
 // Prints a table and writes bench/results/scale.json, with the machine's load average at the
@@ -30,6 +31,7 @@ const timeoutMs = Number(value('--timeout-min', 45)) * 60_000;
 // baseline tier, and the first 10,000 docs of a page cost ~2-3x the per-doc time of later ones,
 // which would flatter every larger size compared with 10,000.
 const warmupDocs = Number(value('--warmup-docs', 10000));
+const scattered = argv.includes('--scattered');
 const load = () => loadavg().map((x) => +x.toFixed(2));
 const started = Date.now();
 const loadAtStart = load();
@@ -52,7 +54,7 @@ try {
     const t0 = Date.now();
     const run = page.evaluate(
       async (o) => (await import('/lib/scale.js')).scaleRun({ ...o, log: window.scaleLog }),
-      { docs, gets, pages, warmupDocs },
+      { docs, gets, pages, warmupDocs, scattered },
     );
     let timer;
     const timeout = new Promise((_, reject) => {
@@ -82,7 +84,8 @@ const report = {
   results,
 };
 mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results/scale.json'), JSON.stringify(report, null, 2) + '\n');
+const file = scattered ? 'results/scale-scattered.json' : 'results/scale.json';
+writeFileSync(join(here, file), JSON.stringify(report, null, 2) + '\n');
 
 const f = (x) => (x == null ? '–' : String(x));
 const rows = [
@@ -97,8 +100,8 @@ const rows = [
   ['awaited put of a new doc, p50 / p99 ms', (r) => r.puts && `${r.puts.p50} / ${r.puts.p99}`],
   ['wasm memory, highest after a step, MB', (r) => Math.max(...Object.values(r.wasmMB))],
 ];
-console.log(`\n| Settee (load ${loadAtStart.join(' ')} → ${load().join(' ')}) | ${results.map((r) => `${r.docs.toLocaleString('en')} docs`).join(' | ')} |`);
+console.log(`\n| Settee${scattered ? ', scattered ids' : ''} (load ${loadAtStart.join(' ')} → ${load().join(' ')}) | ${results.map((r) => `${r.docs.toLocaleString('en')} docs`).join(' | ')} |`);
 console.log(`|---|${results.map(() => '--:').join('|')}|`);
 for (const [label, get] of rows) console.log(`| ${label} | ${results.map((r) => f(get(r))).join(' | ')} |`);
-console.log('\nwrote bench/results/scale.json');
+console.log(`\nwrote bench/${file}`);
 process.exit(failed ? 1 : 0);
