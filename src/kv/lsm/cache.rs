@@ -274,4 +274,31 @@ mod tests {
         cache.insert(1, chunk(10));
         assert_eq!(cache.len(), 0);
     }
+
+    /// The raw record of a format-2 chunk of `n` keys (a filter of ~1.25 bytes per key).
+    fn record(n: usize) -> Vec<u8> {
+        let Cached::Whole(c) = chunk(n) else { unreachable!() };
+        c.raw().to_vec()
+    }
+
+    #[test]
+    fn kept_filters_stay_within_their_share_and_the_newest_are_kept() {
+        let raw = record(2000);
+        let filter = filter_of(&raw).unwrap().len();
+        // Room for 3 filters: the share is 1/8 of the budget.
+        let mut cache = ChunkCache::new(filter * 3 * FILTER_SHARE + FILTER_SHARE);
+        let absent = super::super::bloom::hash(b"not a key");
+        for id in 1..=10 {
+            cache.pin_filter(id, &raw);
+            assert!(cache.filter_bytes <= filter * 3, "after {id}: {} bytes", cache.filter_bytes);
+        }
+        assert!((1..=7).all(|id| !cache.surely_absent(id, absent)), "the oldest were let go");
+        // The same record each time, so the same filter: it rules this key out (checked once,
+        // the hash being fixed by the format) for each of the three kept.
+        assert!((8..=10).all(|id| cache.surely_absent(id, absent)), "the newest three are kept");
+        assert!(!cache.surely_absent(9, super::super::bloom::hash(b"001999")), "a present key passes");
+        cache.remove(9);
+        assert!(!cache.surely_absent(9, absent), "a removed chunk's filter goes with it");
+        assert_eq!(cache.filter_bytes, filter * 2);
+    }
 }
