@@ -99,7 +99,7 @@ export async function scaleRun({ docs, gets = 1000, pages = 100, warmupDocs = 0,
       const res = await db.bulkDocs(batch);
       batchMs.push(performance.now() - b0);
       check(res.every((r) => r.ok), `batch at ${i}`);
-      if (batchMs.length % 100 === 0) await log(`fill: ${i + batch.length} docs, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      if (batchMs.length % 100 === 0) await log(`fill: ${i + batch.length} docs, ${((performance.now() - t0) / 1000).toFixed(1)} s, wasm ${wasmMB()} MB`);
     }
     const fillMs = batchMs.reduce((a, b) => a + b, 0);
     const tail = batchMs.slice(Math.floor(batchMs.length * 0.9));
