@@ -46,6 +46,9 @@ try {
   for (const docs of sizes) {
     const page = await context.newPage();
     page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' || msg.type() === 'warning') console.error(`[page ${msg.type()}] ${msg.text()}`);
+    });
     await page.exposeFunction('scaleLog', (line) => console.log(`  ${docs}: ${line}`));
     await page.goto(url + '/');
     await page.waitForFunction(() => window.ready === true, null, { timeout: 60_000 });
