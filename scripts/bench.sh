@@ -18,6 +18,10 @@
 #   bash scripts/bench.sh --faults      time to converge a live, retrying sync through the
 #                                      fault proxy at rate 0.4, Settee and PouchDB
 #                                      (bench/faults-converge.mjs)
+#   bash scripts/bench.sh --scale       Settee alone at 10,000 and 1,000,000 docs (bench/scale.mjs:
+#                                      fill µs/doc, get p50/p99 warm and reopened, allDocs page of
+#                                      100, changes since a recent seq, wasm memory; ~10-30 min;
+#                                      --sizes, --timeout-min)
 #   bash scripts/bench.sh --engines     the local workloads in Chromium, Firefox ESR and
 #                                      WebKitGTK against PouchDB in the same engine
 #                                      (bench/engines.mjs; --engines firefox picks one)
@@ -38,6 +42,7 @@ build=auto
 attachments=0
 faults=0
 engines=0
+scale=0
 args=()
 for a in "$@"; do
   case "$a" in
@@ -46,6 +51,7 @@ for a in "$@"; do
     --attachments) attachments=1 ;;
     --faults) faults=1 ;;
     --engines) engines=1 ;;
+    --scale) scale=1 ;;
     *) args+=("$a") ;;
   esac
 done
@@ -86,6 +92,10 @@ fi
 if [ "$faults" = 1 ]; then
   log "bench: node bench/faults-converge.mjs ${args[*]:-}"
   exec node bench/faults-converge.mjs "${args[@]}"
+fi
+if [ "$scale" = 1 ]; then
+  log "bench: node bench/scale.mjs ${args[*]:-}"
+  exec node bench/scale.mjs "${args[@]}"
 fi
 if [ "$engines" = 1 ]; then
   # `--engines a,b` after `--engines` narrows the engines: pass the list on.

@@ -64,9 +64,9 @@ impl Database {
             return self.all_docs_keys(list, &q, meta.doc_count, update_seq).await;
         }
         let range = self.id_range(&o, q.descending, inclusive_end)?;
-        let mut out = AllDocsOut::new(shape, include_docs);
+        let mut out = AllDocsOut::new(shape, include_docs, meta.doc_count, q.skip);
         self.range_rows(range, &q, &mut out).await?;
-        Ok(out.finish(meta.doc_count, q.skip, update_seq))
+        Ok(out.finish(update_seq))
     }
 
     /// Puts attachment data into a record's (in-memory) winner body, for `attachments: true`.
@@ -111,7 +111,11 @@ impl Database {
         let want = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
         const PAGE: usize = 2000;
         while out.len() < want {
-            let page = self.kv.scan_shared(range.clone(), descending, Some(PAGE)).await?;
+            // No more rows than the answer can still take (a page of 100 reads ~20 KB of docs,
+            // not 2,000 rows' worth): deleted docs and `skip` only make the loop go round again.
+            let rows =
+                (want - out.len()).saturating_add(usize::try_from(skip).unwrap_or(usize::MAX)).min(PAGE);
+            let page = self.kv.scan_shared(range.clone(), descending, Some(rows)).await?;
             for (key, value) in &page {
                 let id = keys::id_of(key).unwrap_or_default();
                 // The record's head has all a row needs, unless the doc wants metadata from the
@@ -144,7 +148,7 @@ impl Database {
                     break;
                 }
             }
-            if !range.continue_after(&page, PAGE, descending) {
+            if !range.continue_after(&page, rows, descending) {
                 break;
             }
         }

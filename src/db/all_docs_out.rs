@@ -14,6 +14,9 @@ use super::json::{self, push_str_json, push_u64};
 use super::rev_ref::RevRef;
 use super::shape::{JsonList, Shape};
 
+/// The biggest list of each shape (`rows`, `docs` or `ids`) is written inside the answer's
+/// text, right after `total_rows` and `offset` (known before the scan), so `finish` never
+/// copies it (see `JsonList::opened_after`).
 pub struct AllDocsOut {
     shape: Shape,
     include_docs: bool,
@@ -26,16 +29,19 @@ pub struct AllDocsOut {
 }
 
 impl AllDocsOut {
-    pub fn new(shape: Shape, include_docs: bool) -> Self {
-        AllDocsOut {
-            shape,
-            include_docs,
-            rows: JsonList::new(),
-            revs: JsonList::new(),
-            docs: JsonList::new(),
-            no_doc: JsonList::new(),
-            len: 0,
+    pub fn new(shape: Shape, include_docs: bool, total_rows: u64, offset: u64) -> Self {
+        let mut head = String::with_capacity(64);
+        head.push_str("{\"total_rows\":");
+        push_u64(&mut head, total_rows);
+        head.push_str(",\"offset\":");
+        push_u64(&mut head, offset);
+        let (mut rows, mut docs) = (JsonList::new(), JsonList::new());
+        match shape {
+            Shape::Rows => rows = JsonList::opened_after(head, "rows"),
+            Shape::Columns if include_docs => docs = JsonList::opened_after(head, "docs"),
+            Shape::Columns => rows = JsonList::opened_after(head, "ids"),
         }
+        AllDocsOut { shape, include_docs, rows, revs: JsonList::new(), docs, no_doc: JsonList::new(), len: 0 }
     }
 
     pub(super) fn len(&self) -> usize {
@@ -80,25 +86,20 @@ impl AllDocsOut {
         }
     }
 
-    pub fn finish(self, total_rows: u64, offset: u64, update_seq: Option<u64>) -> String {
-        let text: usize =
-            [&self.rows, &self.revs, &self.docs, &self.no_doc].iter().map(|l| l.items().len() + 16).sum();
-        let mut out = String::with_capacity(text + 96);
-        out.push_str("{\"total_rows\":");
-        push_u64(&mut out, total_rows);
-        out.push_str(",\"offset\":");
-        push_u64(&mut out, offset);
-        match self.shape {
-            Shape::Rows => self.rows.write_member(&mut out, "rows"),
+    pub fn finish(self, update_seq: Option<u64>) -> String {
+        let mut out = match self.shape {
+            Shape::Rows => self.rows.close(),
             Shape::Columns if self.include_docs => {
-                self.docs.write_member(&mut out, "docs");
+                let mut out = self.docs.close();
                 self.no_doc.write_member(&mut out, "no_doc");
+                out
             }
             Shape::Columns => {
-                self.rows.write_member(&mut out, "ids");
+                let mut out = self.rows.close();
                 self.revs.write_member(&mut out, "revs");
+                out
             }
-        }
+        };
         if let Some(seq) = update_seq {
             out.push_str(",\"update_seq\":");
             push_u64(&mut out, seq);

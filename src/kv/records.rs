@@ -104,6 +104,9 @@ struct Shared {
     fail_in: Cell<u64>,
     gets: Cell<u64>,
     commits: Cell<u64>,
+    /// Bytes of every record put by an applied commit (all keys), and of those the manifest's.
+    put_bytes: Cell<u64>,
+    manifest_put_bytes: Cell<u64>,
     locked: Cell<bool>,
     next_handle: Cell<u64>,
     /// (handle, callback) of every subscribed handle.
@@ -162,6 +165,22 @@ impl MemoryRecords {
         self.shared.commits.get()
     }
 
+    /// Bytes put by the commits applied so far (every record, the manifest included): what
+    /// IndexedDB would have been asked to write, for measuring write amplification.
+    pub fn bytes_put(&self) -> u64 {
+        self.shared.put_bytes.get()
+    }
+
+    /// The part of `bytes_put` that went to the manifest record.
+    pub fn manifest_bytes_put(&self) -> u64 {
+        self.shared.manifest_put_bytes.get()
+    }
+
+    /// Bytes of every record held now.
+    pub fn bytes_stored(&self) -> u64 {
+        self.shared.map.borrow().values().map(|v| v.len() as u64).sum()
+    }
+
     pub fn keys(&self) -> Vec<String> {
         self.shared.map.borrow().keys().cloned().collect()
     }
@@ -209,6 +228,11 @@ impl RecordStore for MemoryRecords {
             return Err(Error::stale());
         }
         for (k, v) in commit.puts {
+            let n = v.len() as u64;
+            self.shared.put_bytes.set(self.shared.put_bytes.get() + n);
+            if k == MANIFEST_KEY {
+                self.shared.manifest_put_bytes.set(self.shared.manifest_put_bytes.get() + n);
+            }
             map.insert(k, v.to_vec());
         }
         for (first, last) in commit.deletes {

@@ -12,12 +12,25 @@
 //! chunks whole (scans read fresh data too); when the budget is reached, the less recently
 //! used half of the whole chunks are demoted to tables, oldest first, before anything is
 //! evicted.
+//!
+//! *Filters.* The Bloom filter of every format-2 chunk this handle writes or reads is also kept
+//! apart (`filters`, a copy of ~1.25 bytes per key, up to `budget / FILTER_SHARE`, oldest pinned
+//! evicted first), and outlives the chunk's place in the cache. A get consults it before
+//! fetching a chunk: a key the filter rules out costs no record read. That is what keeps a
+//! batch of new docs with scattered ids (uuids) cheap at a million docs: each new id falls in
+//! some chunk's key span of every run, and without the filters the write's existence check
+//! fetched nearly every chunk of the database (~1,000 records of 256 KiB per batch of 1,000
+//! at 1,000,000 docs, natively ~5× the insert time per doc of 10,000 docs).
 
 use super::chunk::Chunk;
-use super::table::{Found, Table};
+use super::table::{filter_of, Found, Table};
 use crate::error::Result;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
+
+/// The filters take at most 1/`FILTER_SHARE` of the cache budget (2 MB of 16: the doc chunks'
+/// filters of ~1.6 million docs), on top of it.
+const FILTER_SHARE: usize = 8;
 
 #[derive(Clone)]
 pub enum Cached {
@@ -49,11 +62,51 @@ pub struct ChunkCache {
     map: HashMap<u64, (Cached, u64)>,
     /// tick of last use → chunk id, oldest first.
     order: BTreeMap<u64, u64>,
+    /// Chunk id → its Bloom filter (see the module doc), and the ids in pinning order.
+    filters: HashMap<u64, Box<[u8]>>,
+    filter_order: VecDeque<u64>,
+    filter_bytes: usize,
 }
 
 impl ChunkCache {
     pub fn new(budget: usize) -> Self {
-        ChunkCache { budget, used: 0, tick: 0, map: HashMap::new(), order: BTreeMap::new() }
+        ChunkCache {
+            budget,
+            used: 0,
+            tick: 0,
+            map: HashMap::new(),
+            order: BTreeMap::new(),
+            filters: HashMap::new(),
+            filter_order: VecDeque::new(),
+            filter_bytes: 0,
+        }
+    }
+
+    /// Keeps the Bloom filter of chunk `id` (record `raw`), if it is format 2 and not kept yet.
+    pub fn pin_filter(&mut self, id: u64, raw: &[u8]) {
+        if self.filters.contains_key(&id) {
+            return;
+        }
+        let Some(filter) = filter_of(raw) else { return };
+        let cap = self.budget / FILTER_SHARE;
+        if filter.len() > cap {
+            return;
+        }
+        while self.filter_bytes + filter.len() > cap {
+            let Some(old) = self.filter_order.pop_front() else { break };
+            if let Some(f) = self.filters.remove(&old) {
+                self.filter_bytes -= f.len();
+            }
+        }
+        self.filter_bytes += filter.len();
+        self.filter_order.push_back(id);
+        self.filters.insert(id, filter.into());
+    }
+
+    /// True when chunk `id`'s kept filter rules out the key of hash `h` (false when no filter
+    /// is kept: the chunk must be read).
+    pub fn surely_absent(&self, id: u64, h: u64) -> bool {
+        self.filters.get(&id).is_some_and(|f| !super::bloom::may_contain(f, h))
     }
 
     pub fn get(&mut self, id: u64) -> Option<Cached> {
@@ -70,7 +123,7 @@ impl ChunkCache {
         if size > self.budget {
             return;
         }
-        self.remove(id);
+        self.forget_chunk(id);
         self.demote_for(size);
         while self.used + size > self.budget {
             let Some((_, victim)) = self.order.pop_first() else { break };
@@ -112,10 +165,24 @@ impl ChunkCache {
         }
     }
 
-    pub fn remove(&mut self, id: u64) {
+    fn forget_chunk(&mut self, id: u64) {
         if let Some((c, tick)) = self.map.remove(&id) {
             self.order.remove(&tick);
             self.used -= c.mem_size();
+        }
+    }
+
+    /// Forgets chunk `id`, filter included (its record is gone).
+    pub fn remove(&mut self, id: u64) {
+        self.forget_chunk(id);
+        if let Some(f) = self.filters.remove(&id) {
+            self.filter_bytes -= f.len();
+            // Its id stays in `filter_order` until popped (popping an absent id frees nothing);
+            // drop such ids once they outnumber the kept filters, so the queue stays bounded.
+            if self.filter_order.len() > 2 * self.filters.len() + 64 {
+                let filters = &self.filters;
+                self.filter_order.retain(|id| filters.contains_key(id));
+            }
         }
     }
 
@@ -123,6 +190,9 @@ impl ChunkCache {
         self.map.clear();
         self.order.clear();
         self.used = 0;
+        self.filters.clear();
+        self.filter_order.clear();
+        self.filter_bytes = 0;
     }
 
     pub fn used(&self) -> usize {
@@ -203,5 +273,32 @@ mod tests {
         let mut cache = ChunkCache::new(10);
         cache.insert(1, chunk(10));
         assert_eq!(cache.len(), 0);
+    }
+
+    /// The raw record of a format-2 chunk of `n` keys (a filter of ~1.25 bytes per key).
+    fn record(n: usize) -> Vec<u8> {
+        let Cached::Whole(c) = chunk(n) else { unreachable!() };
+        c.raw().to_vec()
+    }
+
+    #[test]
+    fn kept_filters_stay_within_their_share_and_the_newest_are_kept() {
+        let raw = record(2000);
+        let filter = filter_of(&raw).unwrap().len();
+        // Room for 3 filters: the share is 1/8 of the budget.
+        let mut cache = ChunkCache::new(filter * 3 * FILTER_SHARE + FILTER_SHARE);
+        let absent = super::super::bloom::hash(b"not a key");
+        for id in 1..=10 {
+            cache.pin_filter(id, &raw);
+            assert!(cache.filter_bytes <= filter * 3, "after {id}: {} bytes", cache.filter_bytes);
+        }
+        assert!((1..=7).all(|id| !cache.surely_absent(id, absent)), "the oldest were let go");
+        // The same record each time, so the same filter: it rules this key out (checked once,
+        // the hash being fixed by the format) for each of the three kept.
+        assert!((8..=10).all(|id| cache.surely_absent(id, absent)), "the newest three are kept");
+        assert!(!cache.surely_absent(9, super::super::bloom::hash(b"001999")), "a present key passes");
+        cache.remove(9);
+        assert!(!cache.surely_absent(9, absent), "a removed chunk's filter goes with it");
+        assert_eq!(cache.filter_bytes, filter * 2);
     }
 }

@@ -8,6 +8,14 @@
 //! For equal keys the entry of the newest run (lowest cursor index) is returned and the older
 //! ones are skipped. Tombstones are returned too; callers decide whether to hide or keep them.
 //!
+//! A cursor whose current chunk is used up and whose next chunk is not loaded yet is *pending*:
+//! the manifest gives that chunk's first key in scan order (its `first`, or its `last` when
+//! reversed), and the merge asks for the chunk only once no loaded entry comes before that key
+//! (an equal key must be loaded too: the newer run's entry wins). Until then the key bounds the
+//! spans it yields. So a scan with a small limit that starts inside one run reads that run's
+//! chunk alone, not the first chunk of every run whose key span lies further on (an allDocs
+//! page of 100 from a random key used to read one 256 KiB record per run, ~5 at 1,000,000 docs).
+//!
 //! `step` yields one entry; `step_span` yields every entry of the leading chunk that comes
 //! before all other runs' next keys in one go. Runs written by separate batches often cover
 //! disjoint key ranges (a bulk load in id order, seqs), so a scan then merges a span per chunk
@@ -21,6 +29,8 @@ use std::rc::Rc;
 struct Cursor {
     /// Chunk ids in visiting order (descending keys when reversed).
     ids: Vec<u64>,
+    /// Per chunk (same indexing): its first and last key in visiting order, from the manifest.
+    ends: Vec<(Vec<u8>, Vec<u8>)>,
     /// Chunks handed over ahead of time, same indexing as `ids`.
     ready: Vec<Option<Rc<Chunk>>>,
     next: usize,
@@ -58,6 +68,12 @@ impl Cursor {
         let c = self.cur.as_ref()?;
         (self.lo < self.hi).then(|| c.key(if reverse { self.hi - 1 } else { self.lo }))
     }
+
+    /// The first key (in visiting order) the next chunk may hold, while this cursor waits for
+    /// that chunk to be loaded (see the module doc).
+    fn pending(&self) -> Option<&[u8]> {
+        (self.lo >= self.hi && self.next < self.ids.len()).then(|| self.ends[self.next].0.as_slice())
+    }
 }
 
 impl Merger {
@@ -66,12 +82,22 @@ impl Merger {
         let cursors = runs
             .into_iter()
             .map(|run| {
-                let mut ids: Vec<u64> =
-                    run.chunks_in(&range.start, &range.end).iter().map(|c| c.id).collect();
+                let mut metas: Vec<_> = run.chunks_in(&range.start, &range.end).iter().collect();
                 if reverse {
-                    ids.reverse();
+                    metas.reverse();
                 }
-                Cursor { ready: vec![None; ids.len()], ids, next: 0, cur: None, lo: 0, hi: 0 }
+                let ids: Vec<u64> = metas.iter().map(|c| c.id).collect();
+                let ends = metas
+                    .iter()
+                    .map(|c| {
+                        if reverse {
+                            (c.last.clone(), c.first.clone())
+                        } else {
+                            (c.first.clone(), c.last.clone())
+                        }
+                    })
+                    .collect();
+                Cursor { ready: vec![None; ids.len()], ids, ends, next: 0, cur: None, lo: 0, hi: 0 }
             })
             .collect();
         Merger { cursors, range, reverse }
@@ -82,9 +108,20 @@ impl Merger {
         self.cursors.iter().flat_map(|c| c.ids.iter().copied()).collect()
     }
 
-    /// The first chunk each run's cursor will visit.
+    /// The first chunks the merge will surely need, to fetch together: each run's first chunk
+    /// that starts no later than the earliest end of those first chunks (the others start
+    /// beyond a chunk that must be read through first, and may never be needed).
     pub fn first_ids(&self) -> Vec<u64> {
-        self.cursors.iter().filter_map(|c| c.ids.first().copied()).collect()
+        let firsts: Vec<(u64, &[u8], &[u8])> = self
+            .cursors
+            .iter()
+            .filter_map(|c| Some((*c.ids.first()?, c.ends[0].0.as_slice(), c.ends[0].1.as_slice())))
+            .collect();
+        let Some(end) = firsts.iter().map(|f| f.2).reduce(|a, b| if self.before(b, a) { b } else { a })
+        else {
+            return Vec::new();
+        };
+        firsts.iter().filter(|f| !self.before(end, f.1)).map(|f| f.0).collect()
     }
 
     /// Hands over chunks ahead of time (any ids; unknown ones are ignored).
@@ -105,19 +142,33 @@ impl Merger {
         c.ready[c.next] = Some(chunk);
     }
 
-    /// Moves every dry cursor on to its next chunk; `Some((cursor, id))` when that chunk must
-    /// be loaded first.
-    fn advance_dry_cursors(&mut self) -> Option<(usize, u64)> {
+    /// Moves every dry cursor on through the chunks already handed over; the others stay
+    /// pending.
+    fn advance_dry_cursors(&mut self) {
         let range = &self.range;
-        for (i, c) in self.cursors.iter_mut().enumerate() {
+        for c in &mut self.cursors {
             while c.lo >= c.hi && c.next < c.ids.len() {
-                let Some(chunk) = c.ready[c.next].take() else { return Some((i, c.ids[c.next])) };
+                let Some(chunk) = c.ready[c.next].take() else { break };
                 (c.lo, c.hi) = chunk.span(range);
                 c.cur = Some(chunk);
                 c.next += 1;
             }
         }
-        None
+    }
+
+    /// The pending cursor (and its chunk) that must be loaded before an entry at `best` (the
+    /// first loaded key, if any) can be yielded: the one whose next chunk starts first, if that
+    /// is at or before `best`.
+    fn needed_load(&self, best: Option<&[u8]>) -> Option<(usize, u64)> {
+        let mut earliest: Option<(usize, &[u8])> = None;
+        for (i, c) in self.cursors.iter().enumerate() {
+            let Some(first) = c.pending() else { continue };
+            if earliest.is_none_or(|(_, e)| self.before(first, e)) {
+                earliest = Some((i, first));
+            }
+        }
+        let (i, first) = earliest?;
+        best.is_none_or(|k| !self.before(k, first)).then(|| (i, self.cursors[i].ids[self.cursors[i].next]))
     }
 
     /// Whether key `a` comes before `b` in scan order.
@@ -130,9 +181,7 @@ impl Merger {
     }
 
     pub fn step_span(&mut self) -> Span {
-        if let Some((i, id)) = self.advance_dry_cursors() {
-            return Span::Load(i, id);
-        }
+        self.advance_dry_cursors();
         let reverse = self.reverse;
         // The cursor whose next key comes first (the newest on ties), and the first next key
         // of all the others.
@@ -154,7 +203,19 @@ impl Merger {
                 }
             }
         }
+        if let Some((i, id)) = self.needed_load(best.map(|b| b.1)) {
+            return Span::Load(i, id);
+        }
         let Some((i, key)) = best else { return Span::Done };
+        // Pending chunks start after `key` (else one was loaded above), but may start before
+        // `bound`: the span stops there.
+        for c in &self.cursors {
+            if let Some(first) = c.pending() {
+                if bound.is_none_or(|x| self.before(first, x)) {
+                    bound = Some(first);
+                }
+            }
+        }
         if bound == Some(key) {
             // Another run has the same key: one entry, skipping the older ones.
             return match self.step() {
@@ -181,9 +242,7 @@ impl Merger {
     }
 
     pub fn step(&mut self) -> Step {
-        if let Some((i, id)) = self.advance_dry_cursors() {
-            return Step::Load(i, id);
-        }
+        self.advance_dry_cursors();
         let reverse = self.reverse;
         let mut best: Option<(usize, &[u8])> = None;
         for (i, c) in self.cursors.iter().enumerate() {
@@ -191,6 +250,9 @@ impl Merger {
             if best.is_none_or(|(_, b)| self.before(k, b)) {
                 best = Some((i, k));
             }
+        }
+        if let Some((i, id)) = self.needed_load(best.map(|b| b.1)) {
+            return Step::Load(i, id);
         }
         let Some((i, _)) = best else { return Step::Done };
         let c = &self.cursors[i];
@@ -325,6 +387,42 @@ mod tests {
                     "case {case} reverse {reverse}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_limited_scan_loads_only_chunks_that_can_hold_its_next_entries() {
+        // Five runs over disjoint key blocks (a load in key order), newest first.
+        let contents: Vec<BTreeMap<u32, Option<u32>>> =
+            (0..5u32).rev().map(|r| (0..40).map(|j| (r * 1000 + j, Some(j))).collect()).collect();
+        let (runs, chunks) = runs(&contents);
+        let by_id: std::collections::HashMap<u64, Rc<Chunk>> = chunks.into_iter().collect();
+        for reverse in [false, true] {
+            let start = 2010u32.to_be_bytes().to_vec();
+            let range = if reverse {
+                Range { start: Bound::Unbounded, end: Bound::Included(start) }
+            } else {
+                Range { start: Bound::Included(start), end: Bound::Unbounded }
+            };
+            let mut m = Merger::new(&runs, range, reverse);
+            assert_eq!(m.first_ids().len(), 1, "only the run holding the start key, reverse {reverse}");
+            let (mut loads, mut keys) = (Vec::new(), Vec::new());
+            while keys.len() < 5 {
+                match m.step_span() {
+                    Span::Items(c, span) => keys.extend(span.map(|i| c.key(i).to_vec())),
+                    Span::Load(cursor, id) => {
+                        loads.push(id);
+                        m.supply(cursor, by_id[&id].clone());
+                    }
+                    Span::Done => break,
+                }
+            }
+            let run_2: Vec<u64> = runs[2].chunks.iter().map(|c| c.id).collect();
+            assert!(
+                loads.iter().all(|id| run_2.contains(id)),
+                "reverse {reverse}: loaded {loads:?}, run 2 is {run_2:?}"
+            );
+            assert!(loads.len() <= 2, "reverse {reverse}: {loads:?}");
         }
     }
 }

@@ -74,7 +74,8 @@ pub struct LsmOptions {
     /// Budget of the chunk cache (whole chunks and point-read tables, see `cache`), in bytes of
     /// wasm memory. 16 MB holds 85 of the 107 chunks of 100,000 small docs, and 1,000 random
     /// gets miss 57 times (at 8 MB, ~540: each miss reads a 256 KiB record from IndexedDB,
-    /// ~1.2 ms in Chromium).
+    /// ~1.2 ms in Chromium). The chunks' Bloom filters are kept apart, in up to 1/8 more
+    /// (see `cache`).
     pub cache_bytes: usize,
     /// Merge runs after a write when the policy asks (awaited inside `write`).
     pub auto_compact: bool,

@@ -3,8 +3,11 @@
 //! over on a fresher one if a chunk it needs was compacted away meanwhile.
 //!
 //! Gets read format-2 chunks as `Table`s (filter, index, one block) and cache them so; scans
-//! and merges decode chunks whole (see `cache`).
+//! and merges decode chunks whole (see `cache`). Every chunk read or written leaves its Bloom
+//! filter in the cache, and gets skip a chunk whose filter rules the key out without fetching
+//! it.
 
+use super::bloom;
 use super::cache::Cached;
 use super::chunk::Chunk;
 use super::manifest::{chunk_key, Manifest};
@@ -76,6 +79,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
                     return Err(missing(&format!("chunk {} is missing", ids[i])));
                 };
                 let raw = Rc::new(bytes);
+                self.inner.cache.borrow_mut().pin_filter(ids[i], &raw);
                 let chunk = if points && Table::is_format_2(&raw) {
                     Cached::Table(Rc::new(Table::open(ids[i], raw)?))
                 } else {
@@ -126,8 +130,11 @@ impl<R: RecordStore + 'static> Lsm<R> {
     }
 
     async fn get_in(&self, m: &Manifest, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let h = bloom::hash(key);
         for run in &m.runs {
-            if let Some(meta) = run.chunk_for(key) {
+            if let Some(meta) =
+                run.chunk_for(key).filter(|c| !self.inner.cache.borrow().surely_absent(c.id, h))
+            {
                 let chunk = self.load_points(&[meta.id]).await?.remove(0);
                 if let Some(found) = chunk.lookup(key)? {
                     return Ok(found.map(|v| v.to_vec()));
@@ -153,11 +160,16 @@ impl<R: RecordStore + 'static> Lsm<R> {
     /// chunk, and all those chunks are fetched together.
     async fn get_many_in(&self, m: &Manifest, keys: &[Vec<u8>]) -> Result<Vec<Option<SharedBytes>>> {
         let mut answers: Vec<Option<Option<SharedBytes>>> = vec![None; keys.len()];
+        let hashes: Vec<u64> = keys.iter().map(|k| bloom::hash(k)).collect();
         for run in &m.runs {
-            let todo: Vec<(usize, u64)> = (0..keys.len())
-                .filter(|&i| answers[i].is_none())
-                .filter_map(|i| run.chunk_for(&keys[i]).map(|c| (i, c.id)))
-                .collect();
+            let todo: Vec<(usize, u64)> = {
+                let cache = self.inner.cache.borrow();
+                (0..keys.len())
+                    .filter(|&i| answers[i].is_none())
+                    .filter_map(|i| run.chunk_for(&keys[i]).map(|c| (i, c.id)))
+                    .filter(|&(i, id)| !cache.surely_absent(id, hashes[i]))
+                    .collect()
+            };
             if todo.is_empty() {
                 continue;
             }

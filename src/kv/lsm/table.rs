@@ -43,6 +43,21 @@ pub struct Layout {
     filter: std::ops::Range<usize>,
 }
 
+/// The Bloom filter of format-2 record `raw` (its `k` byte, then bits), read from the footer
+/// alone; `None` for an older record or a footer that does not hold together (whoever reads the
+/// chunk next reports the damage).
+pub fn filter_of(raw: &[u8]) -> Option<&[u8]> {
+    let len = raw.len();
+    if !Table::is_format_2(raw) || len < 3 + FOOTER {
+        return None;
+    }
+    let word = |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")) as usize;
+    let (index, filter) = (word(len - FOOTER), word(len - FOOTER + 4));
+    let sane = 3 <= index && index <= filter && filter + 2 <= len - FOOTER;
+    let k = *raw.get(filter)?;
+    (sane && k != 0 && k <= bloom::MAX_PROBES).then(|| &raw[filter..len - FOOTER])
+}
+
 impl Layout {
     pub fn parse(name: &str, raw: &[u8]) -> Result<Layout> {
         let bad = |what: String| Error::corruption(format!("{name}: {what}"));

@@ -93,6 +93,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
     pub(super) fn cache_new(&self, run: &Run, pieces: Vec<Piece>) -> Result<()> {
         for (meta, piece) in run.chunks.iter().zip(pieces) {
             if let Piece::New(enc) = piece {
+                self.inner.cache.borrow_mut().pin_filter(meta.id, &enc.bytes);
                 let chunk = Rc::new(Chunk::decode(meta.id, enc.bytes)?);
                 self.inner.cache.borrow_mut().insert(meta.id, Cached::Whole(chunk));
             }
