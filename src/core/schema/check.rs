@@ -186,7 +186,7 @@ impl Compiled {
                 }
                 Ok(())
             }
-            Check::Required(keys) => match keys.iter().find(|k| !m.contains_key(k.as_str())) {
+            Check::Required(keys) => match keys.iter().find(|k| field(m, k).is_none()) {
                 Some(k) => at_key(fail("required property is missing".into()), k),
                 None => Ok(()),
             },
@@ -210,8 +210,8 @@ impl Compiled {
             }
             Check::DependentRequired(deps) => {
                 for (key, needs) in deps {
-                    if m.contains_key(key) {
-                        if let Some(missing) = needs.iter().find(|k| !m.contains_key(k.as_str())) {
+                    if field(m, key).is_some() {
+                        if let Some(missing) = needs.iter().find(|k| field(m, k).is_none()) {
                             return at_key(fail(format!("required when {key:?} is present")), missing);
                         }
                     }
@@ -220,7 +220,7 @@ impl Compiled {
             }
             Check::DependentSchemas(deps) => {
                 for (key, n) in deps {
-                    if m.contains_key(key) {
+                    if field(m, key).is_some() {
                         self.object_node(*n, m)?;
                     }
                 }
@@ -417,6 +417,16 @@ impl Compiled {
             | Check::DependentRequired(_)
             | Check::DependentSchemas(_) => Ok(()),
         }
+    }
+}
+
+/// A member of a doc-sized object: a scan of a few entries beats hashing the key (serde_json's
+/// ordered map hashes with SipHash).
+pub(super) fn field<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if m.len() <= 16 {
+        m.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    } else {
+        m.get(key)
     }
 }
 

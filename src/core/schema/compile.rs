@@ -9,7 +9,7 @@
 //!   a typo must not turn a check off.
 
 use super::format::Format;
-use crate::core::mango::regex::Pattern;
+use super::pattern::Matcher as Pattern;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 

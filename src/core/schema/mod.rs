@@ -24,6 +24,7 @@ mod check;
 mod compile;
 mod equal;
 mod format;
+mod pattern;
 
 use crate::error::{Error, Result};
 use compile::Compiled;
@@ -102,7 +103,7 @@ impl DocSchema {
     /// Checks a doc's body (its `_` members are left out, see the module doc): a 403
     /// `forbidden` naming the pointer and the rule.
     pub fn check_body(&self, body: &Map<String, Value>) -> Result<()> {
-        let schema = match body.get(&self.type_field) {
+        let schema = match check::field(body, &self.type_field) {
             Some(Value::String(t)) => self.types.iter().find(|(name, _)| name == t).map(|(_, s)| s),
             _ => None,
         };
