@@ -113,11 +113,7 @@ impl Database {
             return Ok(());
         }
         match &p.raw_body {
-            Some(raw) => {
-                let body: Map<String, Value> =
-                    serde_json::from_slice(raw).map_err(|e| Error::bad_request(format!("doc body: {e}")))?;
-                schema.check_body(&body)
-            }
+            Some(raw) => schema.check_body_text(raw),
             None => schema.check_body(&p.body),
         }
     }

@@ -2,8 +2,9 @@
 //! the path segments back up as it returns, and the pointer is written only at the top.
 
 use super::compile::{Check, Compiled, Node, NodeId, ARR, BOOL, INT, NULL, NUM, OBJ, STR};
-use super::equal::json_eq;
-use serde_json::{Map, Value};
+use super::equal::{eq_instances, eq_schema_value};
+use super::instance::J;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Why a value failed: the path to it (innermost segment first) and the rule it broke.
@@ -70,32 +71,29 @@ fn at_index(r: Res, i: usize) -> Res {
     })
 }
 
-fn kind(v: &Value) -> u8 {
+type Members<'a> = [(Cow<'a, str>, J<'a>)];
+
+fn kind(v: &J) -> u8 {
     match v {
-        Value::Null => NULL,
-        Value::Bool(_) => BOOL,
-        Value::Number(n) => {
-            if n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0) {
-                INT | NUM
-            } else {
-                NUM
-            }
-        }
-        Value::String(_) => STR,
-        Value::Array(_) => ARR,
-        Value::Object(_) => OBJ,
+        J::Null => NULL,
+        J::Bool(_) => BOOL,
+        J::Num(n) if n.is_integer() => INT | NUM,
+        J::Num(_) => NUM,
+        J::Str(_) => STR,
+        J::Arr(_) => ARR,
+        J::Obj(_) => OBJ,
     }
 }
 
-fn kind_name(v: &Value) -> &'static str {
+fn kind_name(v: &J) -> &'static str {
     match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) if kind(v) & INT != 0 => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
+        J::Null => "null",
+        J::Bool(_) => "boolean",
+        J::Num(n) if n.is_integer() => "integer",
+        J::Num(_) => "number",
+        J::Str(_) => "string",
+        J::Arr(_) => "array",
+        J::Obj(_) => "object",
     }
 }
 
@@ -124,31 +122,18 @@ fn fail(rule: String) -> Res {
 }
 
 impl Compiled {
-    pub(super) fn check(&self, v: &Value) -> Result<(), Failure> {
+    pub(super) fn check(&self, v: &J) -> Result<(), Failure> {
         self.node(0, v).map_err(|f| *f)
     }
 
-    pub(super) fn check_object(&self, m: &Map<String, Value>) -> Result<(), Failure> {
-        match &self.nodes[0] {
-            Node::Bool(true) => Ok(()),
-            Node::Bool(false) => Err(*Failure::new("no value is allowed here".into())),
-            Node::Checks(checks) => {
-                for c in checks {
-                    self.object_check(c, m).map_err(|f| *f)?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    fn node(&self, id: NodeId, v: &Value) -> Res {
+    fn node(&self, id: NodeId, v: &J) -> Res {
         match &self.nodes[id] {
             Node::Bool(true) => Ok(()),
             Node::Bool(false) => fail("no value is allowed here".into()),
             Node::Checks(checks) => {
                 for c in checks {
                     match v {
-                        Value::Object(m) => self.object_check(c, m)?,
+                        J::Obj(m) => self.object_check(c, m)?,
                         _ => self.one(c, v)?,
                     }
                 }
@@ -157,15 +142,16 @@ impl Compiled {
         }
     }
 
-    fn valid(&self, id: NodeId, v: &Value) -> bool {
+    fn valid(&self, id: NodeId, v: &J) -> bool {
         self.node(id, v).is_ok()
     }
 
     /// Checks that apply to objects, given the map; the rest go to `one`.
-    fn object_check(&self, c: &Check, m: &Map<String, Value>) -> Res {
+    fn object_check(&self, c: &Check, m: &Members) -> Res {
         match c {
             Check::Properties { named, patterns, additional } => {
                 for (key, value) in m {
+                    let key: &str = key;
                     let mut matched = false;
                     if let Some((_, n)) = named.iter().find(|(k, _)| k == key) {
                         matched = true;
@@ -197,8 +183,8 @@ impl Compiled {
                 fail(format!("expected at most {n} properties"))
             }
             Check::PropertyNames(n) => {
-                for key in m.keys() {
-                    let name = Value::String(key.clone());
+                for (key, _) in m {
+                    let name = J::Str(Cow::Borrowed(key));
                     if let Err(e) = self.node(*n, &name) {
                         return at_key(
                             fail(format!("property name does not match propertyNames ({})", e.rule)),
@@ -271,12 +257,12 @@ impl Compiled {
                     _ => Ok(()),
                 }
             }
-            Check::Const(c) => match c {
-                Value::Object(cm) if obj_eq(cm, m) => Ok(()),
-                _ => fail(format!("expected the constant {c}")),
+            Check::Const(c) => match eq_schema_value(c, &J::Obj(m.to_vec())) {
+                true => Ok(()),
+                false => fail(format!("expected the constant {c}")),
             },
             Check::Enum(values) => {
-                match values.iter().any(|e| matches!(e, Value::Object(em) if obj_eq(em, m))) {
+                match values.iter().any(|e| e.is_object() && eq_schema_value(e, &J::Obj(m.to_vec()))) {
                     true => Ok(()),
                     false => fail(format!("expected one of {}", list_text(values))),
                 }
@@ -285,7 +271,7 @@ impl Compiled {
     }
 
     /// A node applied to an object given as its map.
-    fn object_node(&self, id: NodeId, m: &Map<String, Value>) -> Res {
+    fn object_node(&self, id: NodeId, m: &Members) -> Res {
         match &self.nodes[id] {
             Node::Bool(true) => Ok(()),
             Node::Bool(false) => fail("no value is allowed here".into()),
@@ -295,7 +281,7 @@ impl Compiled {
 
     /// The anyOf/oneOf message: when every branch failed, the one that got furthest (its
     /// failure deepest in the doc) is the likely intent, so its reason is given.
-    fn none_matched(&self, what: &str, list: &[NodeId], m: &Map<String, Value>) -> String {
+    fn none_matched(&self, what: &str, list: &[NodeId], m: &Members) -> String {
         let best = list.iter().filter_map(|n| self.object_node(*n, m).err()).max_by_key(|f| f.rev_path.len());
         match best {
             Some(f) if !f.rev_path.is_empty() => format!("matches no schema of {what} (closest: {f})"),
@@ -304,7 +290,7 @@ impl Compiled {
     }
 
     /// Checks on a value that is not an object.
-    fn one(&self, c: &Check, v: &Value) -> Res {
+    fn one(&self, c: &Check, v: &J) -> Res {
         match c {
             Check::Type(mask) => {
                 if kind(v) & mask != 0 {
@@ -313,32 +299,32 @@ impl Compiled {
                     fail(format!("expected {}, got {}", mask_names(*mask), kind_name(v)))
                 }
             }
-            Check::Const(c) => match json_eq(c, v) {
+            Check::Const(c) => match eq_schema_value(c, v) {
                 true => Ok(()),
                 false => fail(format!("expected the constant {c}")),
             },
-            Check::Enum(values) => match values.iter().any(|e| json_eq(e, v)) {
+            Check::Enum(values) => match values.iter().any(|e| eq_schema_value(e, v)) {
                 true => Ok(()),
                 false => fail(format!("expected one of {}", list_text(values))),
             },
             Check::MinLength(n) => match v {
-                Value::String(s) if (s.chars().count() as u64) < *n => {
+                J::Str(s) if (s.chars().count() as u64) < *n => {
                     fail(format!("expected at least {n} characters"))
                 }
                 _ => Ok(()),
             },
             Check::MaxLength(n) => match v {
-                Value::String(s) if (s.chars().count() as u64) > *n => {
+                J::Str(s) if (s.chars().count() as u64) > *n => {
                     fail(format!("expected at most {n} characters"))
                 }
                 _ => Ok(()),
             },
             Check::Pattern(p, text) => match v {
-                Value::String(s) if !p.is_match(s) => fail(format!("does not match the pattern {text:?}")),
+                J::Str(s) if !p.is_match(s) => fail(format!("does not match the pattern {text:?}")),
                 _ => Ok(()),
             },
             Check::Format(f) => match v {
-                Value::String(s) if !f.is_valid(s) => fail(format!("not a valid {}", f.name())),
+                J::Str(s) if !f.is_valid(s) => fail(format!("not a valid {}", f.name())),
                 _ => Ok(()),
             },
             Check::Minimum(n) => number(v, |x| x >= *n, || format!("expected a number >= {n}")),
@@ -349,7 +335,7 @@ impl Compiled {
                 number(v, |x| is_multiple(x, *n), || format!("expected a multiple of {n}"))
             }
             Check::Items { prefix, rest } => {
-                let Value::Array(items) = v else { return Ok(()) };
+                let J::Arr(items) = v else { return Ok(()) };
                 for (i, item) in items.iter().enumerate() {
                     match prefix.get(i).copied().or(*rest) {
                         Some(n) => at_index(self.node(n, item), i)?,
@@ -359,18 +345,18 @@ impl Compiled {
                 Ok(())
             }
             Check::MinItems(n) => match v {
-                Value::Array(a) if (a.len() as u64) < *n => fail(format!("expected at least {n} items")),
+                J::Arr(a) if (a.len() as u64) < *n => fail(format!("expected at least {n} items")),
                 _ => Ok(()),
             },
             Check::MaxItems(n) => match v {
-                Value::Array(a) if (a.len() as u64) > *n => fail(format!("expected at most {n} items")),
+                J::Arr(a) if (a.len() as u64) > *n => fail(format!("expected at most {n} items")),
                 _ => Ok(()),
             },
             Check::UniqueItems => {
-                let Value::Array(a) = v else { return Ok(()) };
+                let J::Arr(a) = v else { return Ok(()) };
                 for i in 0..a.len() {
                     for j in 0..i {
-                        if json_eq(&a[i], &a[j]) {
+                        if eq_instances(&a[i], &a[j]) {
                             return at_index(fail(format!("duplicate of item {j}")), i);
                         }
                     }
@@ -378,7 +364,7 @@ impl Compiled {
                 Ok(())
             }
             Check::Contains { node, min, max } => {
-                let Value::Array(a) = v else { return Ok(()) };
+                let J::Arr(a) = v else { return Ok(()) };
                 let n = a.iter().filter(|item| self.valid(*node, item)).count() as u64;
                 if n < *min {
                     fail(format!("expected at least {min} items matching contains, found {n}"))
@@ -420,19 +406,14 @@ impl Compiled {
     }
 }
 
-/// A member of a doc-sized object: a scan of a few entries beats hashing the key (serde_json's
-/// ordered map hashes with SipHash).
-pub(super) fn field<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    if m.len() <= 16 {
-        m.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
-    } else {
-        m.get(key)
-    }
+/// A member of an object: doc-sized objects are short member lists, scanned.
+pub(super) fn field<'a>(m: &'a Members<'a>, key: &str) -> Option<&'a J<'a>> {
+    J::get(m, key)
 }
 
-fn number(v: &Value, ok: impl Fn(f64) -> bool, rule: impl Fn() -> String) -> Res {
-    match v.as_f64() {
-        Some(x) if !ok(x) => fail(rule()),
+fn number(v: &J, ok: impl Fn(f64) -> bool, rule: impl Fn() -> String) -> Res {
+    match v {
+        J::Num(n) if !ok(n.f64()) => fail(rule()),
         _ => Ok(()),
     }
 }
@@ -446,12 +427,8 @@ fn is_multiple(x: f64, n: f64) -> bool {
     (q - q.round()).abs() < 1e-9
 }
 
-fn obj_eq(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
-    a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| json_eq(v, w)))
-}
-
-fn list_text(values: &[Value]) -> String {
-    let all: Vec<String> = values.iter().take(8).map(Value::to_string).collect();
+fn list_text(values: &[serde_json::Value]) -> String {
+    let all: Vec<String> = values.iter().take(8).map(serde_json::Value::to_string).collect();
     let more = if values.len() > 8 { ", …" } else { "" };
     format!("{}{more}", all.join(", "))
 }

@@ -24,11 +24,14 @@ mod check;
 mod compile;
 mod equal;
 mod format;
+mod instance;
 mod pattern;
 
 use crate::error::{Error, Result};
 use compile::Compiled;
+use instance::J;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 pub use check::Failure;
 
@@ -43,12 +46,7 @@ impl Schema {
 
     /// Checks `instance`; the failure names the first offending value and rule.
     pub fn validate(&self, instance: &Value) -> std::result::Result<(), Failure> {
-        self.0.check(instance)
-    }
-
-    /// `validate` of an object given as its map (a doc body), with no copy.
-    pub fn validate_object(&self, instance: &Map<String, Value>) -> std::result::Result<(), Failure> {
-        self.0.check_object(instance)
+        self.0.check(&J::of(instance))
     }
 }
 
@@ -100,11 +98,24 @@ impl DocSchema {
         Ok(DocSchema { type_field, types: compiled, others })
     }
 
-    /// Checks a doc's body (its `_` members are left out, see the module doc): a 403
-    /// `forbidden` naming the pointer and the rule.
+    /// Checks a doc's body given as a map (its `_` members are left out, see the module doc):
+    /// a 403 `forbidden` naming the pointer and the rule.
     pub fn check_body(&self, body: &Map<String, Value>) -> Result<()> {
-        let schema = match check::field(body, &self.type_field) {
-            Some(Value::String(t)) => self.types.iter().find(|(name, _)| name == t).map(|(_, s)| s),
+        let members = body.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), J::of(v))).collect();
+        self.check_members(members)
+    }
+
+    /// `check_body` of a body's JSON text, read without building a `Value` (see `instance`).
+    pub fn check_body_text(&self, body: &[u8]) -> Result<()> {
+        match serde_json::from_slice(body) {
+            Ok(J::Obj(members)) => self.check_members(members),
+            _ => Err(Error::bad_request("a document body must be a JSON object")),
+        }
+    }
+
+    fn check_members(&self, mut members: Vec<(Cow<'_, str>, J<'_>)>) -> Result<()> {
+        let schema = match J::get(&members, &self.type_field) {
+            Some(J::Str(t)) => self.types.iter().find(|(name, _)| name == t).map(|(_, s)| s),
             _ => None,
         };
         let Some(schema) = schema else {
@@ -116,16 +127,7 @@ impl DocSchema {
                 ))),
             };
         };
-        let result = if body.keys().any(|k| k.starts_with('_')) {
-            let own: Map<String, Value> = body
-                .iter()
-                .filter(|(k, _)| !k.starts_with('_'))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            schema.validate_object(&own)
-        } else {
-            schema.validate_object(body)
-        };
-        result.map_err(|f| Error::forbidden(f.to_string()))
+        members.retain(|(k, _)| !k.starts_with('_'));
+        schema.0.check(&J::Obj(members)).map_err(|f| Error::forbidden(f.to_string()))
     }
 }

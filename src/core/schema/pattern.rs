@@ -48,7 +48,14 @@ mod tests {
 
     #[test]
     fn plain_text_patterns_match_as_their_regexes_would() {
-        let cases = [("^Item ", "Item 3", true), ("^Item ", "An Item ", false), ("ab", "cabd", true), ("^ab$", "abc", false), ("c$", "abc", true), ("^a.c$", "abc", true)];
+        let cases = [
+            ("^Item ", "Item 3", true),
+            ("^Item ", "An Item ", false),
+            ("ab", "cabd", true),
+            ("^ab$", "abc", false),
+            ("c$", "abc", true),
+            ("^a.c$", "abc", true),
+        ];
         for (p, s, want) in cases {
             assert_eq!(Matcher::new(p).unwrap().is_match(s), want, "{p} on {s}");
         }
