@@ -2,7 +2,7 @@
 //!
 //! - Options read at `open`: `schema` (see `core::schema`), `userCtx` (`{name, roles}`;
 //!   default `{name: null, roles: ['_admin']}`, CouchDB's "admin party", since a browser has
-//!   no server session), `secObj` (the security object VDUs get; default empty lists) and
+//!   no server session; `db` is set to the database name, as CouchDB's is), `secObj` (the security object VDUs get; default empty lists) and
 //!   `trustDesignDocs` (run VDUs of design docs that came by replication).
 //! - A VDU is compiled from its source text with `view_fns`' compiler (`new Function`, the
 //!   CouchDB helpers in scope), unless the app registered a function for that design doc with
@@ -112,6 +112,9 @@ pub(super) fn configure(db: &db::Database, options: &Value) -> Result<()> {
         Some(s @ Value::Object(_)) => s.clone(),
         Some(_) => return Err(db::options::bad("secObj", "an object")),
     };
+    // CouchDB's userCtx also names the database.
+    let mut ctx = ctx;
+    ctx["db"] = Value::String(db.name().to_string());
     let admin = ctx["roles"].as_array().is_some_and(|r| r.iter().any(|x| x == "_admin"));
     let compiler = JsVduCompiler { ctx: ctx.to_string().into(), sec: sec.to_string().into() };
     db.set_validation(Validation {

@@ -133,6 +133,7 @@ test('validate_doc_update gets userCtx and secObj from the options; unauthorized
   const r = await page.evaluate(async () => {
     const vdu = `function (newDoc, oldDoc, userCtx, secObj) {
       if (newDoc.boom) throw new Error('boom');
+      if (newDoc.askDb) throw({forbidden: 'db=' + userCtx.db});
       if (userCtx.roles.indexOf('writer') === -1) throw({unauthorized: 'writers only, not ' + userCtx.name});
       if (secObj.members.names.indexOf(userCtx.name) === -1) throw({forbidden: 'not a member'});
     }`;
@@ -147,12 +148,14 @@ test('validate_doc_update gets userCtx and secObj from the options; unauthorized
     const unauthorized = await err(reader.put({ _id: 'b' }));
     const designByNonAdmin = await err(reader.put({ _id: '_design/other', views: {} }));
     const secObj = { members: { names: ['bob'], roles: [] } };
-    const writer = new Settee(crypto.randomUUID(), { adapter: 'memory', userCtx: { name: 'cy', roles: ['writer'] }, secObj });
+    const writerName = crypto.randomUUID();
+    const writer = new Settee(writerName, { adapter: 'memory', userCtx: { name: 'cy', roles: ['writer'] }, secObj });
     await writer.put({ _id: '_design/auth', validate_doc_update: vdu });
     const forbidden = await err(writer.put({ _id: 'c' }));
     const threw = await err(writer.put({ _id: 'd', boom: true }));
+    const db = (await err(writer.put({ _id: 'e', askDb: true }))) === `403 forbidden: db=${writerName}`;
     const compile = await err(admin.put({ _id: '_design/bad', validate_doc_update: 'function (newDoc {' }));
-    return { asAdmin, unauthorized, designByNonAdmin, forbidden, threw, compile };
+    return { asAdmin, unauthorized, designByNonAdmin, forbidden, threw, compile, db };
   });
   assert.equal(r.asAdmin, '401 unauthorized: writers only, not null', 'VDUs run for an admin too (only design docs skip them)');
   assert.equal(r.unauthorized, '401 unauthorized: writers only, not ann');
@@ -160,6 +163,7 @@ test('validate_doc_update gets userCtx and secObj from the options; unauthorized
   assert.equal(r.forbidden, '403 forbidden: not a member');
   assert.match(r.threw, /^500 unknown_error: validate_doc_update of _design\/auth threw: boom$/);
   assert.match(r.compile, /^400 compilation_error: invalid validate_doc_update: /);
+  assert.equal(r.db, true, 'userCtx.db is the database name');
 });
 
 test('registerValidateDocUpdate runs a function given in code instead of the source text (strict CSP)', async () => {
