@@ -342,7 +342,12 @@ export class Settee<Doc extends object = Record<string, unknown>> {
    */
   static registerValidateDocUpdate(
     ddoc: string,
-    fn: (newDoc: any, oldDoc: any, userCtx: { name: string | null; roles: string[] }, secObj: object) => void,
+    fn: (
+      newDoc: ValidatedDoc,
+      oldDoc: ValidatedDoc | null,
+      userCtx: { db: string; name: string | null; roles: string[] },
+      secObj: NonNullable<SetteeOptions['secObj']>,
+    ) => void,
   ): void {
     const key = Symbol.for('settee.validateDocUpdate');
     const g = globalThis as unknown as Record<symbol, Map<string, unknown> | undefined>;
@@ -395,6 +400,9 @@ export class Settee<Doc extends object = Record<string, unknown>> {
     return (await this.#open()).endpoint();
   }
 }
+
+/** What a `validate_doc_update` function gets as `newDoc` / `oldDoc`. */
+type ValidatedDoc = { _id: string; _rev?: string; _deleted?: boolean } & Record<string, unknown>;
 
 /** A 400 for a method only local databases have. */
 function remoteOnly(method: string): Error {

@@ -188,7 +188,7 @@ impl<'a> Compiler<'a> {
                 .map(|(i, s)| self.node(s, format!("{pointer}/{key}/{i}")))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
-            Some(_) => Err(format!("{pointer}/{key}: expected a non-empty array of schemas")),
+            Some(_) => Err(bad(pointer, key, "expected a non-empty array of schemas")),
         }
     }
 
@@ -206,21 +206,21 @@ impl<'a> Compiler<'a> {
                     Ok((name.clone(), self.node(s, format!("{pointer}/{key}/{}", escape(name)))?))
                 })
                 .collect(),
-            Some(_) => Err(format!("{pointer}/{key}: expected an object of schemas")),
+            Some(_) => Err(bad(pointer, key, "expected an object of schemas")),
         }
     }
 
     fn checks(&mut self, m: &Map<String, Value>, p: &str) -> Result<Vec<Check>, String> {
         for refused in ["unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef"] {
             if m.contains_key(refused) {
-                return Err(format!("{p}/{refused}: not supported"));
+                return Err(bad(p, refused, "not supported"));
             }
         }
         let num = |key: &str| -> Result<Option<f64>, String> {
             match m.get(key) {
                 None => Ok(None),
                 Some(Value::Number(n)) => Ok(n.as_f64()),
-                Some(_) => Err(format!("{p}/{key}: expected a number")),
+                Some(_) => Err(bad(p, key, "expected a number")),
             }
         };
         let count = |key: &str| -> Result<Option<u64>, String> {
@@ -229,20 +229,19 @@ impl<'a> Compiler<'a> {
                 Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
                     (Some(u), _) => Ok(Some(u)),
                     (None, Some(f)) if f >= 0.0 && f.fract() == 0.0 => Ok(Some(f as u64)),
-                    _ => Err(format!("{p}/{key}: expected a non-negative integer")),
+                    _ => Err(bad(p, key, "expected a non-negative integer")),
                 },
-                Some(_) => Err(format!("{p}/{key}: expected a non-negative integer")),
+                Some(_) => Err(bad(p, key, "expected a non-negative integer")),
             }
         };
         let mut out = Vec::new();
         if let Some(t) = m.get("type") {
             out.push(Check::Type(
-                type_mask(t)
-                    .ok_or_else(|| format!("{p}/type: expected a JSON type name or a list of them"))?,
+                type_mask(t).ok_or_else(|| bad(p, "type", "expected a JSON type name or a list of them"))?,
             ));
         }
         if let Some(r) = m.get("$ref") {
-            let r = r.as_str().ok_or_else(|| format!("{p}/$ref: expected a string"))?;
+            let r = r.as_str().ok_or_else(|| bad(p, "$ref", "expected a string"))?;
             let target = self
                 .resolve(r)
                 .ok_or_else(|| format!("{p}/$ref: cannot resolve {r:?} (only refs within the schema)"))?;
@@ -253,7 +252,7 @@ impl<'a> Compiler<'a> {
             out.push(Check::Const(v.clone()));
         }
         if let Some(v) = m.get("enum") {
-            let Value::Array(values) = v else { return Err(format!("{p}/enum: expected an array")) };
+            let Value::Array(values) = v else { return Err(bad(p, "enum", "expected an array")) };
             out.push(Check::Enum(values.clone()));
         }
         if let Some(n) = count("minLength")? {
@@ -263,11 +262,11 @@ impl<'a> Compiler<'a> {
             out.push(Check::MaxLength(n));
         }
         if let Some(v) = m.get("pattern") {
-            let s = v.as_str().ok_or_else(|| format!("{p}/pattern: expected a string"))?;
+            let s = v.as_str().ok_or_else(|| bad(p, "pattern", "expected a string"))?;
             out.push(Check::Pattern(regex(s, p, "pattern")?, s.to_string()));
         }
         if let Some(v) = m.get("format") {
-            let s = v.as_str().ok_or_else(|| format!("{p}/format: expected a string"))?;
+            let s = v.as_str().ok_or_else(|| bad(p, "format", "expected a string"))?;
             // Unknown formats are annotations, as the spec says.
             if let Some(f) = Format::named(s) {
                 out.push(Check::Format(f));
@@ -297,7 +296,7 @@ impl<'a> Compiler<'a> {
         }
         if let Some(n) = num("multipleOf")? {
             if n <= 0.0 {
-                return Err(format!("{p}/multipleOf: expected a number > 0"));
+                return Err(bad(p, "multipleOf", "expected a number > 0"));
             }
             out.push(Check::MultipleOf(n));
         }
@@ -312,7 +311,7 @@ impl<'a> Compiler<'a> {
         }
         if let Some(v) = m.get("required") {
             out.push(Check::Required(
-                strings(v).ok_or_else(|| format!("{p}/required: expected an array of strings"))?,
+                strings(v).ok_or_else(|| bad(p, "required", "expected an array of strings"))?,
             ));
         }
         if let Some(n) = count("minProperties")? {
@@ -328,7 +327,7 @@ impl<'a> Compiler<'a> {
         let mut dep_schemas = Vec::new();
         for key in ["dependentRequired", "dependencies"] {
             let Some(v) = m.get(key) else { continue };
-            let Value::Object(entries) = v else { return Err(format!("{p}/{key}: expected an object")) };
+            let Value::Object(entries) = v else { return Err(bad(p, key, "expected an object")) };
             for (name, dep) in entries {
                 match strings(dep) {
                     Some(list) => dep_required.push((name.clone(), list)),
@@ -365,7 +364,7 @@ impl<'a> Compiler<'a> {
         match m.get("uniqueItems") {
             None | Some(Value::Bool(false)) => {}
             Some(Value::Bool(true)) => out.push(Check::UniqueItems),
-            Some(_) => return Err(format!("{p}/uniqueItems: expected a boolean")),
+            Some(_) => return Err(bad(p, "uniqueItems", "expected a boolean")),
         }
         if let Some(node) = self.sub(m, p, "contains")? {
             out.push(Check::Contains {
@@ -414,6 +413,12 @@ impl<'a> Compiler<'a> {
         };
         Some((self.root.pointer(&pointer)?, pointer))
     }
+}
+
+/// A compile error at `p/key` (one cold function instead of a `format!` at each site).
+#[cold]
+fn bad(p: &str, key: &str, what: &str) -> String {
+    format!("{p}/{key}: {what}")
 }
 
 fn regex(pattern: &str, p: &str, key: &str) -> Result<Pattern, String> {
