@@ -56,8 +56,8 @@ const FILES: &[(&str, &str, usize)] = &[
     ("draft2020-12", "optional/format/email", 27),
     ("draft2020-12", "optional/format/uuid", 28),
     ("draft2020-12", "optional/format/ipv4", 41),
-    ("draft2020-12", "optional/format/hostname", 40),
-    ("draft2020-12", "optional/format/uri", 38),
+    ("draft2020-12", "optional/format/hostname", 41),
+    ("draft2020-12", "optional/format/uri", 44),
     ("draft7", "additionalItems", 19),
     ("draft7", "additionalProperties", 16),
     ("draft7", "allOf", 30),
@@ -74,7 +74,7 @@ const FILES: &[(&str, &str, usize)] = &[
     ("draft7", "oneOf", 27),
     ("draft7", "pattern", 9),
     ("draft7", "properties", 28),
-    ("draft7", "ref", 63),
+    ("draft7", "ref", 64),
     ("draft7", "required", 18),
     ("draft7", "type", 80),
     ("draft7", "uniqueItems", 69),
@@ -92,7 +92,12 @@ fn the_official_suite_passes_at_least_the_recorded_cases() {
         let (mut p, mut t) = (0, 0);
         let mut failures = Vec::new();
         for g in &groups {
-            let compiled = Schema::compile(&g["schema"]);
+            // The suite leaves the draft to the runner: say it the way a schema would.
+            let mut schema = g["schema"].clone();
+            if let (Value::Object(m), "draft7") = (&mut schema, *draft) {
+                m.entry("$schema").or_insert("http://json-schema.org/draft-07/schema#".into());
+            }
+            let compiled = Schema::compile(&schema);
             for case in g["tests"].as_array().expect("tests") {
                 t += 1;
                 let want = case["valid"].as_bool().expect("valid");

@@ -194,6 +194,13 @@ fn combinators_refs_and_formats_check_as_json_schema_says() {
     let d7 = json!({"definitions": {"s": {"type": "string"}}, "items": [{"$ref": "#/definitions/s"}], "additionalItems": false});
     passes(&d7, json!(["x"]));
     assert_eq!(fails(&d7, json!(["x", 1])), "/1: no value is allowed here");
+    // Before 2019-09 a `$ref` replaced the keywords beside it; later drafts apply both.
+    let sibling = |draft: &str| json!({"$schema": draft, "$defs": {"a": {"type": "array"}}, "$ref": "#/$defs/a", "maxItems": 1});
+    passes(&sibling("http://json-schema.org/draft-07/schema#"), json!([1, 2]));
+    assert_eq!(
+        fails(&sibling("https://json-schema.org/draft/2020-12/schema"), json!([1, 2])),
+        "/: expected at most 1 items"
+    );
 }
 
 // --- validate_doc_update, with Rust functions named by their "source" ---------------------

@@ -87,12 +87,19 @@ pub(super) struct Compiled {
 
 /// Compiles a whole schema; node 0 is its root.
 pub(super) fn compile(root: &Value) -> Result<Compiled, String> {
+    // Before 2019-09 a `$ref` replaced its siblings; a schema that says it is draft-07 (or
+    // older) gets that rule.
+    let old_draft = root
+        .get("$schema")
+        .and_then(Value::as_str)
+        .is_some_and(|d| ["draft-07", "draft-06", "draft-04"].iter().any(|old| d.contains(old)));
     let mut c = Compiler {
         root,
         nodes: Vec::new(),
         by_pointer: HashMap::new(),
         ids: HashMap::new(),
         anchors: HashMap::new(),
+        ref_replaces_siblings: old_draft,
     };
     c.scan(root, String::new());
     c.node(root, String::new())?;
@@ -107,6 +114,8 @@ struct Compiler<'a> {
     ids: HashMap<String, String>,
     /// `$anchor` → pointer.
     anchors: HashMap<String, String>,
+    /// Draft-07 and older: a `$ref` ignores the keywords beside it.
+    ref_replaces_siblings: bool,
 }
 
 fn escape(key: &str) -> String {
@@ -247,6 +256,9 @@ impl<'a> Compiler<'a> {
                 .ok_or_else(|| format!("{p}/$ref: cannot resolve {r:?} (only refs within the schema)"))?;
             let (schema, pointer) = target;
             out.push(Check::Ref(self.node(schema, pointer)?));
+            if self.ref_replaces_siblings {
+                return Ok(out.into_iter().filter(|c| matches!(c, Check::Ref(_))).collect());
+            }
         }
         if let Some(v) = m.get("const") {
             out.push(Check::Const(v.clone()));

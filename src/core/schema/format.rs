@@ -166,7 +166,6 @@ fn ipv4(s: &str) -> bool {
 }
 
 fn hostname(s: &str) -> bool {
-    let s = s.strip_suffix('.').unwrap_or(s);
     !s.is_empty()
         && s.len() <= 253
         && s.split('.').all(|label| {
@@ -181,9 +180,29 @@ fn hostname(s: &str) -> bool {
 fn uri(s: &str) -> bool {
     let Some((scheme, rest)) = s.split_once(':') else { return false };
     let mut chars = scheme.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-        && !rest.chars().any(|c| c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(c))
+    let scheme_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    // Only printable ASCII outside the delimiters RFC 3986 never allows, and `%` only as `%XX`.
+    let b = rest.as_bytes();
+    let chars_ok = b.iter().enumerate().all(|(i, &c)| match c {
+        b'%' => b.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)),
+        0x21..=0x7e => !b"<>\"{}|\\^`".contains(&c),
+        _ => false,
+    });
+    // An authority's port is digits, and its userinfo has no `[`/`]`.
+    let authority_ok = match rest.strip_prefix("//") {
+        None => true,
+        Some(after) => {
+            let authority = after.split(['/', '?', '#']).next().unwrap_or("");
+            let (userinfo, host) = authority.rsplit_once('@').unwrap_or(("", authority));
+            let port = match host.rsplit_once(']') {
+                Some((_, tail)) => tail.strip_prefix(':'),
+                None => host.rsplit_once(':').map(|(_, p)| p),
+            };
+            !userinfo.contains(['[', ']']) && port.is_none_or(|p| p.bytes().all(|c| c.is_ascii_digit()))
+        }
+    };
+    scheme_ok && chars_ok && authority_ok
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@
 //! - A failure names the JSON Pointer of the offending value and the rule:
 //!   `/data/p1: expected array, got string`. The path is built only on failure.
 //! - Keywords are draft 2020-12's; draft-07's tuple `items` + `additionalItems`,
-//!   `definitions` and `dependencies` are read too. Keywords whose meaning needs
+//!   `definitions` and `dependencies` are read too, and a schema whose `$schema` names
+//!   draft-07 or older gets that draft's rule that a `$ref` replaces the keywords beside it. Keywords whose meaning needs
 //!   annotation tracking or dynamic scope (`unevaluated*`, `$dynamicRef`, `$recursiveRef`)
 //!   are refused with a 400 rather than silently ignored; unknown keywords are annotations.
 //! - `pattern` and `patternProperties` use JS `RegExp` in the browser (regex-lite natively,
