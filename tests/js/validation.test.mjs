@@ -129,6 +129,21 @@ test('a Hydra-style validate_doc_update forbids updating a message but allows cr
   assert.equal(r.recreated, true, 'recreating over a tombstone sees oldDoc === null');
 });
 
+test('a locally written design doc still validates after the database is closed and opened again (IndexedDB)', async () => {
+  const r = await page.evaluate(async (vdu) => {
+    const name = crypto.randomUUID();
+    const first = new Settee(name);
+    await first.put({ _id: '_design/hydra', validate_doc_update: vdu });
+    const { rev } = await first.put({ _id: 'msg', text: 'hello' });
+    await first.close();
+    const again = new Settee(name);
+    const update = await again.put({ _id: 'msg', _rev: rev, text: 'edited' }).then(() => 'stored', (e) => e.status);
+    await again.destroy();
+    return update;
+  }, HYDRA_VDU);
+  assert.equal(r, 403, 'the trust mark of the design doc is stored with it');
+});
+
 test('validate_doc_update gets userCtx and secObj from the options; unauthorized is 401; other throws are 500', async () => {
   const r = await page.evaluate(async () => {
     const vdu = `function (newDoc, oldDoc, userCtx, secObj) {
