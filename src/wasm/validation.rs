@@ -35,10 +35,10 @@ export function runVdu(f, newJson, oldJson, ctxJson, secJson) {
     return '';
   } catch (e) {
     if (e !== null && typeof e === 'object') {
-      if ('forbidden' in e) return JSON.stringify([403, String(e.forbidden)]);
-      if ('unauthorized' in e) return JSON.stringify([401, String(e.unauthorized)]);
+      if ('forbidden' in e) return '403 ' + String(e.forbidden);
+      if ('unauthorized' in e) return '401 ' + String(e.unauthorized);
     }
-    return JSON.stringify([500, e instanceof Error ? e.message : String(e)]);
+    return '500 ' + (e instanceof Error ? e.message : String(e));
   }
 }
 "#)]
@@ -61,11 +61,12 @@ impl VduFn for JsVdu {
         if out.is_empty() {
             return Ok(());
         }
-        let (status, message): (u16, String) =
-            serde_json::from_str(&out).unwrap_or((500, "validate_doc_update failed".into()));
+        // `runVdu` answers "<status> <message>".
+        let (status, message) = out.split_at(3.min(out.len()));
+        let message = message.strip_prefix(' ').unwrap_or(message).to_string();
         Err(match status {
-            403 => Error::forbidden(message),
-            401 => Error::unauthorized(message),
+            "403" => Error::forbidden(message),
+            "401" => Error::unauthorized(message),
             _ => {
                 let m = format!("validate_doc_update of {} threw: {message}", self.ddoc);
                 Error::new(500, "unknown_error", m.clone()).with_reason(m)
