@@ -324,7 +324,8 @@ fn design_writes_skip_vdus_for_admins_only_and_must_compile() {
             .await
             .unwrap_err();
         assert_eq!((e.status, e.name), (400, "compilation_error"));
-        let e = admin_db.put(json!({"_id": "_design/num", "validate_doc_update": 5}), true).await.unwrap_err();
+        let e =
+            admin_db.put(json!({"_id": "_design/num", "validate_doc_update": 5}), true).await.unwrap_err();
         assert_eq!((e.status, e.message.as_str()), (400, "validate_doc_update must be a string"));
     });
 }
