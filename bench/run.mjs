@@ -77,6 +77,7 @@ const { server, url } = await serve({
   '/': here,
   '/pkg/': pkgDir,
   '/pouchdb/': join(here, 'node_modules/pouchdb/dist'),
+  '/ajv/': join(here, 'node_modules/ajv-dist/dist'),
 });
 const profileDir = mkdtempSync(join(tmpdir(), 'settee-bench-'));
 const context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: ARGS });

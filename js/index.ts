@@ -58,8 +58,10 @@ import type {
   VerifyReport,
 } from './types.js';
 import type * as Q from './query-types.js';
+import type { FromSchema, SchemaSpec } from './schema-types.js';
 
 export type * from './types.js';
+export type * from './schema-types.js';
 export type * from './replication.js';
 export { Replication } from './replication.js';
 
@@ -308,6 +310,50 @@ export class Settee<Doc extends object = Record<string, unknown>> {
     return (await this.#open()).explain(request);
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Validation (local databases)
+
+  /**
+   * A database whose document type is inferred from its `schema` (declared inline, or
+   * `as const`): `Settee.withSchema('db', {schema})` is `new Settee<FromSchema<typeof
+   * schema>>('db', {schema})`.
+   */
+  static withSchema<const S extends SchemaSpec>(
+    name: string,
+    options: SetteeOptions & { schema: S },
+  ): Settee<FromSchema<S> extends object ? FromSchema<S> : never> {
+    return new Settee(name, options);
+  }
+
+  /**
+   * Replaces the JSON Schemas writes are checked against (`null` removes them). A bad schema
+   * rejects with 400 and keeps the current one. Documents already stored are not re-checked.
+   */
+  async setSchema(schema: SchemaSpec | null): Promise<void> {
+    const db = await this.#open();
+    if (!('setSchema' in db)) throw remoteOnly('setSchema');
+    db.setSchema(schema);
+  }
+
+  /**
+   * Supplies a design doc's `validate_doc_update` in code, for pages whose Content Security
+   * Policy forbids `eval`: the design doc (by name, with or without `_design/`) must still
+   * hold a `validate_doc_update`, and this function runs instead of its source text.
+   */
+  static registerValidateDocUpdate(
+    ddoc: string,
+    fn: (
+      newDoc: ValidatedDoc,
+      oldDoc: ValidatedDoc | null,
+      userCtx: { db: string; name: string | null; roles: string[] },
+      secObj: NonNullable<SetteeOptions['secObj']>,
+    ) => void,
+  ): void {
+    const key = Symbol.for('settee.validateDocUpdate');
+    const g = globalThis as unknown as Record<symbol, Map<string, unknown> | undefined>;
+    (g[key] ??= new Map()).set(ddoc.replace(/^_design\//, ''), fn);
+  }
+
   /** Deletes the database and all its data. */
   async destroy(): Promise<{ ok: true }> {
     return (await this.#open()).destroy();
@@ -353,6 +399,19 @@ export class Settee<Doc extends object = Record<string, unknown>> {
   async _endpoint(): Promise<Endpoint> {
     return (await this.#open()).endpoint();
   }
+}
+
+/** What a `validate_doc_update` function gets as `newDoc` / `oldDoc`. */
+type ValidatedDoc = { _id: string; _rev?: string; _deleted?: boolean } & Record<string, unknown>;
+
+/** A 400 for a method only local databases have. */
+function remoteOnly(method: string): Error {
+  return Object.assign(new Error(`${method} works on local databases only`), {
+    status: 400,
+    name: 'bad_request',
+    error: true,
+    reason: `${method} works on local databases only`,
+  });
 }
 
 /** A name starting with http:// or https:// is a remote CouchDB database. */

@@ -25,6 +25,21 @@ export interface SetteeOptions {
   headers?: Record<string, string>;
   /** Remote databases: don't create the database when it is missing. */
   skip_setup?: boolean;
+  /**
+   * Local databases: JSON Schemas by document type, checked before every write (`put`,
+   * `post`, `bulkDocs`, replication). A failing document is a 403 `forbidden` naming the JSON
+   * Pointer and the rule. See the README's "Validation".
+   */
+  schema?: import('./schema-types.js').SchemaSpec;
+  /** The user `validate_doc_update` functions see (default `{name: null, roles: ['_admin']}`). */
+  userCtx?: { name: string | null; roles: string[] };
+  /** The security object `validate_doc_update` functions see as `secObj`. */
+  secObj?: {
+    admins?: { names?: string[]; roles?: string[] };
+    members?: { names?: string[]; roles?: string[] };
+  };
+  /** Also run `validate_doc_update` of design docs that arrived by replication (default false). */
+  trustDesignDocs?: boolean;
 }
 
 /**

@@ -121,7 +121,7 @@ stage js-reliability count_long node --test --test-concurrency=1 --test-timeout=
 # The suites that talk to a server, again against real Apache CouchDB 3.5 (../shared/couchdb,
 # or COUCH_URL), plus what only CouchDB does (couchdb.test.mjs). Where CouchDB is missing the
 # stage says so and is skipped, except in CI, where that is a failure.
-COUCH_FILES=(replication replication-more attachments-replication remote-api faults couchdb)
+COUCH_FILES=(replication replication-more attachments-replication remote-api faults couchdb validation)
 # (The crash matrix's replication pulls from pouchdb-server: storage is what it tests.)
 COUCH_FILES=("${COUCH_FILES[@]/%/.test.mjs}")
 if [ -n "${COUCH_URL:-}" ] || [ -x "${COUCHDB_RUN:-$ROOT/../shared/couchdb/run}" ]; then

@@ -65,6 +65,20 @@ impl Error {
         Error::new(400, "doc_validation", m.clone()).with_reason(m)
     }
 
+    /// A write refused by validation (a schema, a `validate_doc_update`): CouchDB's 403.
+    #[cold]
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        let m = message.into();
+        Error::new(403, "forbidden", m.clone()).with_reason(m)
+    }
+
+    /// A `validate_doc_update` that threw `{unauthorized: …}`: CouchDB's 401.
+    #[cold]
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        let m = message.into();
+        Error::new(401, "unauthorized", m.clone()).with_reason(m)
+    }
+
     #[cold]
     pub fn missing_id() -> Self {
         Error::new(412, "missing_id", "_id is required for puts")

@@ -31,8 +31,39 @@ function failOnErrors(results) {
   return results.map((r) => r.rev);
 }
 
+// The validation row: `setSchema(h, spec)` gives the database a schema spec
+// ({typeField, types}); `validatedBulk(h, docs)` then writes docs that must pass it. Settee
+// checks in its core; PouchDB has no schemas, so its side is what an app would write: ajv
+// validators compiled once per type, run over each doc in a bulkDocs wrapper.
+const ajvByDb = new WeakMap();
+
+function pouchSchema(db, spec) {
+  const ajv = new window.ajv2020({ allErrors: false });
+  const byType = new Map(Object.entries(spec.types).map(([t, schema]) => [t, ajv.compile(schema)]));
+  ajvByDb.set(db, { field: spec.typeField ?? 'type', byType });
+}
+
+async function pouchValidatedBulk(db, docs) {
+  const { field, byType } = ajvByDb.get(db);
+  const good = [];
+  const rows = docs.map((doc) => {
+    const check = byType.get(doc[field]);
+    if (check && !check(doc)) {
+      const e = check.errors[0];
+      return { id: doc._id, error: true, status: 403, name: 'forbidden', message: `${e.instancePath}: ${e.message}` };
+    }
+    good.push(doc);
+    return null;
+  });
+  const written = await db.bulkDocs(good);
+  let k = 0;
+  return failOnErrors(rows.map((r) => r ?? written[k++]));
+}
+
 const settee = {
   label: 'Settee',
+  setSchema: (db, spec) => db.setSchema(spec),
+  validatedBulk: async (db, docs) => failOnErrors(await db.bulkDocs(docs)),
   async open(name) {
     const db = new window.settee.Settee(name, { adapter: 'idb' });
     await db.info(); // opens (creates) the IndexedDB database
@@ -91,6 +122,8 @@ function pouch(adapter, label) {
       return db;
     },
     bulk: async (db, docs) => failOnErrors(await db.bulkDocs(docs)),
+    setSchema: pouchSchema,
+    validatedBulk: pouchValidatedBulk,
     put: async (db, doc) => (await db.put(doc)).rev,
     get: (db, id) => db.get(id),
     allDocs: async (db) => (await db.allDocs({ include_docs: true })).rows.map((r) => r.doc),

@@ -8,3 +8,4 @@ pub mod order;
 pub mod reduce;
 pub mod rev;
 pub mod rev_tree;
+pub mod schema;

@@ -30,6 +30,9 @@ pub struct ParsedDoc {
     /// body's JSON, the bytes `serde_json::to_vec` would write for it. Never for a doc with
     /// `_attachments`, a `_local/` or a `_design/` id.
     pub raw_body: Option<Vec<u8>>,
+    /// Written by replication into this database (`bulk_docs_replicated`), not by the app: a
+    /// design doc that came this way is not trusted to validate (see `validate`).
+    pub from_peer: bool,
 }
 
 impl ParsedDoc {
@@ -66,6 +69,7 @@ pub fn parse_doc(doc: Value) -> Result<ParsedDoc> {
         body: Map::new(),
         new_attachments: Vec::new(),
         raw_body: None,
+        from_peer: false,
     };
     let mut rev_text = None;
     // The special members come out of the map in place, so the body is the user's map itself

@@ -36,6 +36,7 @@ pub mod record;
 mod resolve;
 pub mod rev_ref;
 pub mod shape;
+pub mod validate;
 mod verify;
 mod verify_more;
 pub mod views;
@@ -74,6 +75,8 @@ pub struct Database {
     new_id: Box<dyn Fn() -> String>,
     /// The Mango indexes and the design doc records they were read from (`views::mango`).
     mango_cache: views::MangoCache,
+    /// The schema and the `validate_doc_update` functions writes are checked against.
+    validation: validate::State,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -136,6 +139,7 @@ impl Database {
             closed: Cell::new(false),
             new_id: options.new_id,
             mango_cache: RefCell::default(),
+            validation: validate::State::default(),
         }
     }
 

@@ -62,6 +62,7 @@ impl Database {
             .map(|d| {
                 let raw_id = d.get("_id").and_then(Value::as_str).map(str::to_string);
                 let doc = self.prepare(d, false).map(|mut p| {
+                    p.from_peer = true;
                     let sent: Vec<NewAttachment> = attachments::stub_digests(&p.body)
                         .into_iter()
                         .filter(|(name, _)| !p.new_attachments.iter().any(|a| a.name == *name))

@@ -10,6 +10,7 @@ use super::doc_raw::{parse_doc_text, raw_id};
 use super::group::{self, Docs};
 use super::local::LocalPlan;
 use super::record::{DocMeta, DocRecord};
+use super::validate::{self, is_design};
 use super::{attachments, json, keys, Database, Meta};
 use crate::core::rev::{new_rev_hash_of_json, Rev};
 use crate::core::rev_tree::{Leaf, MergeOutcome, RevTree};
@@ -97,6 +98,15 @@ impl DocPlan {
 
     fn new_body(&self, rev: &Rev) -> Option<&Vec<u8>> {
         self.new_bodies.iter().find(|(r, _)| r == rev).map(|(_, b)| b)
+    }
+
+    /// The current winner as `validate_doc_update`'s `oldDoc` (`None`: no doc, or deleted).
+    fn winner_json(&self, id: &str) -> Option<String> {
+        let w = self.tree.winner().filter(|w| !w.deleted)?;
+        let old_body =
+            || self.old.as_ref().filter(|o| o.winner_is(&w.rev)).and_then(|o| o.winner_body.as_deref());
+        let body = self.new_body(&w.rev).map(Vec::as_slice).or_else(old_body);
+        validate::old_doc_json(id, &self.tree, body)
     }
 
     fn take_new_body(&mut self, rev: &Rev) -> Option<Vec<u8>> {
@@ -291,6 +301,7 @@ impl Database {
         if !is_local(p.id.as_deref().unwrap_or("")) {
             attachments::extract(&mut p)?;
         }
+        self.check_schema(&p)?;
         Ok(p)
     }
 
@@ -333,6 +344,13 @@ impl Database {
         let parent_bodies = self.stub_parent_bodies(docs, &plans, new_edits).await?;
         let absent = if new_edits { HashSet::new() } else { self.absent_stub_data(docs).await? };
         let mut new_data = Vec::new();
+        let vdus = self.load_vdus().await?;
+        let app_writes_design = |d: &ParsedDoc| !d.from_peer && d.id.as_deref().is_some_and(is_design);
+        let mut trust = match docs.iter().any(|(_, d)| d.as_ref().is_ok_and(app_writes_design)) {
+            true => Some(self.trust_marks().await?),
+            false => None,
+        };
+        let mut trust_changed = false;
 
         let mut results = Vec::with_capacity(docs.len());
         for (raw_id, d) in docs {
@@ -348,6 +366,18 @@ impl Database {
                 locals.apply(d)
             } else {
                 let plan = plans.get_mut(id).expect("planned");
+                let checked = match &vdus {
+                    Some(loaded) => loaded.run(d, plan.winner_json(id).as_deref()),
+                    None => Ok(()),
+                };
+                let checked = checked.and_then(|_| match app_writes_design(d) {
+                    true => self.check_design_source(d),
+                    false => Ok(()),
+                });
+                if let Err(e) = checked {
+                    results.push(WriteResult::err(Some(id), e));
+                    continue;
+                }
                 if new_edits {
                     // Only attachments read the parent's body (`attachments::resolve`): no parse
                     // of it for a doc without `_attachments`.
@@ -367,6 +397,10 @@ impl Database {
             if outcome.is_ok() {
                 new_data.extend(d.new_attachments.iter());
             }
+            if let (Some(marks), Ok(rev), true) = (&mut trust, &outcome, app_writes_design(d)) {
+                marks.insert(id.to_string(), Value::String(rev.clone()));
+                trust_changed = true;
+            }
             results.push(match outcome {
                 Ok(rev) => WriteResult::ok(id, rev),
                 Err(e) => WriteResult::err(Some(id), e),
@@ -376,6 +410,9 @@ impl Database {
         self.store_new_data(new_data).await?;
         let mut batch = WriteBatch::new();
         locals.write_into(&mut batch);
+        if let (Some(marks), true) = (&trust, trust_changed) {
+            batch.put(validate::trust_key(), serde_json::to_vec(marks).expect("maps serialise"));
+        }
         self.commit_docs(&mut plans, meta, &mut batch).await?;
         Ok((batch, results))
     }

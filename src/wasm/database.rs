@@ -290,5 +290,7 @@ async fn open(name: &str, options: &JsValue) -> Result<db::Database> {
         None => DEFAULT_REVS_LIMIT,
     };
     let (kv, adapter) = storage::open(name, adapter, &prefix).await?;
-    Ok(db::Database::new(name, kv, DatabaseOptions { adapter, revs_limit, new_id: Box::new(new_id) }))
+    let db = db::Database::new(name, kv, DatabaseOptions { adapter, revs_limit, new_id: Box::new(new_id) });
+    super::validation::configure(&db, &options)?;
+    Ok(db)
 }

@@ -20,6 +20,7 @@ mod remote_database;
 mod remote_more;
 mod replication;
 mod storage;
+mod validation;
 mod view_fns;
 
 pub use changes_feed::ChangesFeed;

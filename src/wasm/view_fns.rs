@@ -76,6 +76,12 @@ export function runMap(m, docsJson) {
   }
   return '[' + parts.join(',') + ']';
 }
+// Design doc source text as one function, with the helpers in scope (validate_doc_update).
+export function compileFunction(src) {
+  const f = compile(src, Object.keys(helpers), Object.values(helpers));
+  if (typeof f !== 'function') throw new TypeError('not a function');
+  return f;
+}
 export function makeReducer(fn) {
   if (typeof fn === 'function') return fn;
   const f = compile(fn, Object.keys(helpers), Object.values(helpers));
@@ -132,6 +138,8 @@ extern "C" {
     fn make_mapper(f: &JsValue, on_error: &JsValue) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = runMap)]
     fn run_map(m: &JsValue, docs: &str) -> std::result::Result<String, JsValue>;
+    #[wasm_bindgen(catch, js_name = compileFunction)]
+    pub(super) fn compile_function(src: &str) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = makeReducer)]
     fn make_reducer(f: &JsValue) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = runReduce)]

@@ -1,6 +1,7 @@
 // Wrong usage: every line marked `// error: TSnnnn` must fail with that code, and no other
 // line may fail (scripts/typecheck.mjs checks both).
 import { Settee } from 'settee';
+import type { FromSchema } from 'settee';
 
 interface Note {
   text: string;
@@ -29,3 +30,23 @@ export async function misuse(): Promise<void> {
   info.doc_count.length; // error: TS2339
   (await db.verify()).chunks.length; // error: TS2339
 }
+
+const schema = {
+  types: {
+    message: { type: 'object', required: ['text'], properties: { text: { type: 'string' }, n: { type: 'integer' } } },
+    customer: { type: 'object', required: ['email'], properties: { email: { type: 'string' } } },
+  },
+} as const;
+
+export async function schemaMisuse(): Promise<void> {
+  const db = new Settee<FromSchema<typeof schema>>('typed', { schema });
+  await db.put({ _id: 'm', type: 'message', txet: 'misspelt' }); // error: TS2769
+  await db.put({ _id: 'm', type: 'message', text: 'hi', n: 'one' }); // error: TS2769
+  await db.put({ _id: 'm', type: 'mesage', text: 'hi' }); // error: TS2769
+  await db.post({ type: 'customer' }); // error: TS2345
+  const doc = await db.get('m');
+  doc.text; // error: TS2339
+  if (doc.type === 'message') doc.email; // error: TS2339
+  new Settee('x', { schema: { types: {}, others: 'maybe' } }); // error: TS2322
+}
+

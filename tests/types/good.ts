@@ -1,6 +1,6 @@
 // Typed usage that must compile under `tsc --noEmit --strict`.
 import { Settee, isSetteeError } from 'settee';
-import type { ChangeRow, PutResponse, Seq, SetteeError, SetteeOptions, VerifyReport } from 'settee';
+import type { ChangeRow, FromSchema, PutResponse, SchemaSpec, Seq, SetteeError, SetteeOptions, VerifyReport } from 'settee';
 
 interface Note {
   text: string;
@@ -121,4 +121,60 @@ export async function usage(): Promise<void> {
   const loose = new Settee('loose');
   await loose.put({ _id: 'z', anything: [1, 2, 3] });
   void [name, id, losers, n];
+}
+
+// Types from a schema: the document union, narrowed by the type field.
+const hoptreeSchema = {
+  typeField: 'type',
+  types: {
+    message: {
+      type: 'object',
+      required: ['topic', 'data'],
+      properties: {
+        topic: { enum: ['Posting', 'Query'] },
+        data: { type: 'object', properties: { p1: { type: 'array', items: { $ref: '#/$defs/part' } } } },
+        sent: { type: 'string', format: 'date-time' },
+      },
+      $defs: { part: { type: 'string' } },
+    },
+    customer: {
+      type: 'object',
+      required: ['email'],
+      properties: { email: { type: 'string' }, tier: { oneOf: [{ const: 'free' }, { const: 'paid' }] } },
+    },
+  },
+  others: 'reject',
+} as const;
+
+export async function schemaUsage(): Promise<void> {
+  const db = new Settee<FromSchema<typeof hoptreeSchema>>('hoptree', { schema: hoptreeSchema });
+  await db.put({ _id: 'm1', type: 'message', topic: 'Posting', data: { p1: ['a'] } });
+  await db.put({ _id: 'c1', type: 'customer', email: 'a@b.co', tier: 'paid' });
+  const doc = await db.get('m1');
+  if (doc.type === 'message') {
+    const topic: 'Posting' | 'Query' = doc.topic;
+    const parts: string[] | undefined = doc.data.p1;
+    const sent: string | undefined = doc.sent;
+    void [topic, parts, sent];
+  } else {
+    const email: string = doc.email;
+    const tier: 'free' | 'paid' | undefined = doc.tier;
+    void [email, tier];
+  }
+  // The same, inferred from the options without `as const`.
+  const inferred = Settee.withSchema('inline', {
+    adapter: 'memory',
+    schema: { types: { note: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } } } },
+  });
+  const note = await inferred.get('n');
+  const text: string = note.text;
+  const kind: 'note' = note.type;
+  await db.setSchema(hoptreeSchema);
+  await db.setSchema(null);
+  const spec: SchemaSpec = hoptreeSchema;
+  Settee.registerValidateDocUpdate('_design/hydra', (newDoc, oldDoc) => {
+    if (oldDoc && !newDoc._deleted) throw { forbidden: 'messages are immutable' };
+  });
+  new Settee('vdu', { userCtx: { name: 'ann', roles: ['writer'] }, secObj: { members: { names: ['ann'] } }, trustDesignDocs: true });
+  void [text, kind, spec];
 }

@@ -23,7 +23,7 @@ mod fields;
 mod parse;
 mod path;
 mod plan;
-mod regex;
+pub(crate) mod regex;
 mod sort;
 
 pub use fields::{parse_fields, project};

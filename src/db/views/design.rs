@@ -106,7 +106,7 @@ impl Database {
     }
 
     /// The doc records of every design doc, as stored (deleted ones too).
-    pub(super) async fn design_doc_records(&self) -> Result<Vec<(SharedBytes, SharedBytes)>> {
+    pub(crate) async fn design_doc_records(&self) -> Result<Vec<(SharedBytes, SharedBytes)>> {
         let range = Range {
             start: Bound::Included(keys::doc("_design/")),
             end: Bound::Excluded(keys::doc("_design0")),
