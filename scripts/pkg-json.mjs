@@ -9,7 +9,7 @@ const pkg = JSON.parse(readFileSync(path, 'utf8'));
 const files = new Set([
   ...(pkg.files ?? []),
   ...['index.js', 'index.d.ts', 'types.js', 'types.d.ts', 'replication.js', 'replication.d.ts', 'query-types.js', 'query-types.d.ts', 'pouchdb.js', 'pouchdb.d.ts', 'emitter.js', 'emitter.d.ts',
-    'node.js', 'node.d.ts', 'node-fs.js', 'node-fs.d.ts', 'pouchdb-node.js', 'pouchdb-node.d.ts'],
+    'schema-types.js', 'schema-types.d.ts', 'node.js', 'node.d.ts', 'node-fs.js', 'node-fs.d.ts', 'pouchdb-node.js', 'pouchdb-node.d.ts'],
 ]);
 const out = {
   ...pkg,
