@@ -9,9 +9,9 @@
 //! ```
 //!
 //! Rules:
-//! - **A commit is all or nothing across `kill -9`.** Its records are written to their files
-//!   and synced, the directory is synced, then `STATE.tmp` is written, synced and renamed over
-//!   `STATE`, and the directory synced again. Before the rename the old state stands whole.
+//! - **A commit is all or nothing across `kill -9`.** Its records and `STATE.tmp` are written
+//!   to their files and synced (in parallel), the directory is synced, then `STATE.tmp` is
+//!   renamed over `STATE`, and the directory synced again. Before the rename the old state stands whole.
 //!   This relies on the LSM's records being new keys (chunk ids are never reused below the
 //!   manifest's `next_id`): a record file written by a commit that never reached its rename
 //!   is at an id no manifest names, and is overwritten when that id is next used.
@@ -257,15 +257,16 @@ impl RecordStore for FsRecords {
             }
         }
         let version = manifest_version(manifest.as_deref().map(|m| m.as_slice()))?;
-        if !files.is_empty() {
-            s.fs.write_many(&files).await?;
-            // The new files' names must be durable before a STATE that needs them is.
-            s.fs.sync_dir(&s.dir).await?;
-        }
-        s.keys.borrow_mut().extend(new_keys);
         let state = State { manifest: manifest.as_deref().cloned(), deletes: commit.deletes };
+        let encoded = state.encode();
         let tmp = s.path(STATE_TMP);
-        s.fs.write(&tmp, &state.encode()).await?;
+        // The chunk files and STATE.tmp are written and synced together (one round of
+        // fdatasyncs, not two in a row): STATE.tmp means nothing until the rename. Then the
+        // directory is synced, so every new name is durable before the rename that needs them.
+        files.push((tmp.clone(), &encoded));
+        s.fs.write_many(&files).await?;
+        s.fs.sync_dir(&s.dir).await?;
+        s.keys.borrow_mut().extend(new_keys);
         s.fs.rename(&tmp, &s.path(STATE)).await?;
         s.fs.sync_dir(&s.dir).await?;
         *s.manifest.borrow_mut() = manifest;
