@@ -6,13 +6,15 @@
 //
 // Each workload runs `--runs` times on each database; the median is reported, with the ratio
 // PouchDB / Settee (above 1: Settee is faster). Disk bytes are counted after the load, before
-// any compaction is asked for. Prints a Markdown table; bench/results/node.json keeps the rows.
+// any compaction is asked for. Pull and push go to a pouchdb-server on 127.0.0.1 started for
+// the run (bench/lib/couch.mjs). Prints a Markdown table; bench/results/node.json keeps the rows.
 import { mkdtempSync, rmSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { loadavg, tmpdir, cpus } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
+import { BenchCouch } from './lib/couch.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, fallback) => {
@@ -43,6 +45,10 @@ const impls = {
 async function fill(db) {
   for (let b = 0; b < N; b += 1000) await db.bulkDocs(Array.from({ length: Math.min(1000, N - b) }, (_, i) => doc(b + i)));
 }
+
+// pouchdb-server for pull and push (the server the browser bench uses).
+const couch = await BenchCouch.start(root);
+const PULL = Math.min(N, 10_000);
 
 const rows = {};
 const record = (workload, impl, ms) => ((rows[workload] ??= {})[impl] ??= []).push(ms);
@@ -77,6 +83,19 @@ for (let run = 0; run < RUNS; run++) {
     const f = await db.find({ selector: { n: { $gte: N - 100 } }, limit: 100 });
     if (f.docs.length !== 100) throw new Error(`${impl}: find gave ${f.docs.length}`);
     record(`find with index (build + query)`, impl, now() - t);
+    const source = await couch.createDb(`src-${impl}-${run}`);
+    for (let b = 0; b < PULL; b += 1000) {
+      await couch.request('POST', `/src-${impl}-${run}/_bulk_docs`, { docs: Array.from({ length: Math.min(1000, PULL - b) }, (_, i) => doc(b + i + N)) });
+    }
+    t = now();
+    const pulled = await db.replicate.from(source);
+    if (pulled.docs_written !== PULL) throw new Error(`${impl}: pull wrote ${pulled.docs_written}`);
+    record(`pull ${PULL} from pouchdb-server`, impl, now() - t);
+    const target = await couch.createDb(`push-${impl}-${run}`);
+    t = now();
+    const pushed = await db.replicate.to(target);
+    if (pushed.docs_written < N + PULL + SEQ) throw new Error(`${impl}: push wrote ${pushed.docs_written}`);
+    record(`push all (${N + PULL + SEQ} docs + the index) to pouchdb-server`, impl, now() - t);
     await db.close();
     if (run === 0) record('disk bytes after the run', impl, du(impl === 'settee' ? join(work, 'settee-' + name) : join(work, 'pouch-' + name)));
   }
@@ -115,3 +134,4 @@ console.log(lines.join('\n'));
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 writeFileSync(join(root, `bench/results/node-${N}.json`), JSON.stringify({ docs: N, runs: RUNS, load: loadavg(), rows }, null, 2));
 rmSync(work, { recursive: true, force: true });
+await couch.stop();
