@@ -110,11 +110,35 @@ struct Shared {
     locked: Cell<bool>,
     next_handle: Cell<u64>,
     /// (handle, callback) of every subscribed handle.
-    subscribers: RefCell<Vec<Subscriber>>,
+    subscribers: Subscribers,
     blobs: MemoryBlobs,
 }
 
+/// The handles on one set of records that asked to hear of commits: (handle, callback).
+/// Shared by the stores whose handles live in one page or process (memory, disk).
+#[derive(Default)]
+pub struct Subscribers(RefCell<Vec<Subscriber>>);
+
 type Subscriber = (u64, Weak<dyn Fn()>);
+
+impl Subscribers {
+    pub fn add(&self, handle: u64, f: Weak<dyn Fn()>) {
+        self.0.borrow_mut().push((handle, f));
+    }
+
+    /// Calls every live callback of a handle other than `from`.
+    pub fn notify_others(&self, from: u64) {
+        // Collect first: a subscriber refreshes, which reads the store and may subscribe again.
+        let targets: Vec<Rc<dyn Fn()>> = {
+            let mut subs = self.0.borrow_mut();
+            subs.retain(|(_, f)| f.strong_count() > 0);
+            subs.iter().filter(|(h, _)| *h != from).filter_map(|(_, f)| f.upgrade()).collect()
+        };
+        for f in targets {
+            f();
+        }
+    }
+}
 
 struct MemoryLock(Rc<Shared>);
 
@@ -256,22 +280,14 @@ impl RecordStore for MemoryRecords {
     }
 
     fn announce(&self) {
-        // Collect first: a subscriber refreshes, which reads the map and may subscribe again.
-        let targets: Vec<Rc<dyn Fn()>> = {
-            let mut subs = self.shared.subscribers.borrow_mut();
-            subs.retain(|(_, f)| f.strong_count() > 0);
-            subs.iter().filter(|(h, _)| *h != self.handle).filter_map(|(_, f)| f.upgrade()).collect()
-        };
-        for f in targets {
-            f();
-        }
+        self.shared.subscribers.notify_others(self.handle);
     }
 
     fn subscribe(&self, f: Weak<dyn Fn()>) {
         if self.deaf {
             return;
         }
-        self.shared.subscribers.borrow_mut().push((self.handle, f));
+        self.shared.subscribers.add(self.handle, f);
     }
 
     async fn try_lock(&self) -> Result<Option<LockGuard>> {

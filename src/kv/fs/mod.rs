@@ -38,7 +38,7 @@ use self::host::FileSystem;
 use self::state::State;
 use crate::error::{Error, Result};
 use crate::kv::blobs::BlobStore;
-use crate::kv::records::{manifest_version, Commit, LockGuard, RecordStore, MANIFEST_KEY};
+use crate::kv::records::{manifest_version, Commit, LockGuard, RecordStore, Subscribers, MANIFEST_KEY};
 use async_trait::async_trait;
 use futures::lock::Mutex;
 use std::cell::{Cell, RefCell};
@@ -49,9 +49,6 @@ const STATE: &str = "STATE";
 const STATE_TMP: &str = "STATE.tmp";
 const LOCK: &str = "LOCK";
 const ATTACHMENTS: &str = "attachments";
-
-/// (handle, callback) of every subscribed handle.
-type Subscriber = (u64, Weak<dyn Fn()>);
 
 struct Shared {
     fs: Rc<dyn FileSystem>,
@@ -66,7 +63,7 @@ struct Shared {
     compacting: Cell<bool>,
     handles: Cell<usize>,
     next_handle: Cell<u64>,
-    subscribers: RefCell<Vec<Subscriber>>,
+    subscribers: Subscribers,
     blobs: Rc<FsBlobs>,
     gone: Cell<bool>,
 }
@@ -174,7 +171,7 @@ async fn load(fs: Rc<dyn FileSystem>, dir: &str) -> Result<Shared> {
         compacting: Cell::new(false),
         handles: Cell::new(0),
         next_handle: Cell::new(0),
-        subscribers: RefCell::new(Vec::new()),
+        subscribers: Subscribers::default(),
         gone: Cell::new(false),
     };
     // Deletes of the last commit that the process may not have finished.
@@ -300,18 +297,11 @@ impl RecordStore for FsRecords {
     }
 
     fn announce(&self) {
-        let targets: Vec<Rc<dyn Fn()>> = {
-            let mut subs = self.shared.subscribers.borrow_mut();
-            subs.retain(|(_, f)| f.strong_count() > 0);
-            subs.iter().filter(|(h, _)| *h != self.handle).filter_map(|(_, f)| f.upgrade()).collect()
-        };
-        for f in targets {
-            f();
-        }
+        self.shared.subscribers.notify_others(self.handle);
     }
 
     fn subscribe(&self, f: Weak<dyn Fn()>) {
-        self.shared.subscribers.borrow_mut().push((self.handle, f));
+        self.shared.subscribers.add(self.handle, f);
     }
 
     async fn try_lock(&self) -> Result<Option<LockGuard>> {
