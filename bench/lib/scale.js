@@ -18,17 +18,7 @@
 // Wasm memory (`memory.buffer.byteLength`, which never shrinks) is read after each step.
 // `performance.now()` has 0.1 ms resolution in a page that is not cross-origin isolated, so a
 // p50 of 0 means under 0.1 ms.
-import { makeDoc } from './workloads.js';
-
-function rng(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { makeDoc, rng } from './workloads.js';
 
 function check(cond, what) {
   if (!cond) throw new Error(`check failed: ${what}`);

@@ -70,7 +70,7 @@ async function fill(impl, h, n) {
 }
 
 /** A seeded PRNG (mulberry32), so every implementation reads the same ids in the same order. */
-function rng(seed) {
+export function rng(seed) {
   return () => {
     seed = (seed + 0x6d2b79f5) | 0;
     let t = seed;
