@@ -194,9 +194,9 @@ async fn apply_deletes(shared: &Shared, ranges: &[(String, String)]) -> Result<(
             continue;
         }
         let doomed: Vec<String> = shared.keys.borrow().range(first.clone()..=last.clone()).cloned().collect();
-        for k in &doomed {
-            shared.fs.remove(&shared.path(&names::encode(k))).await?;
-        }
+        // All at once: in Node each is a request to the thread pool, which runs them in parallel.
+        let paths: Vec<String> = doomed.iter().map(|k| shared.path(&names::encode(k))).collect();
+        futures::future::try_join_all(paths.iter().map(|p| shared.fs.remove(p))).await?;
         let mut keys = shared.keys.borrow_mut();
         for k in doomed {
             keys.remove(&k);

@@ -31,7 +31,7 @@
 //!   the `on_external_change` callbacks. They are also called when a refresh for any other
 //!   reason (a stale retry, an explicit `refresh`) loads another handle's writes.
 
-mod bloom;
+pub(crate) mod bloom;
 mod cache;
 // Public for the decoders' fuzz tests (tests/fuzz_props.rs) only.
 #[doc(hidden)]
