@@ -7,7 +7,7 @@
  * Windows). Attachments are streamed to and from files, never read whole into memory.
  * @internal
  */
-import { open, readFile, rename, rm, mkdir, readdir, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, mkdir, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { openAsBlob, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -30,14 +30,106 @@ async function readOrNull(path: string): Promise<Uint8Array | null> {
   }
 }
 
+/** Read handles kept open, oldest first; chunk files never change once written. */
+const MAX_READERS = 128;
+
+/**
+ * Files kept open for positioned reads and for appends (the commit log). A handle is closed when
+ * its file is removed or released, and the oldest reader when there are too many.
+ */
+class Handles {
+  private readers = new Map<string, Promise<FileHandle>>();
+  private appenders = new Map<string, Promise<FileHandle>>();
+
+  reader(path: string): Promise<FileHandle> {
+    let h = this.readers.get(path);
+    if (h) {
+      // Most recently used goes last.
+      this.readers.delete(path);
+    } else {
+      h = open(path, 'r');
+      h.catch(() => this.readers.delete(path));
+      if (this.readers.size >= MAX_READERS) {
+        const [oldest] = this.readers.keys();
+        this.drop(this.readers, oldest);
+      }
+    }
+    this.readers.set(path, h);
+    return h;
+  }
+
+  appender(path: string): Promise<FileHandle> {
+    let h = this.appenders.get(path);
+    if (!h) {
+      h = open(path, 'a');
+      h.catch(() => this.appenders.delete(path));
+      this.appenders.set(path, h);
+    }
+    return h;
+  }
+
+  /** Closes what is open for `path`; `close` waits for the handle's pending reads. */
+  release(path: string): void {
+    this.drop(this.readers, path);
+    this.drop(this.appenders, path);
+  }
+
+  releaseUnder(dir: string): void {
+    for (const map of [this.readers, this.appenders]) {
+      for (const path of [...map.keys()]) if (path.startsWith(`${dir}/`)) this.drop(map, path);
+    }
+  }
+
+  private drop(map: Map<string, Promise<FileHandle>>, path: string): void {
+    const h = map.get(path);
+    if (!h) return;
+    map.delete(path);
+    h.then((f) => f.close()).catch(() => {});
+  }
+}
+
+async function readPart(handles: Handles, path: string, start: number, len: number): Promise<Uint8Array | null> {
+  let file;
+  try {
+    file = await handles.reader(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  const buf = new Uint8Array(len);
+  let got = 0;
+  while (got < len) {
+    const { bytesRead } = await file.read(buf, got, len - got, start + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return buf.subarray(0, got);
+}
+
 /** The host object `setFileSystem` expects (see `src/kv/fs/js_fs.rs` for the contract). */
 export function nodeFileSystem(): Record<string, (...args: never[]) => unknown> {
+  const handles = new Handles();
   return {
     resolve: (path: string) => resolve(path),
     read: readOrNull,
     readMany: (paths: string[]) => Promise.all(paths.map(readOrNull)),
-    write,
-    writeMany: (paths: string[], datas: Uint8Array[]) => Promise.all(paths.map((p, i) => write(p, datas[i]))),
+    readParts: (paths: string[], starts: number[], lens: number[]) =>
+      Promise.all(paths.map((p, i) => readPart(handles, p, starts[i], lens[i]))),
+    async append(path: string, data: Uint8Array) {
+      const file = await handles.appender(path);
+      await file.writeFile(data);
+      await file.datasync();
+    },
+    release: (path: string) => handles.release(path),
+    // A write drops any handle kept for the path first: it must not read a file it replaced.
+    write(path: string, data: Uint8Array) {
+      handles.release(path);
+      return write(path, data);
+    },
+    writeMany(paths: string[], datas: Uint8Array[]) {
+      for (const p of paths) handles.release(p);
+      return Promise.all(paths.map((p, i) => write(p, datas[i])));
+    },
     rename: (from: string, to: string) => rename(from, to),
     async syncDir(dir: string) {
       let handle;
@@ -56,8 +148,14 @@ export function nodeFileSystem(): Record<string, (...args: never[]) => unknown> 
         await handle.close();
       }
     },
-    remove: (path: string) => rm(path, { force: true }),
-    removeNow: (path: string) => rmSync(path, { force: true }),
+    remove(path: string) {
+      handles.release(path);
+      return rm(path, { force: true });
+    },
+    removeNow(path: string) {
+      handles.release(path);
+      rmSync(path, { force: true });
+    },
     async list(dir: string) {
       let names: string[];
       try {
@@ -77,7 +175,10 @@ export function nodeFileSystem(): Record<string, (...args: never[]) => unknown> 
       );
     },
     mkdirs: (dir: string) => mkdir(dir, { recursive: true }),
-    removeAll: (dir: string) => rm(dir, { recursive: true, force: true }),
+    removeAll(dir: string) {
+      handles.releaseUnder(dir);
+      return rm(dir, { recursive: true, force: true });
+    },
     async createNew(path: string, data: Uint8Array) {
       try {
         const file = await open(path, 'wx');

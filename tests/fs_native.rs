@@ -13,7 +13,7 @@ use futures::executor::block_on;
 use kv_suite::Opener;
 use proptest::prelude::*;
 use settee::kv::fs::std_fs::StdFs;
-use settee::kv::fs::FsRecords;
+use settee::kv::fs::{FsOptions, FsRecords};
 use settee::kv::lsm::{Lsm, LsmOptions};
 use settee::kv::{KvStore, Range, WriteBatch};
 use std::collections::BTreeMap;
@@ -126,7 +126,9 @@ fn merges_remove_the_chunk_files_they_drop() {
     block_on(async {
         let dir = TempDir::new("merge");
         let opts = LsmOptions { chunk_bytes: 1024, auto_compact: false, ..LsmOptions::default() };
-        let records = FsRecords::open(Rc::new(StdFs::new()), &dir.path()).await.unwrap();
+        // Every record in its own file, none only in the log, so the files are the chunks.
+        let files = FsOptions { inline_max: 0, ..FsOptions::default() };
+        let records = FsRecords::open_with(Rc::new(StdFs::new()), &dir.path(), files).await.unwrap();
         let lsm = Lsm::open_with(records, opts).await.unwrap();
         // The same 300 keys six times over: a merge keeps only the newest values.
         for _ in 0..6 {
@@ -172,6 +174,9 @@ fn a_damaged_state_file_is_a_corruption_error_naming_it() {
         let lsm = open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.unwrap();
         lsm.write(docs(0, 10), None).await.unwrap();
         lsm.close();
+        drop(lsm);
+        // The write went to the log; a reopen replays it and checkpoints it into STATE.
+        open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.unwrap().close();
         let state = dir.0.join("STATE");
         let mut bytes = std::fs::read(&state).unwrap();
         bytes[10] ^= 1;
@@ -193,6 +198,104 @@ fn destroy_removes_the_directory_and_a_new_store_starts_empty() {
         assert!(!dir.0.exists());
         let again = open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.unwrap();
         assert!(all(&again).await.is_empty());
+    });
+}
+
+/// The names of the files in `dir` that start with `prefix`.
+fn named(dir: &TempDir, prefix: &str) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn small_commits_are_log_appends_replayed_and_checkpointed_at_the_next_open() {
+    block_on(async {
+        let dir = TempDir::new("log");
+        let records = FsRecords::open(Rc::new(StdFs::new()), &dir.path()).await.unwrap();
+        let lsm = Lsm::open_with(records, tiny()).await.unwrap();
+        for b in 0..4 {
+            lsm.write(docs(b * 10, b * 10 + 10), None).await.unwrap();
+        }
+        assert!(named(&dir, "chunk~").is_empty(), "no record file yet: {:?}", named(&dir, ""));
+        assert_eq!(named(&dir, "LOG-"), ["LOG-0"]);
+        let before = all(&lsm).await;
+        lsm.close();
+        drop(lsm);
+        let again = open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.unwrap();
+        assert_eq!(all(&again).await, before);
+        assert_eq!(before.len(), 40);
+        assert_eq!(named(&dir, "LOG-"), ["LOG-1"], "the open checkpointed to a fresh log");
+        assert_eq!(std::fs::metadata(dir.0.join("LOG-1")).unwrap().len(), 0);
+        assert!(!named(&dir, "chunk~").is_empty(), "the logged records are files now");
+    });
+}
+
+#[test]
+fn a_torn_log_tail_is_dropped_and_the_commits_before_it_stay() {
+    block_on(async {
+        let dir = TempDir::new("torn");
+        let lsm = open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.unwrap();
+        lsm.write(docs(0, 10), None).await.unwrap();
+        let first = all(&lsm).await;
+        let log = dir.0.join("LOG-0");
+        let whole = std::fs::metadata(&log).unwrap().len();
+        lsm.write(docs(10, 20), None).await.unwrap();
+        lsm.close();
+        drop(lsm);
+        // The second commit's record cut anywhere: as a crash in the middle of its append.
+        let bytes = std::fs::read(&log).unwrap();
+        let cut = whole as usize + (bytes.len() - whole as usize) / 3;
+        std::fs::write(&log, &bytes[..cut]).unwrap();
+        let again = open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.unwrap();
+        assert_eq!(all(&again).await, first);
+        again.write(docs(30, 31), None).await.unwrap();
+        assert_eq!(all(&again).await.len(), 11, "and it works on, past the dropped tail");
+    });
+}
+
+#[test]
+fn a_damaged_log_record_with_records_after_it_is_a_corruption_error() {
+    block_on(async {
+        let dir = TempDir::new("badlog");
+        let lsm = open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.unwrap();
+        lsm.write(docs(0, 10), None).await.unwrap();
+        lsm.write(docs(10, 20), None).await.unwrap();
+        lsm.close();
+        drop(lsm);
+        let log = dir.0.join("LOG-0");
+        let mut bytes = std::fs::read(&log).unwrap();
+        bytes[20] ^= 0x10;
+        std::fs::write(&log, bytes).unwrap();
+        let err = open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.err().expect("damaged");
+        assert_eq!((err.status, err.name), (500, "corruption"));
+        assert!(err.message.contains("LOG-0"), "{}", err.message);
+    });
+}
+
+#[test]
+fn a_full_log_makes_the_next_commit_a_checkpoint_so_the_log_stays_bounded() {
+    block_on(async {
+        let dir = TempDir::new("ckpt");
+        let opts = FsOptions { log_max: 4096, ..FsOptions::default() };
+        let records = FsRecords::open_with(Rc::new(StdFs::new()), &dir.path(), opts).await.unwrap();
+        let lsm = Lsm::open_with(records, tiny()).await.unwrap();
+        let mut biggest = 0;
+        for b in 0..30 {
+            lsm.write(docs(b * 5, b * 5 + 5), None).await.unwrap();
+            let logs = named(&dir, "LOG-");
+            assert_eq!(logs.len(), 1, "one log at a time: {logs:?}");
+            biggest = biggest.max(std::fs::metadata(dir.0.join(&logs[0])).unwrap().len());
+        }
+        let generation: u64 = named(&dir, "LOG-")[0][4..].parse().unwrap();
+        assert!(generation >= 3, "checkpointed {generation} times");
+        // Below the limit plus one commit's record (the manifest grows with the runs).
+        assert!(biggest < 4096 + 4096, "the log reached {biggest} bytes");
+        assert_eq!(all(&lsm).await.len(), 150);
     });
 }
 
@@ -220,7 +323,7 @@ fn apply(model: &mut Model, b: &WriteBatch) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// Writes batches (merging as the policy asks), and the process dies at the `die_at`-th
     /// file operation: whatever reached the disk stays. Reopened, the store holds every batch
@@ -229,12 +332,16 @@ proptest! {
     fn a_process_that_dies_at_any_file_operation_leaves_whole_batches(
         batches in prop::collection::vec(prop::collection::vec((0u8..40, prop::option::weighted(0.8, 0u16..2000)), 1..12), 2..14),
         die_at in 1u64..120,
+        log_max in prop_oneof![Just(0usize), Just(1500), Just(1 << 20)],
+        inline_max in prop_oneof![Just(0usize), Just(2000), Just(1 << 20)],
     ) {
         block_on(async {
             let dir = TempDir::new("die");
             let fs = Rc::new(StdFs::new());
             let opts = LsmOptions { chunk_bytes: 512, cache_bytes: 2048, fanout: 2, small_runs: 2, ..LsmOptions::default() };
-            let lsm = open_lsm(fs.clone(), &dir.path(), opts.clone()).await.unwrap();
+            // Every path a commit takes: log appends, files then a log record, checkpoints.
+            let records = FsRecords::open_with(fs.clone(), &dir.path(), FsOptions { log_max, inline_max }).await.unwrap();
+            let lsm = Lsm::open_with(records, opts.clone()).await.unwrap();
             fs.fail_after(die_at);
             let mut model = Model::new();
             let mut maybe = None;

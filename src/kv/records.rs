@@ -37,6 +37,12 @@ pub fn manifest_version(record: Option<&[u8]>) -> Result<u64> {
     Ok(u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")))
 }
 
+/// Bytes `start..start + len` of `record`, cut short where it ends.
+pub fn slice_part(record: &[u8], start: u64, len: usize) -> Vec<u8> {
+    let from = usize::try_from(start).unwrap_or(usize::MAX).min(record.len());
+    record[from..from.saturating_add(len).min(record.len())].to_vec()
+}
+
 /// One atomic change: applied only if the stored manifest's version is still `expect`.
 #[derive(Debug, Default)]
 pub struct Commit<'a> {
@@ -63,6 +69,24 @@ pub trait RecordStore {
             out.push(self.get(k).await?);
         }
         Ok(out)
+    }
+
+    /// Whether `get_parts` reads a part of a record without the rest (files do; IndexedDB
+    /// reads records whole, so the LSM reads whole chunks there).
+    fn reads_parts(&self) -> bool {
+        false
+    }
+
+    /// Byte ranges of records, `(key, start, len)`: one answer per range, shorter where the
+    /// record ends first, `None` for a missing record.
+    async fn get_parts(&self, parts: &[(String, u64, usize)]) -> Result<Vec<Option<Vec<u8>>>> {
+        let keys: Vec<String> = parts.iter().map(|p| p.0.clone()).collect();
+        let records = self.get_many(&keys).await?;
+        Ok(records
+            .into_iter()
+            .zip(parts)
+            .map(|(r, (_, start, len))| r.map(|r| slice_part(&r, *start, *len)))
+            .collect())
     }
 
     /// See the module doc: all or nothing, conditioned on the manifest version.

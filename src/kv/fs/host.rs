@@ -11,6 +11,7 @@
 
 use crate::error::Result;
 use crate::kv::blobs::AttData;
+use crate::kv::records::slice_part;
 use async_trait::async_trait;
 
 #[async_trait(?Send)]
@@ -28,6 +29,24 @@ pub trait FileSystem {
         }
         Ok(out)
     }
+
+    /// Byte ranges of files, `(path, start, len)`: one answer per range, shorter where the file
+    /// ends first, `None` for a missing file. Node keeps the files open between calls (chunk
+    /// files never change once written), so a range costs one positioned read.
+    async fn read_parts(&self, parts: &[(String, u64, usize)]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut out = Vec::with_capacity(parts.len());
+        for (path, start, len) in parts {
+            out.push(self.read(path).await?.map(|b| slice_part(&b, *start, *len)));
+        }
+        Ok(out)
+    }
+
+    /// Appends `data` to `path` (created if missing) and makes it durable (`fdatasync`) before
+    /// answering. An append cut short by a crash may leave a prefix of `data`.
+    async fn append(&self, path: &str, data: &[u8]) -> Result<()>;
+
+    /// Lets go of whatever the file system keeps open for `path` (an append or read handle).
+    fn release(&self, _path: &str) {}
 
     /// Creates or truncates `path` and writes `data`, durably.
     async fn write(&self, path: &str, data: &[u8]) -> Result<()>;

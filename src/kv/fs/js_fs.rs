@@ -78,6 +78,26 @@ impl FileSystem for JsFs {
         Ok(answer.iter().map(|v| bytes_or_none(&v)).collect())
     }
 
+    async fn read_parts(&self, parts: &[(String, u64, usize)]) -> Result<Vec<Option<Vec<u8>>>> {
+        let paths: Array = parts.iter().map(|(p, _, _)| JsValue::from_str(p)).collect();
+        let starts: Array = parts.iter().map(|(_, s, _)| JsValue::from_f64(*s as f64)).collect();
+        let lens: Array = parts.iter().map(|(_, _, l)| JsValue::from_f64(*l as f64)).collect();
+        let first = parts.first().map_or("", |(p, _, _)| p.as_str());
+        let answer: Array = self
+            .call("readParts", &[paths.into(), starts.into(), lens.into()], first)
+            .await?
+            .unchecked_into();
+        Ok(answer.iter().map(|v| bytes_or_none(&v)).collect())
+    }
+
+    async fn append(&self, path: &str, data: &[u8]) -> Result<()> {
+        self.call("append", &[path.into(), Uint8Array::from(data).into()], path).await.map(drop)
+    }
+
+    fn release(&self, path: &str) {
+        let _ = self.call_sync("release", &[path.into()], path);
+    }
+
     async fn write(&self, path: &str, data: &[u8]) -> Result<()> {
         self.call("write", &[path.into(), Uint8Array::from(data).into()], path).await.map(drop)
     }

@@ -2,19 +2,30 @@
 //! natively for tests and benches). A database is a directory:
 //!
 //! ```text
-//! <dir>/STATE                   the commit point: manifest + the commit's deletes (`state`)
+//! <dir>/STATE                   the checkpoint: manifest, deletes, log generation (`state`)
+//! <dir>/LOG-<generation>        the commits since that checkpoint, appended (`log`)
 //! <dir>/LOCK                    the id of the process that has the directory open
 //! <dir>/chunk~000000000000007b  one file per record (`names`)
 //! <dir>/attachments/md5-…       attachment data, one file per digest (`blobs`)
 //! ```
 //!
 //! Rules:
-//! - **A commit is all or nothing across `kill -9`.** Its records and `STATE.tmp` are written
-//!   to their files and synced (in parallel), the directory is synced, then `STATE.tmp` is
-//!   renamed over `STATE`, and the directory synced again. Before the rename the old state stands whole.
-//!   This relies on the LSM's records being new keys (chunk ids are never reused below the
-//!   manifest's `next_id`): a record file written by a commit that never reached its rename
-//!   is at an id no manifest names, and is overwritten when that id is next used.
+//! - **A commit is all or nothing across `kill -9`, and costs one sync when small.** A commit
+//!   whose records add up to at most `FsOptions::inline_max` is one record appended to the log
+//!   and `fdatasync`ed (`log`): its records live in memory and in the log until the next
+//!   checkpoint. A larger one first writes its records to their own files and syncs them and
+//!   the directory, then appends a log record naming them. A torn append is dropped at replay.
+//! - **Checkpoints bound the log.** Once the log holds `FsOptions::log_max` bytes, the next
+//!   commit is a checkpoint: its records and every record still only in the log are written
+//!   to files, with `STATE.tmp` naming a fresh log and that empty log file, all synced (in
+//!   parallel); the directory is synced, `STATE.tmp` renamed over `STATE`, the directory
+//!   synced again, and the old log removed. Before the rename the old state and log stand
+//!   whole. Opening replays the log, then checkpoints if it held anything, so a torn tail is
+//!   never appended to.
+//! - This relies on the LSM's records being new keys (chunk ids are never reused below the
+//!   manifest's `next_id`): a record file written by a commit that never became durable is at
+//!   an id no manifest names, and is overwritten when that id is next used (a record kept in
+//!   memory is read before any file of the same key).
 //! - **One process per directory.** Opening takes `LOCK` (created exclusively, holding the
 //!   pid); a live other process's lock is a `423 locked` error. A lock left by a dead process
 //!   (or by this same pid, as after a restart in a container) is taken over. Handles in one
@@ -24,7 +35,9 @@
 //!   manifest is answered without a read and the commit condition is checked against it.
 
 mod blobs;
+mod commit;
 pub mod host;
+mod log;
 mod names;
 mod state;
 #[cfg(not(target_arch = "wasm32"))]
@@ -35,14 +48,13 @@ pub mod js_fs;
 
 use self::blobs::FsBlobs;
 use self::host::FileSystem;
-use self::state::State;
 use crate::error::{Error, Result};
 use crate::kv::blobs::BlobStore;
-use crate::kv::records::{manifest_version, Commit, LockGuard, RecordStore, Subscribers, MANIFEST_KEY};
+use crate::kv::records::{slice_part, Commit, LockGuard, RecordStore, Subscribers, MANIFEST_KEY};
 use async_trait::async_trait;
 use futures::lock::Mutex;
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::{Rc, Weak};
 
 const STATE: &str = "STATE";
@@ -50,14 +62,38 @@ const STATE_TMP: &str = "STATE.tmp";
 const LOCK: &str = "LOCK";
 const ATTACHMENTS: &str = "attachments";
 
+/// Sizes that decide how a commit reaches the disk (see the module doc).
+#[derive(Debug, Clone)]
+pub struct FsOptions {
+    /// A commit whose records add up to at most this many bytes goes into the log whole.
+    pub inline_max: usize,
+    /// The log's size that makes the next commit a checkpoint.
+    pub log_max: usize,
+}
+
+impl Default for FsOptions {
+    /// A batch of 1,000 small docs (~300 KiB of chunks) goes into the log; 4 MiB of log is
+    /// replayed at open in milliseconds and held in memory meanwhile.
+    fn default() -> Self {
+        FsOptions { inline_max: 512 << 10, log_max: 4 << 20 }
+    }
+}
+
 struct Shared {
     fs: Rc<dyn FileSystem>,
     dir: String,
-    /// The manifest record of the current `STATE` (`None` before the first commit).
+    opts: FsOptions,
+    /// The current manifest record (`None` before the first commit).
     manifest: RefCell<Option<Rc<Vec<u8>>>>,
     version: Cell<u64>,
     /// Every record key with a file, for range deletes.
     keys: RefCell<BTreeSet<String>>,
+    /// Records written to the log since the checkpoint and not deleted since: read before any
+    /// file of the same key.
+    inline: RefCell<BTreeMap<String, Rc<Vec<u8>>>>,
+    /// The log's generation (`LOG-<log>`) and its size so far.
+    log: Cell<u64>,
+    log_bytes: Cell<usize>,
     /// One commit at a time: each is a sequence of awaited file operations.
     committing: Mutex<()>,
     compacting: Cell<bool>,
@@ -82,6 +118,10 @@ impl Shared {
     fn path(&self, name: &str) -> String {
         format!("{}/{}", self.dir, name)
     }
+
+    fn log_path(&self, generation: u64) -> String {
+        self.path(&format!("LOG-{generation}"))
+    }
 }
 
 /// The error for a directory another live process has open.
@@ -99,12 +139,17 @@ fn locked(dir: &str, pid: u32) -> Error {
 impl FsRecords {
     /// Opens (creating if needed) the store in directory `dir`.
     pub async fn open(fs: Rc<dyn FileSystem>, dir: &str) -> Result<FsRecords> {
+        Self::open_with(fs, dir, FsOptions::default()).await
+    }
+
+    /// As `open`; `opts` apply if no handle in this process has the directory open yet.
+    pub async fn open_with(fs: Rc<dyn FileSystem>, dir: &str, opts: FsOptions) -> Result<FsRecords> {
         let dir = fs.resolve(dir);
         let existing = OPEN.with(|o| o.borrow().get(&dir).and_then(Weak::upgrade));
         let shared = match existing {
             Some(s) if !s.gone.get() => s,
             _ => {
-                let s = Rc::new(load(fs, &dir).await?);
+                let s = Rc::new(load(fs, &dir, opts).await?);
                 OPEN.with(|o| o.borrow_mut().insert(dir.clone(), Rc::downgrade(&s)));
                 s
             }
@@ -125,10 +170,15 @@ impl FsRecords {
         let listed = self.shared.fs.list(&self.shared.dir).await?;
         Ok(listed.into_iter().filter_map(|(n, _)| names::decode(&n).filter(|_| n.contains('~'))).collect())
     }
+
+    /// The keys of the records held only in the log so far (not yet in files).
+    pub fn logged(&self) -> Vec<String> {
+        self.shared.inline.borrow().keys().cloned().collect()
+    }
 }
 
-/// Takes the lock and reads the directory into a new `Shared`.
-async fn load(fs: Rc<dyn FileSystem>, dir: &str) -> Result<Shared> {
+/// Takes the lock, reads the directory into a new `Shared` and replays its log.
+async fn load(fs: Rc<dyn FileSystem>, dir: &str, opts: FsOptions) -> Result<Shared> {
     fs.mkdirs(dir).await?;
     let lock_path = format!("{dir}/{LOCK}");
     let me = fs.pid().to_string();
@@ -141,68 +191,13 @@ async fn load(fs: Rc<dyn FileSystem>, dir: &str) -> Result<Shared> {
         // A dead process's lock (or ours from before a restart): take it over.
         fs.write(&lock_path, me.as_bytes()).await?;
     }
-    let opened = read_state(&*fs, dir).await;
-    let state = match opened {
-        Ok(s) => s,
+    match commit::recover(fs.clone(), dir, opts).await {
+        Ok(s) => Ok(s),
         Err(e) => {
             fs.remove_now(&lock_path);
-            return Err(e);
-        }
-    };
-    let mut keys = BTreeSet::new();
-    for (name, _) in fs.list(dir).await? {
-        if name.ends_with(".tmp") {
-            fs.remove(&format!("{dir}/{name}")).await?;
-        } else if name.contains('~') {
-            if let Some(k) = names::decode(&name) {
-                keys.insert(k);
-            }
+            Err(e)
         }
     }
-    let version = manifest_version(state.manifest.as_deref())?;
-    let shared = Shared {
-        blobs: Rc::new(FsBlobs::new(fs.clone(), format!("{dir}/{ATTACHMENTS}"))),
-        fs,
-        dir: dir.to_string(),
-        manifest: RefCell::new(state.manifest.map(Rc::new)),
-        version: Cell::new(version),
-        keys: RefCell::new(keys),
-        committing: Mutex::new(()),
-        compacting: Cell::new(false),
-        handles: Cell::new(0),
-        next_handle: Cell::new(0),
-        subscribers: Subscribers::default(),
-        gone: Cell::new(false),
-    };
-    // Deletes of the last commit that the process may not have finished.
-    apply_deletes(&shared, &state.deletes).await?;
-    Ok(shared)
-}
-
-async fn read_state(fs: &dyn FileSystem, dir: &str) -> Result<State> {
-    match fs.read(&format!("{dir}/{STATE}")).await? {
-        Some(bytes) => State::decode(&bytes).map_err(|e| {
-            Error::corruption(format!("{dir}/{STATE}: {}", e.message.trim_start_matches("STATE file: ")))
-        }),
-        None => Ok(State::default()),
-    }
-}
-
-async fn apply_deletes(shared: &Shared, ranges: &[(String, String)]) -> Result<()> {
-    for (first, last) in ranges {
-        if first > last {
-            continue;
-        }
-        let doomed: Vec<String> = shared.keys.borrow().range(first.clone()..=last.clone()).cloned().collect();
-        // All at once: in Node each is a request to the thread pool, which runs them in parallel.
-        let paths: Vec<String> = doomed.iter().map(|k| shared.path(&names::encode(k))).collect();
-        futures::future::try_join_all(paths.iter().map(|p| shared.fs.remove(p))).await?;
-        let mut keys = shared.keys.borrow_mut();
-        for k in doomed {
-            keys.remove(&k);
-        }
-    }
-    Ok(())
 }
 
 struct FsLock(Rc<Shared>);
@@ -213,21 +208,57 @@ impl Drop for FsLock {
     }
 }
 
+impl FsRecords {
+    fn record(&self, key: &str) -> Option<Rc<Vec<u8>>> {
+        if key == MANIFEST_KEY {
+            return self.shared.manifest.borrow().clone();
+        }
+        self.shared.inline.borrow().get(key).cloned()
+    }
+}
+
 #[async_trait(?Send)]
 impl RecordStore for FsRecords {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        if let Some(r) = self.record(key) {
+            return Ok(Some(r.to_vec()));
+        }
         if key == MANIFEST_KEY {
-            return Ok(self.shared.manifest.borrow().as_ref().map(|m| m.to_vec()));
+            return Ok(None);
         }
         self.shared.fs.read(&self.shared.path(&names::encode(key))).await
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
-        let paths: Vec<String> = keys.iter().map(|k| self.shared.path(&names::encode(k))).collect();
-        let mut out = self.shared.fs.read_many(&paths).await?;
-        for (k, slot) in keys.iter().zip(out.iter_mut()) {
-            if k == MANIFEST_KEY {
-                *slot = self.shared.manifest.borrow().as_ref().map(|m| m.to_vec());
+        let mut out: Vec<Option<Vec<u8>>> = keys.iter().map(|k| self.record(k).map(|r| r.to_vec())).collect();
+        let from_files: Vec<usize> =
+            (0..keys.len()).filter(|&i| out[i].is_none() && keys[i] != MANIFEST_KEY).collect();
+        if !from_files.is_empty() {
+            let paths: Vec<String> =
+                from_files.iter().map(|&i| self.shared.path(&names::encode(&keys[i]))).collect();
+            for (i, got) in from_files.into_iter().zip(self.shared.fs.read_many(&paths).await?) {
+                out[i] = got;
+            }
+        }
+        Ok(out)
+    }
+
+    fn reads_parts(&self) -> bool {
+        true
+    }
+
+    async fn get_parts(&self, parts: &[(String, u64, usize)]) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut out: Vec<Option<Vec<u8>>> =
+            parts.iter().map(|(k, s, l)| self.record(k).map(|r| slice_part(&r, *s, *l))).collect();
+        let from_files: Vec<usize> =
+            (0..parts.len()).filter(|&i| out[i].is_none() && parts[i].0 != MANIFEST_KEY).collect();
+        if !from_files.is_empty() {
+            let reqs: Vec<(String, u64, usize)> = from_files
+                .iter()
+                .map(|&i| (self.shared.path(&names::encode(&parts[i].0)), parts[i].1, parts[i].2))
+                .collect();
+            for (i, got) in from_files.into_iter().zip(self.shared.fs.read_parts(&reqs).await?) {
+                out[i] = got;
             }
         }
         Ok(out)
@@ -242,37 +273,7 @@ impl RecordStore for FsRecords {
         if s.version.get() != commit.expect {
             return Err(Error::stale());
         }
-        let mut manifest = s.manifest.borrow().clone();
-        let mut files: Vec<(String, &[u8])> = Vec::new();
-        let mut new_keys = Vec::new();
-        for (k, v) in &commit.puts {
-            if k == MANIFEST_KEY {
-                manifest = Some(Rc::new(v.to_vec()));
-            } else {
-                files.push((s.path(&names::encode(k)), v));
-                new_keys.push(k.clone());
-            }
-        }
-        let version = manifest_version(manifest.as_deref().map(|m| m.as_slice()))?;
-        let state = State { manifest: manifest.as_deref().cloned(), deletes: commit.deletes };
-        let encoded = state.encode();
-        let tmp = s.path(STATE_TMP);
-        // The chunk files and STATE.tmp are written and synced together (one round of
-        // fdatasyncs, not two in a row): STATE.tmp means nothing until the rename. Then the
-        // directory is synced, so every new name is durable before the rename that needs them.
-        files.push((tmp.clone(), &encoded));
-        s.fs.write_many(&files).await?;
-        s.fs.sync_dir(&s.dir).await?;
-        s.keys.borrow_mut().extend(new_keys);
-        s.fs.rename(&tmp, &s.path(STATE)).await?;
-        s.fs.sync_dir(&s.dir).await?;
-        *s.manifest.borrow_mut() = manifest;
-        s.version.set(version);
-        // Committed. A failure from here on leaves files that the next open removes.
-        if let Err(e) = apply_deletes(s, &state.deletes).await {
-            log_warning(&format!("settee: removing merged chunk files failed (retried at next open): {e}"));
-        }
-        Ok(())
+        s.commit(commit).await
     }
 
     async fn destroy(&self) -> Result<()> {
@@ -280,6 +281,8 @@ impl RecordStore for FsRecords {
         let _one = s.committing.lock().await;
         s.gone.set(true);
         OPEN.with(|o| o.borrow_mut().remove(&s.dir));
+        s.fs.release(&s.log_path(s.log.get()));
+        s.inline.borrow_mut().clear();
         s.fs.remove_all(&s.dir).await
     }
 
@@ -290,6 +293,7 @@ impl RecordStore for FsRecords {
         let s = &self.shared;
         s.handles.set(s.handles.get().saturating_sub(1));
         if s.handles.get() == 0 && !s.gone.get() {
+            s.fs.release(&s.log_path(s.log.get()));
             s.fs.remove_now(&s.path(LOCK));
             OPEN.with(|o| o.borrow_mut().remove(&s.dir));
             s.gone.set(true);

@@ -79,10 +79,50 @@ impl FileSystem for StdFs {
         }
     }
 
+    async fn read_parts(&self, parts: &[(String, u64, usize)]) -> Result<Vec<Option<Vec<u8>>>> {
+        use std::os::unix::fs::FileExt;
+        let mut out = Vec::with_capacity(parts.len());
+        for (path, start, len) in parts {
+            let f = match File::open(path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    out.push(None);
+                    continue;
+                }
+                Err(e) => return Err(io_err("open", path, e)),
+            };
+            let mut buf = vec![0; *len];
+            let mut got = 0;
+            while got < buf.len() {
+                match f.read_at(&mut buf[got..], start + got as u64).map_err(|e| io_err("read", path, e))? {
+                    0 => break,
+                    n => got += n,
+                }
+            }
+            buf.truncate(got);
+            out.push(Some(buf));
+        }
+        Ok(out)
+    }
+
     async fn write(&self, path: &str, data: &[u8]) -> Result<()> {
         self.step("write")?;
         let mut f = File::create(path).map_err(|e| io_err("create", path, e))?;
         f.write_all(data).map_err(|e| io_err("write", path, e))?;
+        f.sync_data().map_err(|e| io_err("sync", path, e))
+    }
+
+    async fn append(&self, path: &str, data: &[u8]) -> Result<()> {
+        let open = || OpenOptions::new().create(true).append(true).open(path);
+        if !self.dead.get() && self.fail_in.get() == 1 {
+            // The dying append leaves half its bytes, as a crash in the middle of a write may.
+            if let Ok(mut f) = open() {
+                let _ = f.write_all(&data[..data.len() / 2]);
+            }
+        }
+        self.step("append")?;
+        let mut f = open().map_err(|e| io_err("open", path, e))?;
+        f.write_all(data).map_err(|e| io_err("append", path, e))?;
         f.sync_data().map_err(|e| io_err("sync", path, e))
     }
 
