@@ -299,6 +299,45 @@ fn a_full_log_makes_the_next_commit_a_checkpoint_so_the_log_stays_bounded() {
     });
 }
 
+#[test]
+fn a_get_of_a_chunk_not_in_memory_reads_one_block_and_the_index_not_the_whole_chunk() {
+    block_on(async {
+        let dir = TempDir::new("blocks");
+        let opts = LsmOptions { auto_compact: false, ..LsmOptions::default() };
+        let lsm = open_lsm(Rc::new(StdFs::new()), &dir.path(), opts.clone()).await.unwrap();
+        for b in 0..10 {
+            lsm.write(docs(b * 2000, b * 2000 + 2000), None).await.unwrap();
+        }
+        lsm.compact_all().await.unwrap();
+        let expect = all(&lsm).await;
+        lsm.close();
+        drop(lsm);
+        let fs = Rc::new(StdFs::new());
+        let again = open_lsm(fs.clone(), &dir.path(), opts).await.unwrap();
+        let chunks = again.stats().chunks as u64;
+        let at_open = fs.bytes_read();
+        let picks: Vec<usize> = (0..50).map(|i| (i * 7919) % expect.len()).collect();
+        for &i in &picks {
+            let (k, v) = &expect[i];
+            assert_eq!(again.get(k).await.unwrap().as_deref(), Some(v.as_slice()), "key {i}");
+        }
+        assert_eq!(again.get(b"doc/absent").await.unwrap(), None);
+        let many: Vec<Vec<u8>> = picks.iter().rev().take(10).map(|&i| expect[i].0.clone()).collect();
+        let got = again.get_many(&many).await.unwrap();
+        assert!(got
+            .iter()
+            .zip(picks.iter().rev())
+            .all(|(g, &i)| g.as_deref() == Some(expect[i].1.as_slice())));
+        // Per get one block (~4 KiB); per chunk once its index and filter (an 8 KiB tail read).
+        let read = fs.bytes_read() - at_open;
+        let bound = 61 * 5 * 1024 + chunks * 9 * 1024;
+        let total: usize = expect.iter().map(|(k, v)| k.len() + v.len()).sum();
+        assert!(read < total as u64 / 4, "{read} bytes read of {total}: whole chunks were read");
+        assert!(read < bound, "{read} bytes read for 61 gets over {chunks} chunks (bound {bound})");
+        assert!(chunks >= 4, "{chunks} chunks");
+    });
+}
+
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 fn batch_of(ops: &[(u8, Option<u16>)]) -> WriteBatch {

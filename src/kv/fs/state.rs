@@ -104,7 +104,10 @@ mod tests {
         let mut v1 = b"STFS\x01\x00\x00\x00\x00\x01\x02M1".to_vec();
         let sum = hash(&v1);
         v1.extend_from_slice(&sum.to_le_bytes());
-        assert_eq!(State::decode(&v1).unwrap(), State { manifest: Some(b"M1".to_vec()), deletes: vec![], log: 0 });
+        assert_eq!(
+            State::decode(&v1).unwrap(),
+            State { manifest: Some(b"M1".to_vec()), deletes: vec![], log: 0 }
+        );
         let empty = State::default();
         assert_eq!(State::decode(&empty.encode()).unwrap(), empty);
     }

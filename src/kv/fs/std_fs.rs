@@ -17,6 +17,8 @@ pub struct StdFs {
     dead: Cell<bool>,
     /// Mutating calls made so far (writes, renames, syncs, removes).
     ops: Cell<u64>,
+    /// Bytes read so far (whole files and parts).
+    read_bytes: Cell<u64>,
 }
 
 fn io_err(what: &str, path: &str, e: std::io::Error) -> Error {
@@ -38,6 +40,10 @@ impl StdFs {
 
     pub fn mutations(&self) -> u64 {
         self.ops.get()
+    }
+
+    pub fn bytes_read(&self) -> u64 {
+        self.read_bytes.get()
     }
 
     fn step(&self, what: &str) -> Result<()> {
@@ -73,7 +79,10 @@ impl FileSystem for StdFs {
 
     async fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
         match fs::read(path) {
-            Ok(b) => Ok(Some(b)),
+            Ok(b) => {
+                self.read_bytes.set(self.read_bytes.get() + b.len() as u64);
+                Ok(Some(b))
+            }
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err("read", path, e)),
         }
@@ -100,6 +109,7 @@ impl FileSystem for StdFs {
                 }
             }
             buf.truncate(got);
+            self.read_bytes.set(self.read_bytes.get() + got as u64);
             out.push(Some(buf));
         }
         Ok(out)

@@ -5,14 +5,16 @@
 //! Gets read format-2 chunks as `Table`s (filter, index, one block) and cache them so; scans
 //! and merges decode chunks whole (see `cache`). Every chunk read or written leaves its Bloom
 //! filter in the cache, and gets skip a chunk whose filter rules the key out without fetching
-//! it.
+//! it. Where the store reads parts of records (files), a get of a chunk the cache does not
+//! hold reads the chunk's index and filter once (`Sparse`, kept) and then one block per get,
+//! as LevelDB does, instead of the whole chunk.
 
 use super::bloom;
 use super::cache::Cached;
 use super::chunk::Chunk;
-use super::manifest::{chunk_key, Manifest};
+use super::manifest::{chunk_key, ChunkMeta, Manifest};
 use super::merge::{Merger, Span};
-use super::table::Table;
+use super::table::{Found, Layout, Sparse, Table, TAIL_GUESS};
 use super::{Lsm, MAX_ATTEMPTS};
 use crate::error::{Error, Result};
 use crate::kv::records::RecordStore;
@@ -135,13 +137,113 @@ impl<R: RecordStore + 'static> Lsm<R> {
             if let Some(meta) =
                 run.chunk_for(key).filter(|c| !self.inner.cache.borrow().surely_absent(c.id, h))
             {
-                let chunk = self.load_points(&[meta.id]).await?.remove(0);
-                if let Some(found) = chunk.lookup(key)? {
+                let found = match self.sparse_tables(&[meta]).await?.remove(0) {
+                    Some(table) => self.block_lookups(&[(meta.id, table, key)]).await?.remove(0),
+                    None => self.load_points(&[meta.id]).await?.remove(0).lookup(key)?,
+                };
+                if let Some(found) = found {
                     return Ok(found.map(|v| v.to_vec()));
                 }
             }
         }
         Ok(None)
+    }
+
+    /// For each chunk: its sparse table if gets should read its blocks alone (the store reads
+    /// parts, the cache does not hold the chunk, and it is format 2); else `None`. Tables not
+    /// kept yet are read in one `get_parts` round (head and tail of each record), and a second
+    /// for any whose index starts before the tail read.
+    async fn sparse_tables(&self, metas: &[&ChunkMeta]) -> Result<Vec<Option<Rc<Sparse>>>> {
+        let mut out: Vec<Option<Rc<Sparse>>> = vec![None; metas.len()];
+        if !self.inner.store.reads_parts() {
+            return Ok(out);
+        }
+        let mut wanted = Vec::new();
+        {
+            let cache = self.inner.cache.borrow();
+            for (i, meta) in metas.iter().enumerate() {
+                if cache.holds(meta.id) {
+                    continue;
+                }
+                match cache.sparse(meta.id) {
+                    Some(t) => out[i] = Some(t),
+                    None => wanted.push(i),
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(out);
+        }
+        let len = |i: usize| metas[i].bytes as usize;
+        let base = |i: usize| len(i).saturating_sub(TAIL_GUESS);
+        let mut parts = Vec::with_capacity(wanted.len() * 2);
+        for &i in &wanted {
+            parts.push((chunk_key(metas[i].id), 0, 3));
+            parts.push((chunk_key(metas[i].id), base(i) as u64, len(i) - base(i)));
+        }
+        let got = self.inner.store.get_parts(&parts).await?;
+        let mut again = Vec::new();
+        for (n, &i) in wanted.iter().enumerate() {
+            let (Some(head), Some(tail)) = (&got[2 * n], &got[2 * n + 1]) else {
+                return Err(missing(&format!("chunk {} is missing", metas[i].id)));
+            };
+            if !Table::is_format_2(head) {
+                continue; // Read whole, as before format 2.
+            }
+            match Layout::index_start(tail, len(i)) {
+                Some(at) if at >= base(i) => out[i] = Some(self.keep_sparse(metas[i], tail, base(i))?),
+                Some(at) if at < len(i) => again.push((i, at)),
+                _ => {
+                    out[i] = Some(self.keep_sparse(metas[i], tail, base(i))?); // Names the damage.
+                }
+            }
+        }
+        if !again.is_empty() {
+            let parts: Vec<(String, u64, usize)> =
+                again.iter().map(|&(i, at)| (chunk_key(metas[i].id), at as u64, len(i) - at)).collect();
+            for ((i, at), part) in again.into_iter().zip(self.inner.store.get_parts(&parts).await?) {
+                let part = part.ok_or_else(|| missing(&format!("chunk {} is missing", metas[i].id)))?;
+                out[i] = Some(self.keep_sparse(metas[i], &part, at)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn keep_sparse(&self, meta: &ChunkMeta, part: &[u8], base: usize) -> Result<Rc<Sparse>> {
+        let table = Rc::new(Sparse::open(meta.id, part, base, meta.bytes as usize)?);
+        self.inner.cache.borrow_mut().keep_sparse(meta.id, table.clone());
+        Ok(table)
+    }
+
+    /// Looks up each `(chunk id, its sparse table, key)`, reading the blocks needed (each
+    /// once) in one `get_parts` round.
+    async fn block_lookups(&self, asks: &[(u64, Rc<Sparse>, &[u8])]) -> Result<Vec<Found>> {
+        let spans: Vec<Option<std::ops::Range<usize>>> =
+            asks.iter().map(|(_, t, k)| t.block_for(k)).collect();
+        let mut blocks: Vec<(u64, usize, usize)> = asks
+            .iter()
+            .zip(&spans)
+            .filter_map(|((id, _, _), s)| s.as_ref().map(|s| (*id, s.start, s.end)))
+            .collect();
+        blocks.sort_unstable();
+        blocks.dedup();
+        let parts: Vec<(String, u64, usize)> =
+            blocks.iter().map(|&(id, start, end)| (chunk_key(id), start as u64, end - start)).collect();
+        let read = if parts.is_empty() { Vec::new() } else { self.inner.store.get_parts(&parts).await? };
+        let mut bytes = Vec::with_capacity(read.len());
+        for (&(id, _, _), b) in blocks.iter().zip(read) {
+            bytes.push(Rc::new(b.ok_or_else(|| missing(&format!("chunk {id} is missing")))?));
+        }
+        let mut out = Vec::with_capacity(asks.len());
+        for ((id, table, key), span) in asks.iter().zip(spans) {
+            let Some(span) = span else {
+                out.push(None);
+                continue;
+            };
+            let at = blocks.binary_search(&(*id, span.start, span.end)).expect("every block was read");
+            out.push(table.lookup_in(bytes[at].clone(), span, key)?);
+        }
+        Ok(out)
     }
 
     pub(super) async fn get_many_impl(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<SharedBytes>>> {
@@ -162,25 +264,50 @@ impl<R: RecordStore + 'static> Lsm<R> {
         let mut answers: Vec<Option<Option<SharedBytes>>> = vec![None; keys.len()];
         let hashes: Vec<u64> = keys.iter().map(|k| bloom::hash(k)).collect();
         for run in &m.runs {
-            let todo: Vec<(usize, u64)> = {
+            let todo: Vec<(usize, &ChunkMeta)> = {
                 let cache = self.inner.cache.borrow();
                 (0..keys.len())
                     .filter(|&i| answers[i].is_none())
-                    .filter_map(|i| run.chunk_for(&keys[i]).map(|c| (i, c.id)))
-                    .filter(|&(i, id)| !cache.surely_absent(id, hashes[i]))
+                    .filter_map(|i| run.chunk_for(&keys[i]).map(|c| (i, c)))
+                    .filter(|&(i, c)| !cache.surely_absent(c.id, hashes[i]))
                     .collect()
             };
             if todo.is_empty() {
                 continue;
             }
-            let mut ids: Vec<u64> = todo.iter().map(|t| t.1).collect();
-            ids.sort_unstable();
+            let mut metas: Vec<&ChunkMeta> = todo.iter().map(|t| t.1).collect();
+            metas.sort_unstable_by_key(|c| c.id);
             // Chunks that many keys look in are decoded whole (one decode, then binary
-            // searches) rather than walked block by block per key; `ids` keeps a copy per key.
+            // searches) rather than walked block by block per key; `metas` keeps a copy per key.
             let mut whole: Vec<u64> = Vec::new();
-            let mut points: Vec<u64> = Vec::new();
-            for group in ids.chunk_by(|a, b| a == b) {
-                if group.len() >= WHOLE_AT { &mut whole } else { &mut points }.push(group[0]);
+            let mut points: Vec<&ChunkMeta> = Vec::new();
+            for group in metas.chunk_by(|a, b| a.id == b.id) {
+                if group.len() >= WHOLE_AT {
+                    whole.push(group[0].id);
+                } else {
+                    points.push(group[0]);
+                }
+            }
+            // Of the others, those read block by block (see `sparse_tables`) are looked up now.
+            let sparse = self.sparse_tables(&points).await?;
+            let by_block: Vec<(u64, Rc<Sparse>)> =
+                points.iter().zip(&sparse).filter_map(|(c, t)| t.clone().map(|t| (c.id, t))).collect();
+            let points: Vec<u64> =
+                points.iter().zip(&sparse).filter(|(_, t)| t.is_none()).map(|(c, _)| c.id).collect();
+            if !by_block.is_empty() {
+                let asks: Vec<(usize, (u64, Rc<Sparse>, &[u8]))> = todo
+                    .iter()
+                    .filter_map(|&(i, c)| {
+                        let at = by_block.binary_search_by_key(&c.id, |b| b.0).ok()?;
+                        Some((i, (c.id, by_block[at].1.clone(), keys[i].as_slice())))
+                    })
+                    .collect();
+                let found = self.block_lookups(&asks.iter().map(|a| a.1.clone()).collect::<Vec<_>>()).await?;
+                for ((i, _), f) in asks.iter().zip(found) {
+                    if f.is_some() {
+                        answers[*i] = f;
+                    }
+                }
             }
             let mut chunks: Vec<(u64, Cached)> = whole
                 .iter()
@@ -191,8 +318,8 @@ impl<R: RecordStore + 'static> Lsm<R> {
             chunks.sort_unstable_by_key(|c| c.0);
             // Sorted by id: a binary search finds each key's chunk (hashing every key's chunk
             // id cost more, for batches of hundreds of keys over several runs).
-            for (i, id) in todo {
-                let at = chunks.binary_search_by_key(&id, |c| c.0).expect("every chunk id was loaded");
+            for (i, c) in todo {
+                let Ok(at) = chunks.binary_search_by_key(&c.id, |c| c.0) else { continue };
                 if let Some(found) = chunks[at].1.lookup(&keys[i])? {
                     answers[i] = Some(found);
                 }

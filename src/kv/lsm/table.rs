@@ -60,21 +60,36 @@ pub fn filter_of(raw: &[u8]) -> Option<&[u8]> {
 
 impl Layout {
     pub fn parse(name: &str, raw: &[u8]) -> Result<Layout> {
+        Self::parse_part(name, raw, 0, raw.len())
+    }
+
+    /// Where the index starts, read from the footer in `tail` (the last bytes of a record of
+    /// `len` bytes); `None` if `tail` is too short to hold the footer.
+    pub fn index_start(tail: &[u8], len: usize) -> Option<usize> {
+        let at = tail.len().checked_sub(FOOTER)?;
+        (len >= 3 + FOOTER)
+            .then(|| u32::from_le_bytes(tail[at..at + 4].try_into().expect("4 bytes")) as usize)
+    }
+
+    /// Parses the layout from `part`, the bytes `base..len` of a record of `len` bytes, which
+    /// must hold its index, filter and footer (`base` at most `index_start`).
+    pub fn parse_part(name: &str, part: &[u8], base: usize, len: usize) -> Result<Layout> {
         let bad = |what: String| Error::corruption(format!("{name}: {what}"));
-        let len = raw.len();
-        if len < 3 + FOOTER || u32::try_from(len).is_err() {
+        if len < 3 + FOOTER || u32::try_from(len).is_err() || base + part.len() != len {
             return Err(bad(format!("format 2 record of {len} bytes")));
         }
-        let word = |at: usize| u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let word = |at: usize| {
+            u32::from_le_bytes(part[at - base..at - base + 4].try_into().expect("4 bytes")) as usize
+        };
         let (index, filter) = (word(len - FOOTER), word(len - FOOTER + 4));
-        if !(3 <= index && index <= filter && filter + 2 <= len - FOOTER) {
+        if !(3 <= index && index <= filter && filter + 2 <= len - FOOTER && base <= index) {
             return Err(bad(format!("footer offsets {index}, {filter} out of order in {len} bytes")));
         }
-        let k = raw[filter];
+        let k = part[filter - base];
         if k == 0 || k > bloom::MAX_PROBES {
             return Err(bad(format!("filter with {k} probes at byte {filter}")));
         }
-        let mut r = Reader::new(&raw[..filter], index);
+        let mut r = Reader::new(&part[..filter - base], index - base);
         let named = |e| varint::name_record(e, &format!("{name}: index"));
         let n = r.len().map_err(named)?;
         let mut bounds = Vec::with_capacity(n.min(len / 2) + 1);
@@ -84,7 +99,7 @@ impl Layout {
         first_at.push(0u32);
         let mut end = 3usize;
         for i in 0..n {
-            let at = r.pos;
+            let at = r.pos + base;
             let size = r.len().map_err(named)?;
             let key = r.bytes().map_err(named)?;
             end = end.checked_add(size).filter(|&e| e <= index && size > 0).ok_or_else(|| {
@@ -97,13 +112,27 @@ impl Layout {
             bounds.push(end as u32);
             first_at.push(firsts.len() as u32);
         }
-        if r.pos != filter || end != index {
+        if r.pos + base != filter || end != index {
             return Err(bad(format!(
                 "index ends at byte {} and blocks at {end}, not {filter} and {index}",
-                r.pos
+                r.pos + base
             )));
         }
         Ok(Layout { bounds, firsts, first_at, filter: filter..len - FOOTER })
+    }
+
+    /// The one block that may hold `key`: the last whose first key is at most `key`.
+    pub fn block_for(&self, key: &[u8]) -> Option<usize> {
+        let (mut lo, mut hi) = (0, self.blocks());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.first(mid) <= key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo.checked_sub(1)
     }
 
     pub fn blocks(&self) -> usize {
@@ -168,65 +197,111 @@ impl Table {
     /// The entry for `key`: filter, then the one block whose span may hold it.
     pub fn lookup(&self, key: &[u8]) -> Result<Found> {
         let l = &self.layout;
-        let blocks = l.blocks();
-        if blocks == 0 || !bloom::may_contain(l.filter(&self.raw), bloom::hash(key)) {
+        if l.blocks() == 0 || !bloom::may_contain(l.filter(&self.raw), bloom::hash(key)) {
             return Ok(None);
         }
-        // The last block whose first key is at most `key`.
-        let (mut lo, mut hi) = (0, blocks);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if l.first(mid) <= key {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        if lo == 0 {
-            return Ok(None);
-        }
+        let Some(b) = l.block_for(key) else { return Ok(None) };
         self.blocks_read.set(self.blocks_read.get() + 1);
-        self.walk_block(lo - 1, key)
+        let (start, end) = (l.bounds[b] as usize, l.bounds[b + 1] as usize);
+        walk(&format!("LSM chunk {}", self.id), &self.raw, start..end, 0, key)
+    }
+}
+
+/// A format-2 chunk's index and filter without its blocks: what a get keeps of a chunk where
+/// the store reads parts of records (files), so that a get reads one block, not the chunk.
+pub struct Sparse {
+    id: u64,
+    layout: Layout,
+    filter: Box<[u8]>,
+}
+
+/// How many bytes from a record's end a first read takes, hoping to get the index, filter and
+/// footer at once (~1.7 KiB of index and ~1.6 KiB of filter for a 256 KiB chunk of small docs).
+pub const TAIL_GUESS: usize = 8 << 10;
+
+impl Sparse {
+    /// From `part`, the bytes `base..len` of chunk `id`'s record (see `Layout::parse_part`).
+    pub fn open(id: u64, part: &[u8], base: usize, len: usize) -> Result<Sparse> {
+        let layout = Layout::parse_part(&format!("LSM chunk {id}"), part, base, len)?;
+        let f = layout.filter_range();
+        let filter = part[f.start - base..f.end - base].into();
+        Ok(Sparse { id, layout, filter })
     }
 
-    /// Walks block `b` entry by entry until `key` or a key above it.
-    fn walk_block(&self, b: usize, key: &[u8]) -> Result<Found> {
-        let (start, end) = (self.layout.bounds[b] as usize, self.layout.bounds[b + 1] as usize);
-        let name = format!("LSM chunk {}", self.id);
-        let mut r = Reader::new(&self.raw[..end], start);
-        let mut cur: Vec<u8> = Vec::with_capacity(key.len() + 16);
-        while !r.at_end() {
-            let at = r.pos;
-            let entry = |e| varint::name_record(e, &format!("{name}: entry at byte {at}"));
-            let shared = r.len().map_err(entry)?;
-            let suffix = r.bytes().map_err(entry)?;
-            if shared > cur.len() || (at == start && shared > 0) {
-                return Err(Error::corruption(format!(
-                    "{name}: entry at byte {at} shares {shared} bytes with a previous key of {}",
-                    if at == start { 0 } else { cur.len() }
-                )));
-            }
-            cur.truncate(shared);
-            cur.extend_from_slice(suffix);
-            let tag = r.varint().map_err(entry)?;
-            let value = if tag == 0 {
-                None
-            } else {
-                let n = usize::try_from(tag - 1).unwrap_or(usize::MAX);
-                let from = r.pos;
-                r.take(n).map_err(entry)?;
-                Some(from..from + n)
-            };
-            match cur.as_slice().cmp(key) {
-                std::cmp::Ordering::Less => continue,
-                std::cmp::Ordering::Equal => {
-                    return Ok(Some(value.map(|v| SharedBytes::new(self.raw.clone(), v))));
-                }
-                std::cmp::Ordering::Greater => return Ok(None),
-            }
-        }
-        Ok(None)
+    pub fn filter(&self) -> &[u8] {
+        &self.filter
     }
+
+    /// The byte span of the one block that may hold `key`, unless the filter rules it out.
+    pub fn block_for(&self, key: &[u8]) -> Option<std::ops::Range<usize>> {
+        if !bloom::may_contain(&self.filter, bloom::hash(key)) {
+            return None;
+        }
+        let b = self.layout.block_for(key)?;
+        Some(self.layout.bounds[b] as usize..self.layout.bounds[b + 1] as usize)
+    }
+
+    /// The entry for `key` in `block`, the bytes of the span `block_for` gave.
+    pub fn lookup_in(&self, block: Rc<Vec<u8>>, span: std::ops::Range<usize>, key: &[u8]) -> Result<Found> {
+        let name = format!("LSM chunk {}", self.id);
+        if block.len() != span.len() {
+            return Err(Error::corruption(format!(
+                "{name}: block at byte {} is {} bytes, not {}",
+                span.start,
+                block.len(),
+                span.len()
+            )));
+        }
+        walk(&name, &block, 0..span.len(), span.start, key)
+    }
+
+    pub fn mem_size(&self) -> usize {
+        self.layout.mem_size() + self.filter.len() + 64
+    }
+}
+
+/// Walks the block at `span` of `raw` entry by entry until `key` or a key above it. `base`:
+/// where `raw` starts in its record, for the byte positions errors name.
+fn walk(
+    name: &str,
+    raw: &Rc<Vec<u8>>,
+    span: std::ops::Range<usize>,
+    base: usize,
+    key: &[u8],
+) -> Result<Found> {
+    let start = span.start;
+    let mut r = Reader::new(&raw[..span.end], start);
+    let mut cur: Vec<u8> = Vec::with_capacity(key.len() + 16);
+    while !r.at_end() {
+        let at = r.pos;
+        let byte = at + base;
+        let entry = |e| varint::name_record(e, &format!("{name}: entry at byte {byte}"));
+        let shared = r.len().map_err(entry)?;
+        let suffix = r.bytes().map_err(entry)?;
+        if shared > cur.len() || (at == start && shared > 0) {
+            return Err(Error::corruption(format!(
+                "{name}: entry at byte {byte} shares {shared} bytes with a previous key of {}",
+                if at == start { 0 } else { cur.len() }
+            )));
+        }
+        cur.truncate(shared);
+        cur.extend_from_slice(suffix);
+        let tag = r.varint().map_err(entry)?;
+        let value = if tag == 0 {
+            None
+        } else {
+            let n = usize::try_from(tag - 1).unwrap_or(usize::MAX);
+            let from = r.pos;
+            r.take(n).map_err(entry)?;
+            Some(from..from + n)
+        };
+        match cur.as_slice().cmp(key) {
+            std::cmp::Ordering::Less => continue,
+            std::cmp::Ordering::Equal => return Ok(Some(value.map(|v| SharedBytes::new(raw.clone(), v)))),
+            std::cmp::Ordering::Greater => return Ok(None),
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
