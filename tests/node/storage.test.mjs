@@ -18,12 +18,18 @@ test('the default adapter in Node stores the database in a directory named after
     const info = await db.info();
     assert.equal(info.adapter, 'fs');
     assert.equal(info.doc_count, 2);
+    // A small write is one append to the commit log; its records reach files at a checkpoint.
     const files = readdirSync(join(dir, 'config'));
-    assert.ok(files.includes('STATE'), files.join(', '));
+    assert.ok(files.includes('LOG-0'), files.join(', '));
     assert.ok(files.includes('LOCK'));
-    assert.ok(files.some((f) => f.startsWith('chunk~')), files.join(', '));
     await db.close();
     assert.ok(!existsSync(join(dir, 'config', 'LOCK')), 'close releases the directory');
+    const again = new Settee('config', { prefix: dir + '/' });
+    assert.equal((await again.get('b')).v, 2);
+    const after = readdirSync(join(dir, 'config'));
+    assert.ok(after.includes('STATE') && after.includes('LOG-1'), `the open checkpointed: ${after.join(', ')}`);
+    assert.ok(after.some((f) => f.startsWith('chunk~')), after.join(', '));
+    await again.close();
   } finally {
     removeDir(dir);
   }
@@ -42,7 +48,7 @@ test('data written by one process is read by the next, relative to the working d
     );
     assert.equal(first.code, 0, first.stderr);
     const { rev } = jsonLines(first.stdout)[0];
-    assert.ok(existsSync(join(dir, 'notes', 'STATE')));
+    assert.ok(existsSync(join(dir, 'notes', 'LOG-0')));
     const second = await runChild(
       `const db = new Settee('notes');
        const info = await db.info();

@@ -50,6 +50,14 @@ impl Cached {
         }
     }
 
+    /// The record the chunk was read from.
+    pub fn raw(&self) -> &Rc<Vec<u8>> {
+        match self {
+            Cached::Whole(c) => c.raw(),
+            Cached::Table(t) => t.raw(),
+        }
+    }
+
     /// The entry this chunk holds for `key`, if any.
     pub fn lookup(&self, key: &[u8]) -> Result<Found> {
         match self {
@@ -74,6 +82,8 @@ pub struct ChunkCache {
     sparse: HashMap<u64, Rc<Sparse>>,
     sparse_order: VecDeque<u64>,
     sparse_bytes: usize,
+    /// Whether evicted chunks leave their sparse table behind (the store reads parts).
+    sparse_on_evict: bool,
 }
 
 impl ChunkCache {
@@ -90,7 +100,14 @@ impl ChunkCache {
             sparse: HashMap::new(),
             sparse_order: VecDeque::new(),
             sparse_bytes: 0,
+            sparse_on_evict: false,
         }
+    }
+
+    /// Evicted format-2 chunks leave their index and filter behind as a sparse table (parsed
+    /// from the record in hand), so that the gets that follow a scan read no record tails.
+    pub fn keep_sparse_on_evict(&mut self) {
+        self.sparse_on_evict = true;
     }
 
     /// The kept index and filter of chunk `id`.
@@ -167,6 +184,11 @@ impl ChunkCache {
             let Some((_, victim)) = self.order.pop_first() else { break };
             if let Some((c, _)) = self.map.remove(&victim) {
                 self.used -= c.mem_size();
+                if self.sparse_on_evict && !self.sparse.contains_key(&victim) && Table::is_format_2(c.raw()) {
+                    if let Ok(t) = Sparse::open(victim, c.raw(), 0, c.raw().len()) {
+                        self.keep_sparse(victim, Rc::new(t));
+                    }
+                }
             }
         }
         self.tick += 1;

@@ -159,8 +159,12 @@ impl<R: RecordStore + 'static> Lsm<R> {
             history: VecDeque::from([(manifest.version, manifest.data_version)]),
             manifest: Rc::new(manifest),
         };
+        let mut cache = ChunkCache::new(opts.cache_bytes);
+        if store.reads_parts() {
+            cache.keep_sparse_on_evict();
+        }
         let inner = Rc::new(Inner {
-            cache: RefCell::new(ChunkCache::new(opts.cache_bytes)),
+            cache: RefCell::new(cache),
             store,
             opts,
             state: RefCell::new(state),
