@@ -72,10 +72,13 @@ pub struct FsOptions {
 }
 
 impl Default for FsOptions {
-    /// A batch of 1,000 small docs (~300 KiB of chunks) goes into the log; 4 MiB of log is
-    /// replayed at open in milliseconds and held in memory meanwhile.
+    /// Single-doc writes and small batches go into the log; a batch of 1,000 docs (~300 KiB of
+    /// chunks) and the merges of such batches go to files, so the log does not fill with
+    /// records that merges soon drop (with 512 KiB and 4 MiB, 10,000 docs left 2.3 MB of log
+    /// beside 2.0 MB of live records; with these, 0.13 MB). 1 MiB of log is replayed at open
+    /// in milliseconds and held in memory meanwhile.
     fn default() -> Self {
-        FsOptions { inline_max: 512 << 10, log_max: 4 << 20 }
+        FsOptions { inline_max: 128 << 10, log_max: 1 << 20 }
     }
 }
 
