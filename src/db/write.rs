@@ -5,13 +5,14 @@
 //! in-memory state (so two edits of one id in a batch see each other), and commits one batch.
 //! A doc that fails (409, validation) yields an error row and leaves the others alone.
 
+use super::conflict_events::ConflictEvent;
 use super::doc::{is_local, parse_doc, ParsedDoc};
 use super::doc_raw::{parse_doc_text, raw_id};
 use super::group::{self, Docs};
 use super::local::LocalPlan;
 use super::record::{DocMeta, DocRecord};
 use super::validate::{self, is_design};
-use super::{attachments, json, keys, Database, Meta};
+use super::{attachments, conflicts, json, keys, Database, Meta};
 use crate::core::rev::{new_rev_hash_of_json, Rev};
 use crate::core::rev_tree::{Leaf, MergeOutcome, RevTree};
 use crate::error::{Error, Result};
@@ -82,6 +83,11 @@ struct DocPlan {
     /// Bodies to delete (stemmed away).
     dropped: Vec<Rev>,
     changed: bool,
+    /// Non-deleted leaves before this batch: more than one means a conflict-index entry to
+    /// update or delete, and a write that adds one is a conflict event (`conflict_events`).
+    old_live_leaves: usize,
+    /// A doc of this batch from a peer changed it (the event's `replicated`).
+    from_peer: bool,
 }
 
 impl DocPlan {
@@ -93,7 +99,16 @@ impl DocPlan {
             }
             None => (None, RevTree::default()),
         };
-        DocPlan { old, tree, new_bodies: Vec::new(), dropped: Vec::new(), changed: false }
+        let old_live_leaves = tree.live_leaf_count();
+        DocPlan {
+            old,
+            tree,
+            new_bodies: Vec::new(),
+            dropped: Vec::new(),
+            changed: false,
+            old_live_leaves,
+            from_peer: false,
+        }
     }
 
     fn new_body(&self, rev: &Rev) -> Option<&Vec<u8>> {
@@ -266,13 +281,14 @@ impl Database {
     async fn commit_group(&self, docs: &Docs, new_edits: bool) -> Result<Vec<WriteResult>> {
         for attempt in 0.. {
             let version = self.kv.version();
-            let (batch, results) = self.plan(docs, new_edits).await?;
+            let (batch, results, events) = self.plan(docs, new_edits).await?;
             if batch.is_empty() {
                 return Ok(results);
             }
             match self.kv.write(batch, Some(version)).await {
                 Ok(_) => {
                     self.notify.notify();
+                    self.conflict_log.publish(events);
                     return Ok(results);
                 }
                 Err(e) if e.is_stale() && attempt < MAX_ATTEMPTS => {
@@ -310,7 +326,7 @@ impl Database {
         &self,
         docs: &[(Option<String>, Result<ParsedDoc>)],
         new_edits: bool,
-    ) -> Result<(WriteBatch, Vec<WriteResult>)> {
+    ) -> Result<(WriteBatch, Vec<WriteResult>, Vec<ConflictEvent>)> {
         let mut ids: Vec<&str> = Vec::new();
         let mut local_ids: Vec<&str> = Vec::new();
         for d in docs.iter().filter_map(|(_, d)| d.as_ref().ok()) {
@@ -396,6 +412,9 @@ impl Database {
             };
             if outcome.is_ok() {
                 new_data.extend(d.new_attachments.iter());
+                if let Some(plan) = plans.get_mut(id).filter(|_| d.from_peer) {
+                    plan.from_peer = true;
+                }
             }
             if let (Some(marks), Ok(rev), true) = (&mut trust, &outcome, app_writes_design(d)) {
                 marks.insert(id.to_string(), Value::String(rev.clone()));
@@ -413,8 +432,8 @@ impl Database {
         if let (Some(marks), true) = (&trust, trust_changed) {
             batch.put(validate::trust_key(), serde_json::to_vec(marks).expect("maps serialise"));
         }
-        self.commit_docs(&mut plans, meta, &mut batch).await?;
-        Ok((batch, results))
+        let events = self.commit_docs(&mut plans, meta, &mut batch).await?;
+        Ok((batch, results, events))
     }
 
     /// A normal edit (`new_edits: true`): must name a current leaf, or create.
@@ -529,8 +548,14 @@ impl Database {
         Ok(wanted.into_iter().zip(found).filter_map(|(k, v)| Some((k, v?))).collect())
     }
 
-    /// Turns changed doc plans into KV ops: record, bodies, seq index, counters.
-    async fn commit_docs(&self, plans: &mut Plans<'_>, meta: Meta, batch: &mut WriteBatch) -> Result<()> {
+    /// Turns changed doc plans into KV ops: record, bodies, seq index, conflict index,
+    /// counters. Returns the conflict events the batch makes, to publish once it commits.
+    async fn commit_docs(
+        &self,
+        plans: &mut Plans<'_>,
+        meta: Meta,
+        batch: &mut WriteBatch,
+    ) -> Result<Vec<ConflictEvent>> {
         // `plans.ids` is sorted, so seqs go out in a stable order (by id): the same batch always
         // gets the same seqs.
         let changed: Vec<(&str, &mut DocPlan, Leaf)> = plans
@@ -544,7 +569,7 @@ impl Database {
             })
             .collect();
         if changed.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let Meta { mut update_seq, mut doc_count } = meta;
 
@@ -573,6 +598,9 @@ impl Database {
         let mut records = WriteBatch::new();
         let mut old_seqs = WriteBatch::new();
         let mut new_seqs = WriteBatch::new();
+        let mut conflict_entries = WriteBatch::new();
+        let mut events = Vec::new();
+        let first_write = update_seq == 0;
 
         for (i, (id, p, winner)) in changed.into_iter().enumerate() {
             let old = p.old.take();
@@ -613,16 +641,38 @@ impl Database {
                 bodies.delete(keys::body(id, &rev.to_string()));
             }
             let tree = std::mem::take(&mut p.tree);
+            match conflicts::entry(&tree) {
+                Some(entry) => {
+                    let live = tree.live_leaf_count();
+                    if live > p.old_live_leaves {
+                        events.push(ConflictEvent {
+                            id: id.to_string(),
+                            rev: winner.rev.to_string(),
+                            conflicts: tree.conflicts().iter().map(ToString::to_string).collect(),
+                            replicated: p.from_peer,
+                        });
+                    }
+                    conflict_entries.put(keys::conflict(id), entry);
+                }
+                None if p.old_live_leaves > 1 => conflict_entries.delete(keys::conflict(id)),
+                None => {}
+            }
             let record = DocRecord { meta: DocMeta { seq: update_seq, tree }, winner_body };
             records.put(keys::doc(id), record.encode());
         }
         batch.ops.append(&mut bodies.ops);
+        batch.ops.append(&mut conflict_entries.ops);
         batch.ops.append(&mut records.ops);
+        // A database's first write marks its (empty) conflict index as complete: only stores
+        // written before the index existed need `ensure_conflict_index`'s scan.
+        if first_write {
+            batch.put(conflicts::indexed_flag(), Vec::new());
+        }
         batch.put(keys::meta("count"), doc_count.to_be_bytes().to_vec());
         batch.put(keys::meta("seq"), update_seq.to_be_bytes().to_vec());
         batch.ops.append(&mut old_seqs.ops);
         batch.ops.append(&mut new_seqs.ops);
-        Ok(())
+        Ok(events)
     }
 }
 
