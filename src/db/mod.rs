@@ -22,6 +22,7 @@ pub mod changes;
 pub mod changes_filter;
 pub mod changes_out;
 pub mod conflict_events;
+mod conflict_resolve;
 mod conflicts;
 pub mod doc;
 mod doc_raw;

@@ -272,17 +272,33 @@ impl Database {
                 return rows;
             }
             let Some(group) = self.writes.take_group() else { return Err(group::abandoned()) };
-            let outcome = self.commit_group(&group.docs, group.new_edits).await;
+            let outcome = self.commit_group(&group.docs, group.new_edits, false).await;
             group.finish(outcome);
         }
     }
 
+    /// Edits (`new_edits: true`) committed all or nothing: if any doc fails (a 409, a
+    /// validation error), nothing is written and the rows say why. Not grouped with other
+    /// calls, whose docs must not fail with it; it still waits its turn for the write lock.
+    pub(super) async fn write_all_or_nothing(&self, parsed: Docs) -> Result<Vec<WriteResult>> {
+        self.check_open()?;
+        let _guard = self.write_lock.lock().await;
+        self.commit_group(&parsed, true, true).await
+    }
+
     /// Plans and commits one batch, re-planning while another handle keeps committing first.
-    async fn commit_group(&self, docs: &Docs, new_edits: bool) -> Result<Vec<WriteResult>> {
+    /// With `all_or_nothing`, a plan with an error row is not committed.
+    async fn commit_group(
+        &self,
+        docs: &Docs,
+        new_edits: bool,
+        all_or_nothing: bool,
+    ) -> Result<Vec<WriteResult>> {
         for attempt in 0.. {
             let version = self.kv.version();
             let (batch, results, events) = self.plan(docs, new_edits).await?;
-            if batch.is_empty() {
+            let failed = || results.iter().any(|r| matches!(r, WriteResult::Err { .. }));
+            if batch.is_empty() || (all_or_nothing && failed()) {
                 return Ok(results);
             }
             match self.kv.write(batch, Some(version)).await {
