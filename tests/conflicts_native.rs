@@ -143,6 +143,7 @@ fn limit_skip_and_keys_page_through_the_index() {
         assert_eq!(ids(conflicts(&db, json!({"limit": 2, "skip": 1})).await), ["b", "c"]);
         assert_eq!(ids(conflicts(&db, json!({"startkey": "b", "endkey": "c"})).await), ["b", "c"]);
         assert_eq!(ids(conflicts(&db, json!({"limit": 0})).await), Vec::<String>::new());
+        assert_eq!(ids(conflicts(&db, json!({"startkey": "c", "endkey": "b"})).await), Vec::<String>::new());
         let e = db.conflicts(&json!({"limit": -1})).await.unwrap_err();
         assert_eq!(e.status, 400);
     });

@@ -9,10 +9,10 @@
 //!   the same tree, so a crash can never leave the two disagreeing. It deletes only when the
 //!   doc had conflicts before the write: an unconditional delete would add a tombstone to
 //!   every write of every doc.
-//! - A store written before the index existed has no `m conflicts` flag: the first
-//!   `conflicts()` builds the index from the doc records, in one batch with the flag. A new
-//!   database gets the flag with its first write, so it never needs that scan. `verify` only
-//!   checks the index once the flag is there.
+//! - A store written before the index existed has no `m conflicts` flag: opening it (in the
+//!   wasm layer), or else the first `conflicts()`, builds the index from the doc records, in
+//!   one batch with the flag. A new database gets the flag with its first write, so it never
+//!   needs that scan. `verify` only checks the index once the flag is there.
 //! - Each write that adds a live leaf to a doc that then has conflicts is a conflict event
 //!   (`ConflictEvent`), published after its batch commits; see `events`.
 
@@ -123,9 +123,16 @@ impl Database {
         Ok(out)
     }
 
-    /// Builds the index from the doc records unless the meta flag says it is there.
-    pub(super) async fn ensure_conflict_index(&self) -> Result<()> {
+    /// Builds the index from the doc records unless the meta flag says it is there: once per
+    /// store written before the index existed. The wasm layer calls it on open; `conflicts`
+    /// calls it too, for a handle whose open could not build it.
+    pub async fn ensure_conflict_index(&self) -> Result<()> {
         if self.kv.get(&indexed_flag()).await?.is_some() {
+            return Ok(());
+        }
+        // A database never written to has nothing to index, and its first write sets the flag
+        // (`write::commit_docs`): opening it must not write.
+        if self.update_seq().await? == 0 {
             return Ok(());
         }
         let _guard = self.write_lock.lock().await;
