@@ -182,6 +182,27 @@ fn an_old_store_without_the_index_gets_it_built_on_first_use() {
     });
 }
 
+#[test]
+fn building_the_index_drops_stale_entries_and_an_empty_database_writes_nothing() {
+    block_on(async {
+        let (empty, kv) = open(&MemoryRecords::new()).await;
+        let version = kv.version();
+        empty.ensure_conflict_index().await.unwrap();
+        assert_eq!(kv.version(), version, "opening a new database writes nothing");
+        let (db, kv) = open(&MemoryRecords::new()).await;
+        replicate(&db, "real", &["1-a"], false).await;
+        replicate(&db, "real", &["1-b"], false).await;
+        forget_index(&kv).await;
+        // An entry no doc calls for, as an old version's write could not have removed it.
+        let entry = br#"{"rev":"1-a","conflicts":["1-0"]}"#.to_vec();
+        kv.write(WriteBatch { ops: vec![(keys::conflict("stale"), Some(entry))] }, None).await.unwrap();
+        db.ensure_conflict_index().await.unwrap();
+        let rows = conflicts(&db, json!({})).await;
+        assert_eq!(rows, json!([{"id": "real", "rev": "1-b", "conflicts": ["1-a"]}]));
+        assert_eq!(db.verify_report().await.unwrap().conflicts, 1);
+    });
+}
+
 fn assert_corruption(e: Error, message: &str) {
     assert_eq!((e.status, e.name), (500, "corruption"), "{e:?}");
     assert_eq!(e.message, message);

@@ -3,7 +3,9 @@
 //!
 //! A call reads every record it touches in one `get_many`, applies the docs in input order to
 //! in-memory state (so two edits of one id in a batch see each other), and commits one batch.
-//! A doc that fails (409, validation) yields an error row and leaves the others alone.
+//! A doc that fails (409, validation) yields an error row and leaves the others alone, except
+//! in `write_all_or_nothing` (`resolveConflict`'s write), where any failure writes nothing.
+//! The conflict index (`conflicts`) is written in the same batch as the doc records.
 
 use super::conflict_events::ConflictEvent;
 use super::doc::{is_local, parse_doc, ParsedDoc};
