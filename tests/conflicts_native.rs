@@ -312,6 +312,27 @@ fn a_write_that_adds_a_conflicting_leaf_is_an_event_and_other_writes_are_not() {
 }
 
 #[test]
+fn a_new_branch_in_a_batch_that_also_deletes_a_loser_is_an_event() {
+    block_on(async {
+        let (db, _) = open(&MemoryRecords::new()).await;
+        replicate(&db, "doc", &["1-a"], false).await;
+        replicate(&db, "doc", &["1-b"], false).await;
+        let feed = ConflictFeed::new(db.clone());
+        // One batch: 1-a's branch ends in a deletion and a new branch 1-z appears, so the
+        // doc still has two live leaves, but 1-z is a conflict it did not have.
+        let deletion = json!({"_id": "doc", "_rev": "2-d", "_deleted": true, "_revisions": {"start": 2, "ids": ["d", "a"]}});
+        let branch = json!({"_id": "doc", "_rev": "1-z"});
+        assert_eq!(parse(&db.bulk_docs(vec![deletion, branch], false).await.unwrap()), json!([]));
+        // And editing the loser 1-b afterwards is not one.
+        replicate(&db, "doc", &["2-e", "1-b"], false).await;
+        replicate(&db, "other", &["1-a"], false).await;
+        replicate(&db, "other", &["1-b"], false).await;
+        let ids: Vec<String> = next_events(&feed).await.into_iter().map(|e| e.id + " " + &e.rev).collect();
+        assert_eq!(ids, ["doc 1-z", "other 1-b"]);
+    });
+}
+
+#[test]
 fn a_feed_ends_when_the_database_closes() {
     block_on(async {
         let (db, _) = open(&MemoryRecords::new()).await;

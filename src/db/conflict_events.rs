@@ -1,7 +1,8 @@
-//! Conflict events: `{id, rev, conflicts, replicated}` for each write that gave a doc a new
-//! live leaf while leaving it with `_conflicts` (a fork, a replicated branch, a resurrected
-//! deleted branch). Editing the winner or a loser, or deleting a loser, is not an event: the
-//! number of live leaves does not grow.
+//! Conflict events: `{id, rev, conflicts, replicated}` for each write that left a doc with
+//! `_conflicts` and gave it a conflicting leaf it did not have: a live leaf that is not one
+//! of the doc's live leaves before the write nor their descendant (a fork, a replicated
+//! branch, a resurrected deleted branch; see `write::adds_conflict`). Editing the winner or a
+//! loser, or deleting a loser, is not an event.
 //!
 //! Events are published after their batch commits (never for a plan thrown away as stale)
 //! into a bounded log on the handle; a `ConflictFeed` reads the log from where it started, as

@@ -86,8 +86,11 @@ struct DocPlan {
     dropped: Vec<Rev>,
     changed: bool,
     /// Non-deleted leaves before this batch: more than one means a conflict-index entry to
-    /// update or delete, and a write that adds one is a conflict event (`conflict_events`).
+    /// update or delete.
     old_live_leaves: usize,
+    /// Those leaves, kept only when there were two or more (a doc with conflicts already; see
+    /// `adds_conflict`).
+    old_conflicted: Vec<Rev>,
     /// A doc of this batch from a peer changed it (the event's `replicated`).
     from_peer: bool,
 }
@@ -102,6 +105,10 @@ impl DocPlan {
             None => (None, RevTree::default()),
         };
         let old_live_leaves = tree.live_leaf_count();
+        let old_conflicted = match old_live_leaves {
+            0 | 1 => Vec::new(),
+            _ => tree.leaves().into_iter().filter(|l| !l.deleted).map(|l| l.rev).collect(),
+        };
         DocPlan {
             old,
             tree,
@@ -109,6 +116,7 @@ impl DocPlan {
             dropped: Vec::new(),
             changed: false,
             old_live_leaves,
+            old_conflicted,
             from_peer: false,
         }
     }
@@ -661,8 +669,7 @@ impl Database {
             let tree = std::mem::take(&mut p.tree);
             match conflicts::entry(&tree) {
                 Some(entry) => {
-                    let live = tree.live_leaf_count();
-                    if live > p.old_live_leaves {
+                    if adds_conflict(&p.old_conflicted, &tree) {
                         events.push(ConflictEvent {
                             id: id.to_string(),
                             rev: winner.rev.to_string(),
@@ -692,6 +699,21 @@ impl Database {
         batch.ops.append(&mut new_seqs.ops);
         Ok(events)
     }
+}
+
+/// Whether a write that leaves the doc with conflicts gave it a conflicting leaf it did not
+/// have (a conflict event, `conflict_events`). Without conflicts before (`old_conflicted`
+/// empty), yes. Otherwise only a live leaf that neither was live before nor descends from
+/// one that was: editing a loser is no new conflict, but a fork, another replicated branch
+/// or a resurrected deleted branch is, even in a batch that also deletes a loser.
+fn adds_conflict(old_conflicted: &[Rev], tree: &RevTree) -> bool {
+    if old_conflicted.is_empty() {
+        return true;
+    }
+    tree.leaves()
+        .into_iter()
+        .filter(|l| !l.deleted)
+        .any(|l| tree.ancestry(&l.rev).is_some_and(|path| !path.iter().any(|r| old_conflicted.contains(r))))
 }
 
 /// The body of `rev`, the parent of an edit: written earlier in this batch, the stored winner,
