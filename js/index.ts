@@ -19,6 +19,7 @@ import init, {
   RemoteDatabase,
   Replication as WasmReplication,
   type ChangesFeed,
+  type ConflictFeed,
   type Endpoint,
 } from './settee_core.js';
 import {
@@ -39,6 +40,10 @@ import type {
   ChangeRow,
   ChangesOptions,
   ChangesResponse,
+  ConflictEvent,
+  ConflictsOptions,
+  ConflictsResponse,
+  MergeFunction,
   AttachmentInput,
   DatabaseInfo,
   GetAttachmentOptions,
@@ -98,6 +103,9 @@ export class Settee<Doc extends object = Record<string, unknown>> {
   readonly #name: string;
   readonly #options: SetteeOptions;
   #db: Promise<Database | RemoteDatabase> | undefined;
+  #conflictListeners: ((event: ConflictEvent) => void)[] = [];
+  /** The running conflict feed, if any; replaced by `off` of the last listener. */
+  #conflictFeed: { feed?: ConflictFeed; stopped: boolean } | undefined;
 
   /** Names a database; nothing is opened until the first call. */
   constructor(name: string, options: SetteeOptions = {}) {
@@ -210,6 +218,79 @@ export class Settee<Doc extends object = Record<string, unknown>> {
    */
   async verify(): Promise<VerifyReport> {
     return (await this.#open()).verify();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Conflicts (local databases)
+
+  /**
+   * The documents that have conflicts (non-deleted losing revisions), in id order, read from
+   * a persisted index (no scan of all docs). Each row has the winning `rev` and the losing
+   * `conflicts`; `include_docs` adds the winner as a doc with `_conflicts`.
+   */
+  async conflicts(options: ConflictsOptions = {}): Promise<ConflictsResponse<Doc>> {
+    const db = await this.#open();
+    if (!('conflicts' in db)) throw remoteOnly('conflicts');
+    return db.conflicts(options);
+  }
+
+  /**
+   * Resolves the conflicts of `id`: calls `merge(winner, losers)` and writes what it returns
+   * on top of the winner, with every loser deleted, as one atomic write. If the document
+   * changed meanwhile, it is read and merged again (up to 5 times, then a 409). A document
+   * without conflicts resolves with its current rev and `merge` is not called. A missing or
+   * deleted document is a 404; a merge result that is not an object is a 400; an exception
+   * thrown by `merge` rejects as is; in each case nothing is written.
+   */
+  async resolveConflict(id: string, merge: MergeFunction<Doc>): Promise<PutResponse> {
+    const db = await this.#open();
+    if (!('resolveConflict' in db)) throw remoteOnly('resolveConflict');
+    return db.resolveConflict(id, merge);
+  }
+
+  /**
+   * Listens for `'conflict'`: a write through this object (replication into it included) left
+   * a document with a new conflicting leaf. Writes from other tabs are not heard. Listening
+   * on a remote database never fires.
+   */
+  on(event: 'conflict', listener: (event: ConflictEvent) => void): this {
+    if (event !== 'conflict') throw new TypeError(`unknown event ${String(event)}`);
+    this.#conflictListeners.push(listener);
+    if (!this.#conflictFeed) this.#pumpConflicts();
+    return this;
+  }
+
+  /** Removes a listener added with `on`. */
+  off(event: 'conflict', listener: (event: ConflictEvent) => void): this {
+    const i = this.#conflictListeners.indexOf(listener);
+    if (event === 'conflict' && i >= 0) this.#conflictListeners.splice(i, 1);
+    if (!this.#conflictListeners.length && this.#conflictFeed) {
+      this.#conflictFeed.stopped = true;
+      this.#conflictFeed.feed?.cancel();
+      this.#conflictFeed = undefined;
+    }
+    return this;
+  }
+
+  /** Reads the wasm conflict feed and calls the listeners, until `off` or `close`. */
+  #pumpConflicts(): void {
+    const state: { feed?: ConflictFeed; stopped: boolean } = { stopped: false };
+    this.#conflictFeed = state;
+    void (async () => {
+      const db = await this.#open();
+      if (state.stopped || !('conflictFeed' in db)) return;
+      state.feed = db.conflictFeed();
+      for (;;) {
+        const events = (await state.feed.next()) as ConflictEvent[] | undefined;
+        if (events === undefined) break;
+        for (const e of events) for (const listener of [...this.#conflictListeners]) callSafely(listener, e);
+      }
+    })()
+      .catch((err: unknown) => globalThis.reportError?.(err))
+      .finally(() => {
+        state.feed?.free();
+        if (this.#conflictFeed === state) this.#conflictFeed = undefined;
+      });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -379,19 +460,25 @@ export class Settee<Doc extends object = Record<string, unknown>> {
     target: Settee<D> | string,
     options: ReplicationOptions<D> = {},
   ): Replication<ReplicationChange<D>, ReplicationResult> {
-    return new Replication((emit) =>
-      Promise.all([asSettee(source)._endpoint(), asSettee(target)._endpoint()]).then(([s, t]) =>
-        withEndpoints([s, t], () => WasmReplication.start(s, t, options, emit)),
-      ),
+    const to = asSettee(target);
+    return new Replication(
+      (emit) =>
+        Promise.all([asSettee(source)._endpoint(), to._endpoint()]).then(([s, t]) =>
+          withEndpoints([s, t], () => WasmReplication.start(s, t, options, emit)),
+        ),
+      localOnly([to]),
     );
   }
 
   /** Replicates both ways: this → `other` is `push`, `other` → this is `pull`. */
   sync(other: Settee<Doc> | string, options: ReplicationOptions<Doc> = {}): Replication<SyncChange<Doc>, SyncResult> {
-    return new Replication((emit) =>
-      Promise.all([this._endpoint(), asSettee(other)._endpoint()]).then(([a, b]) =>
-        withEndpoints([a, b], () => WasmReplication.sync(a, b, options, emit)),
-      ),
+    const peer = asSettee(other);
+    return new Replication(
+      (emit) =>
+        Promise.all([this._endpoint(), peer._endpoint()]).then(([a, b]) =>
+          withEndpoints([a, b], () => WasmReplication.sync(a, b, options, emit)),
+        ),
+      localOnly([this, peer]),
     );
   }
 
@@ -417,6 +504,11 @@ function remoteOnly(method: string): Error {
 /** A name starting with http:// or https:// is a remote CouchDB database. */
 function isUrl(name: string): boolean {
   return /^https?:\/\//i.test(name);
+}
+
+/** The local databases among `dbs`: a replication reports the conflicts written into them. */
+function localOnly<D extends object>(dbs: Settee<D>[]): Settee<D>[] {
+  return dbs.filter((db) => !isUrl(db.name));
 }
 
 function asSettee<D extends object>(db: Settee<D> | string): Settee<D> {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Replication as WasmReplication } from './settee_core.js';
-import type { ExistingDoc, Revisions, SetteeError } from './types.js';
+import type { ConflictEvent, ExistingDoc, Revisions, SetteeError } from './types.js';
 
 /** Options of a replication (PouchDB's names). */
 export interface ReplicationOptions<Doc = Record<string, unknown>> {
@@ -112,6 +112,18 @@ export interface ReplicationEvents<C, R> {
   denied: (err: ReplicationDocError & { direction?: 'push' | 'pull' }) => void;
   complete: (result: R) => void;
   error: (err: ReplicationError) => void;
+  /**
+   * A replicated write left a doc of a local target with a new conflicting leaf. Heard
+   * through the target's `'conflict'` events that are `replicated`: while two replications
+   * write into one database, each hears the other's too.
+   */
+  conflict: (event: ConflictEvent) => void;
+}
+
+/** @internal A local database whose conflict events a replication forwards. */
+export interface ConflictSource {
+  on(event: 'conflict', listener: (event: ConflictEvent) => void): unknown;
+  off(event: 'conflict', listener: (event: ConflictEvent) => void): unknown;
 }
 
 /**
@@ -124,9 +136,25 @@ export class Replication<C, R> implements PromiseLike<R> {
   #cancelled = false;
   #result: Promise<R>;
 
-  /** @internal `start` gets the emit callback and resolves to the wasm replication. */
-  constructor(start: (emit: (name: string, payload: unknown) => void) => Promise<WasmReplication>) {
+  /**
+   * @internal `start` gets the emit callback and resolves to the wasm replication; `targets`
+   * are the local databases it writes into, whose replicated conflicts it reports.
+   */
+  constructor(
+    start: (emit: (name: string, payload: unknown) => void) => Promise<WasmReplication>,
+    targets: ConflictSource[] = [],
+  ) {
     const emit = (name: string, payload: unknown) => this.#emit(name as keyof ReplicationEvents<C, R>, payload);
+    // Listen before starting, so the first batch's conflicts are heard.
+    const onConflict = (event: ConflictEvent) => {
+      if (event.replicated) this.#emit('conflict', event);
+    };
+    for (const db of targets) db.on('conflict', onConflict);
+    // The events of the last batch reach the listeners a tick after its write: stop later.
+    const unwatch = () =>
+      setTimeout(() => {
+        for (const db of targets) db.off('conflict', onConflict);
+      }, 0);
     this.#result = start(emit)
       .then((wasm) => {
         this.#wasm = wasm;
@@ -135,10 +163,12 @@ export class Replication<C, R> implements PromiseLike<R> {
       })
       .then(
         (result) => {
+          unwatch();
           this.#emit('complete', result);
           return result;
         },
         (err: unknown) => {
+          unwatch();
           this.#emit('error', err);
           throw err;
         },

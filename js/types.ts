@@ -364,6 +364,8 @@ export interface VerifyReport {
   local_docs: number;
   /** Views and Mango indexes with a stored index. */
   views: number;
+  /** Entries of the conflict index: docs with `_conflicts` (checked once the index is built). */
+  conflicts: number;
   /** Sorted runs and chunk records of the storage engine (0 for `adapter: 'memory'`). */
   runs: number;
   chunks: number;
@@ -372,5 +374,50 @@ export interface VerifyReport {
   tombstones: number;
   bytes: number;
 }
+
+/** Options of `conflicts()`: a page of the conflict index, by doc id. */
+export interface ConflictsOptions {
+  include_docs?: boolean;
+  /** The first doc id to list (inclusive). */
+  startkey?: string;
+  /** The last doc id to list (inclusive). */
+  endkey?: string;
+  limit?: number;
+  skip?: number;
+}
+
+/** One doc with conflicts: its winning rev and its non-deleted losing revs. */
+export interface ConflictRow<Doc> {
+  id: string;
+  rev: string;
+  /** The losing revs that are not deleted (the doc's `_conflicts`), best first. */
+  conflicts: string[];
+  /** With `include_docs`: the winning revision with its `_conflicts`. */
+  doc?: ExistingDoc<Doc> & { _conflicts: string[] };
+}
+
+export interface ConflictsResponse<Doc> {
+  rows: ConflictRow<Doc>[];
+}
+
+/** A `'conflict'` event: a write left doc `id` with a new conflicting leaf. */
+export interface ConflictEvent {
+  id: string;
+  /** The winning rev after the write. */
+  rev: string;
+  /** The non-deleted losing revs after the write. */
+  conflicts: string[];
+  /** Written by a replication into this database. */
+  replicated: boolean;
+}
+
+/**
+ * `resolveConflict`'s merge: given the winner (without `_conflicts`) and the losing
+ * revisions, returns (or resolves to) the body to keep. Its `_id` and `_rev` are ignored.
+ */
+export type MergeFunction<Doc> = (
+  winner: ExistingDoc<Doc>,
+  losers: ExistingDoc<Doc>[],
+) => Doc | Partial<ExistingDoc<Doc>> | PromiseLike<Doc | Partial<ExistingDoc<Doc>>>;
 
 export type * from './query-types.js';

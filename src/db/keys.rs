@@ -7,6 +7,7 @@
 //! | `s` seq (u64 big-endian) | the id of the doc whose latest change has this seq |
 //! | `l` id | a `_local` doc (no rev tree, never in changes or allDocs) |
 //! | `m` name | metadata: update seq, doc count |
+//! | `c` id | the conflict index: present only while the doc has `_conflicts` (see `conflicts`) |
 //!
 //! Ids are UTF-8, so `d` keys sort by code point, which is how CouchDB orders `_all_docs`.
 //! Seqs are big-endian so that byte order is numeric order.
@@ -16,6 +17,7 @@ pub const BODY: u8 = b'b';
 pub const SEQ: u8 = b's';
 pub const LOCAL: u8 = b'l';
 pub const META: u8 = b'm';
+pub const CONFLICT: u8 = b'c';
 
 pub fn doc(id: &str) -> Vec<u8> {
     prefixed(DOC, id.as_bytes())
@@ -34,6 +36,11 @@ pub fn body(id: &str, rev: &str) -> Vec<u8> {
     k
 }
 
+/// The conflict-index entry of a doc (`conflicts`).
+pub fn conflict(id: &str) -> Vec<u8> {
+    prefixed(CONFLICT, id.as_bytes())
+}
+
 pub fn seq(seq: u64) -> Vec<u8> {
     prefixed(SEQ, &seq.to_be_bytes())
 }
@@ -48,7 +55,7 @@ pub fn seq_of(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes))
 }
 
-/// The id in a `doc` key.
+/// The id in a `doc` (or `conflict`) key.
 pub fn id_of(key: &[u8]) -> Option<&str> {
     std::str::from_utf8(key.get(1..)?).ok()
 }

@@ -21,6 +21,9 @@ pub mod attachments;
 pub mod changes;
 pub mod changes_filter;
 pub mod changes_out;
+pub mod conflict_events;
+mod conflict_resolve;
+mod conflicts;
 pub mod doc;
 mod doc_raw;
 mod group;
@@ -77,6 +80,8 @@ pub struct Database {
     mango_cache: views::MangoCache,
     /// The schema and the `validate_doc_update` functions writes are checked against.
     validation: validate::State,
+    /// The conflict events of this handle's writes (`conflict_events`).
+    conflict_log: conflict_events::ConflictLog,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -140,6 +145,7 @@ impl Database {
             new_id: options.new_id,
             mango_cache: RefCell::default(),
             validation: validate::State::default(),
+            conflict_log: conflict_events::ConflictLog::default(),
         }
     }
 

@@ -11,7 +11,9 @@
 //! 3. The seq index: every key is a seq, every value an id; there are as many entries as doc
 //!    records (with 2, that means no stale entry); the newest is the meta `update_seq`.
 //! 4. The meta `doc_count` is the number of records whose winner is not deleted.
-//! 5. Lighter (`verify_more`): every non-winning body (`b` key) belongs to a rev of its doc's
+//! 5. The conflict index (`c` keys, once the store has its `m conflicts` flag): one entry per
+//!    doc whose tree has `_conflicts`, holding that doc's winner and conflicts, and no other.
+//! 6. Lighter (`verify_more`): every non-winning body (`b` key) belongs to a rev of its doc's
 //!    tree; `_local` docs decode; view metas (`V` keys) decode and are not ahead of
 //!    `update_seq`. View rows and attachment data are not checked.
 //!
@@ -50,6 +52,8 @@ pub struct VerifyReport {
     pub bodies: u64,
     pub local_docs: u64,
     pub views: u64,
+    /// Conflict-index entries: docs with `_conflicts` (0 while an old store's index is unbuilt).
+    pub conflicts: u64,
     /// LSM runs and chunks (0 for the memory store).
     pub runs: u64,
     pub chunks: u64,
@@ -128,7 +132,8 @@ impl Database {
             bytes: kv.bytes,
             ..VerifyReport::default()
         };
-        self.verify_docs(&meta, &mut r).await?;
+        let mut conflicted = Vec::new();
+        self.verify_docs(&meta, &mut r, &mut conflicted).await?;
         self.verify_seqs(&meta, &mut r).await?;
         if r.doc_count != meta.doc_count {
             return Err(Error::corruption(format!(
@@ -136,14 +141,21 @@ impl Database {
                 meta.doc_count, r.doc_count
             )));
         }
+        self.verify_conflicts(&conflicted, &mut r).await?;
         self.verify_bodies(&mut r).await?;
         self.verify_locals(&mut r).await?;
         self.verify_views(&meta, &mut r).await?;
         Ok(r)
     }
 
-    /// Each doc record, and the seq-index entry its seq names.
-    async fn verify_docs(&self, meta: &Meta, r: &mut VerifyReport) -> Result<()> {
+    /// Each doc record, and the seq-index entry its seq names. Collects the conflict-index
+    /// entries the records call for, by id.
+    async fn verify_docs(
+        &self,
+        meta: &Meta,
+        r: &mut VerifyReport,
+        conflicted: &mut Vec<(String, Vec<u8>)>,
+    ) -> Result<()> {
         let mut pages = Pages::of(keys::DOC);
         while let Some(page) = pages.next(&*self.kv).await? {
             let mut claims: Vec<(u64, &str)> = Vec::with_capacity(page.len());
@@ -151,7 +163,10 @@ impl Database {
                 let id = keys::id_of(k).ok_or_else(|| {
                     Error::corruption(format!("doc key \"{}\": the id is not UTF-8", k.escape_ascii()))
                 })?;
-                let (seq, live) = check_record(id, v)?;
+                let (seq, live, conflict_entry) = check_record(id, v)?;
+                if let Some(entry) = conflict_entry {
+                    conflicted.push((id.to_string(), entry));
+                }
                 if seq == 0 || seq > meta.update_seq {
                     return Err(index_error(format!(
                         "doc {} is at seq {seq}, but the seqs given out are 1 to {}",
@@ -245,8 +260,9 @@ impl Database {
     }
 }
 
-/// Decodes a doc record whole and checks it; returns its seq and whether its winner is live.
-fn check_record(id: &str, bytes: &[u8]) -> Result<(u64, bool)> {
+/// Decodes a doc record whole and checks it; returns its seq, whether its winner is live, and
+/// the conflict-index entry it calls for.
+fn check_record(id: &str, bytes: &[u8]) -> Result<(u64, bool, Option<Vec<u8>>)> {
     let bad = |what: String| Error::corruption(format!("doc record for id {}: {what}", quoted(id)));
     let rec = DocRecord::decode(bytes).map_err(record::for_id(id))?;
     let tree = &rec.meta.tree;
@@ -265,7 +281,7 @@ fn check_record(id: &str, bytes: &[u8]) -> Result<(u64, bool)> {
     if let Some(body) = &rec.winner_body {
         serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| bad(format!("body: {e}")))?;
     }
-    Ok((rec.meta.seq, !winner.deleted))
+    Ok((rec.meta.seq, !winner.deleted, super::conflicts::entry(tree)))
 }
 
 /// A doc record's seq, from its head when it has one.

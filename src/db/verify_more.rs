@@ -11,6 +11,47 @@ use crate::error::{Error, Result};
 use std::collections::HashMap;
 
 impl Database {
+    /// The conflict index holds exactly `expected` (ids in order, as the doc scan found them),
+    /// once the store says it is complete (see `conflicts`).
+    pub(super) async fn verify_conflicts(
+        &self,
+        expected: &[(String, Vec<u8>)],
+        r: &mut VerifyReport,
+    ) -> Result<()> {
+        if self.kv.get(&super::conflicts::indexed_flag()).await?.is_none() {
+            return Ok(());
+        }
+        let bad = |what: String| Error::corruption(format!("conflict index: {what}"));
+        let mut want = expected.iter().peekable();
+        let mut pages = Pages::of(keys::CONFLICT);
+        while let Some(page) = pages.next(&*self.kv).await? {
+            for (k, v) in &page {
+                let id = keys::id_of(k)
+                    .ok_or_else(|| bad(format!("key \"{}\" is not UTF-8", k.escape_ascii())))?;
+                // Every expected id before this key has no entry.
+                if let Some((missing, _)) = want.next_if(|(w, _)| w.as_str() < id) {
+                    return Err(bad(format!("doc {} has conflicts but no entry", quoted(missing))));
+                }
+                match want.next_if(|(w, _)| w == id) {
+                    None => {
+                        return Err(bad(format!("an entry for doc {}, which has no conflicts", quoted(id))))
+                    }
+                    Some((_, entry)) if entry[..] != v[..] => {
+                        return Err(bad(format!(
+                            "the entry for doc {} disagrees with its rev tree",
+                            quoted(id)
+                        )))
+                    }
+                    Some(_) => r.conflicts += 1,
+                }
+            }
+        }
+        match want.next() {
+            Some((missing, _)) => Err(bad(format!("doc {} has conflicts but no entry", quoted(missing)))),
+            None => Ok(()),
+        }
+    }
+
     /// Every body under a `b` key belongs to a rev in its doc's tree.
     pub(super) async fn verify_bodies(&self, r: &mut VerifyReport) -> Result<()> {
         let mut pages = Pages::of(keys::BODY);

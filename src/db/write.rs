@@ -3,15 +3,18 @@
 //!
 //! A call reads every record it touches in one `get_many`, applies the docs in input order to
 //! in-memory state (so two edits of one id in a batch see each other), and commits one batch.
-//! A doc that fails (409, validation) yields an error row and leaves the others alone.
+//! A doc that fails (409, validation) yields an error row and leaves the others alone, except
+//! in `write_all_or_nothing` (`resolveConflict`'s write), where any failure writes nothing.
+//! The conflict index (`conflicts`) is written in the same batch as the doc records.
 
+use super::conflict_events::ConflictEvent;
 use super::doc::{is_local, parse_doc, ParsedDoc};
 use super::doc_raw::{parse_doc_text, raw_id};
 use super::group::{self, Docs};
 use super::local::LocalPlan;
 use super::record::{DocMeta, DocRecord};
 use super::validate::{self, is_design};
-use super::{attachments, json, keys, Database, Meta};
+use super::{attachments, conflicts, json, keys, Database, Meta};
 use crate::core::rev::{new_rev_hash_of_json, Rev};
 use crate::core::rev_tree::{Leaf, MergeOutcome, RevTree};
 use crate::error::{Error, Result};
@@ -82,6 +85,14 @@ struct DocPlan {
     /// Bodies to delete (stemmed away).
     dropped: Vec<Rev>,
     changed: bool,
+    /// Non-deleted leaves before this batch: more than one means a conflict-index entry to
+    /// update or delete.
+    old_live_leaves: usize,
+    /// Those leaves, kept only when there were two or more (a doc with conflicts already; see
+    /// `adds_conflict`).
+    old_conflicted: Vec<Rev>,
+    /// A doc of this batch from a peer changed it (the event's `replicated`).
+    from_peer: bool,
 }
 
 impl DocPlan {
@@ -93,7 +104,21 @@ impl DocPlan {
             }
             None => (None, RevTree::default()),
         };
-        DocPlan { old, tree, new_bodies: Vec::new(), dropped: Vec::new(), changed: false }
+        let old_live_leaves = tree.live_leaf_count();
+        let old_conflicted = match old_live_leaves {
+            0 | 1 => Vec::new(),
+            _ => tree.leaves().into_iter().filter(|l| !l.deleted).map(|l| l.rev).collect(),
+        };
+        DocPlan {
+            old,
+            tree,
+            new_bodies: Vec::new(),
+            dropped: Vec::new(),
+            changed: false,
+            old_live_leaves,
+            old_conflicted,
+            from_peer: false,
+        }
     }
 
     fn new_body(&self, rev: &Rev) -> Option<&Vec<u8>> {
@@ -257,22 +282,39 @@ impl Database {
                 return rows;
             }
             let Some(group) = self.writes.take_group() else { return Err(group::abandoned()) };
-            let outcome = self.commit_group(&group.docs, group.new_edits).await;
+            let outcome = self.commit_group(&group.docs, group.new_edits, false).await;
             group.finish(outcome);
         }
     }
 
+    /// Edits (`new_edits: true`) committed all or nothing: if any doc fails (a 409, a
+    /// validation error), nothing is written and the rows say why. Not grouped with other
+    /// calls, whose docs must not fail with it; it still waits its turn for the write lock.
+    pub(super) async fn write_all_or_nothing(&self, parsed: Docs) -> Result<Vec<WriteResult>> {
+        self.check_open()?;
+        let _guard = self.write_lock.lock().await;
+        self.commit_group(&parsed, true, true).await
+    }
+
     /// Plans and commits one batch, re-planning while another handle keeps committing first.
-    async fn commit_group(&self, docs: &Docs, new_edits: bool) -> Result<Vec<WriteResult>> {
+    /// With `all_or_nothing`, a plan with an error row is not committed.
+    async fn commit_group(
+        &self,
+        docs: &Docs,
+        new_edits: bool,
+        all_or_nothing: bool,
+    ) -> Result<Vec<WriteResult>> {
         for attempt in 0.. {
             let version = self.kv.version();
-            let (batch, results) = self.plan(docs, new_edits).await?;
-            if batch.is_empty() {
+            let (batch, results, events) = self.plan(docs, new_edits).await?;
+            let failed = || results.iter().any(|r| matches!(r, WriteResult::Err { .. }));
+            if batch.is_empty() || (all_or_nothing && failed()) {
                 return Ok(results);
             }
             match self.kv.write(batch, Some(version)).await {
                 Ok(_) => {
                     self.notify.notify();
+                    self.conflict_log.publish(events);
                     return Ok(results);
                 }
                 Err(e) if e.is_stale() && attempt < MAX_ATTEMPTS => {
@@ -310,7 +352,7 @@ impl Database {
         &self,
         docs: &[(Option<String>, Result<ParsedDoc>)],
         new_edits: bool,
-    ) -> Result<(WriteBatch, Vec<WriteResult>)> {
+    ) -> Result<(WriteBatch, Vec<WriteResult>, Vec<ConflictEvent>)> {
         let mut ids: Vec<&str> = Vec::new();
         let mut local_ids: Vec<&str> = Vec::new();
         for d in docs.iter().filter_map(|(_, d)| d.as_ref().ok()) {
@@ -396,6 +438,9 @@ impl Database {
             };
             if outcome.is_ok() {
                 new_data.extend(d.new_attachments.iter());
+                if let Some(plan) = plans.get_mut(id).filter(|_| d.from_peer) {
+                    plan.from_peer = true;
+                }
             }
             if let (Some(marks), Ok(rev), true) = (&mut trust, &outcome, app_writes_design(d)) {
                 marks.insert(id.to_string(), Value::String(rev.clone()));
@@ -413,8 +458,8 @@ impl Database {
         if let (Some(marks), true) = (&trust, trust_changed) {
             batch.put(validate::trust_key(), serde_json::to_vec(marks).expect("maps serialise"));
         }
-        self.commit_docs(&mut plans, meta, &mut batch).await?;
-        Ok((batch, results))
+        let events = self.commit_docs(&mut plans, meta, &mut batch).await?;
+        Ok((batch, results, events))
     }
 
     /// A normal edit (`new_edits: true`): must name a current leaf, or create.
@@ -529,8 +574,14 @@ impl Database {
         Ok(wanted.into_iter().zip(found).filter_map(|(k, v)| Some((k, v?))).collect())
     }
 
-    /// Turns changed doc plans into KV ops: record, bodies, seq index, counters.
-    async fn commit_docs(&self, plans: &mut Plans<'_>, meta: Meta, batch: &mut WriteBatch) -> Result<()> {
+    /// Turns changed doc plans into KV ops: record, bodies, seq index, conflict index,
+    /// counters. Returns the conflict events the batch makes, to publish once it commits.
+    async fn commit_docs(
+        &self,
+        plans: &mut Plans<'_>,
+        meta: Meta,
+        batch: &mut WriteBatch,
+    ) -> Result<Vec<ConflictEvent>> {
         // `plans.ids` is sorted, so seqs go out in a stable order (by id): the same batch always
         // gets the same seqs.
         let changed: Vec<(&str, &mut DocPlan, Leaf)> = plans
@@ -544,7 +595,7 @@ impl Database {
             })
             .collect();
         if changed.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let Meta { mut update_seq, mut doc_count } = meta;
 
@@ -573,6 +624,9 @@ impl Database {
         let mut records = WriteBatch::new();
         let mut old_seqs = WriteBatch::new();
         let mut new_seqs = WriteBatch::new();
+        let mut conflict_entries = WriteBatch::new();
+        let mut events = Vec::new();
+        let first_write = update_seq == 0;
 
         for (i, (id, p, winner)) in changed.into_iter().enumerate() {
             let old = p.old.take();
@@ -613,17 +667,53 @@ impl Database {
                 bodies.delete(keys::body(id, &rev.to_string()));
             }
             let tree = std::mem::take(&mut p.tree);
+            match conflicts::entry(&tree) {
+                Some(entry) => {
+                    if adds_conflict(&p.old_conflicted, &tree) {
+                        events.push(ConflictEvent {
+                            id: id.to_string(),
+                            rev: winner.rev.to_string(),
+                            conflicts: tree.conflicts().iter().map(ToString::to_string).collect(),
+                            replicated: p.from_peer,
+                        });
+                    }
+                    conflict_entries.put(keys::conflict(id), entry);
+                }
+                None if p.old_live_leaves > 1 => conflict_entries.delete(keys::conflict(id)),
+                None => {}
+            }
             let record = DocRecord { meta: DocMeta { seq: update_seq, tree }, winner_body };
             records.put(keys::doc(id), record.encode());
         }
         batch.ops.append(&mut bodies.ops);
+        batch.ops.append(&mut conflict_entries.ops);
         batch.ops.append(&mut records.ops);
+        // A database's first write marks its (empty) conflict index as complete: only stores
+        // written before the index existed need `ensure_conflict_index`'s scan.
+        if first_write {
+            batch.put(conflicts::indexed_flag(), Vec::new());
+        }
         batch.put(keys::meta("count"), doc_count.to_be_bytes().to_vec());
         batch.put(keys::meta("seq"), update_seq.to_be_bytes().to_vec());
         batch.ops.append(&mut old_seqs.ops);
         batch.ops.append(&mut new_seqs.ops);
-        Ok(())
+        Ok(events)
     }
+}
+
+/// Whether a write that leaves the doc with conflicts gave it a conflicting leaf it did not
+/// have (a conflict event, `conflict_events`). Without conflicts before (`old_conflicted`
+/// empty), yes. Otherwise only a live leaf that neither was live before nor descends from
+/// one that was: editing a loser is no new conflict, but a fork, another replicated branch
+/// or a resurrected deleted branch is, even in a batch that also deletes a loser.
+fn adds_conflict(old_conflicted: &[Rev], tree: &RevTree) -> bool {
+    if old_conflicted.is_empty() {
+        return true;
+    }
+    tree.leaves()
+        .into_iter()
+        .filter(|l| !l.deleted)
+        .any(|l| tree.ancestry(&l.rev).is_some_and(|path| !path.iter().any(|r| old_conflicted.contains(r))))
 }
 
 /// The body of `rev`, the parent of an edit: written earlier in this batch, the stored winner,

@@ -292,5 +292,9 @@ async fn open(name: &str, options: &JsValue) -> Result<db::Database> {
     let (kv, adapter) = storage::open(name, adapter, &prefix).await?;
     let db = db::Database::new(name, kv, DatabaseOptions { adapter, revs_limit, new_id: Box::new(new_id) });
     super::validation::configure(&db, &options)?;
+    // A store from before the conflict index gets it now, once. A failure here (a damaged
+    // record) must not stop the open, where `verify` can name it: `conflicts()` tries again
+    // and reports it.
+    let _ = db.ensure_conflict_index().await;
     Ok(db)
 }

@@ -8,6 +8,7 @@
 
 mod attachments;
 mod changes_feed;
+mod conflicts;
 mod convert;
 mod database;
 mod database_query;
@@ -24,6 +25,7 @@ mod validation;
 mod view_fns;
 
 pub use changes_feed::ChangesFeed;
+pub use conflicts::ConflictFeed;
 pub use database::Database;
 pub use endpoint::Endpoint;
 pub use remote_database::RemoteDatabase;

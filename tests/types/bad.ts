@@ -16,6 +16,8 @@ export async function misuse(): Promise<void> {
   await db.post({ _id: 'a', text: 'post picks the id' }); // error: TS2322
   new Settee('x', { adapter: 'localStorage' }); // error: TS2322
   (await db.get('a'))._revisions.ids; // error: TS2339
+  await db.resolveConflict('a', (winner) => ({ text: winner.text.length })); // error: TS2322
+  db.on('conflicted', () => {}); // error: TS2345
   await db.get('a', { revs: 'yes' }); // error: TS2769
   const all = await db.allDocs();
   all.rows[0]?.doc?.nope; // error: TS2339

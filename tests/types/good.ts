@@ -1,6 +1,16 @@
 // Typed usage that must compile under `tsc --noEmit --strict`.
 import { Settee, isSetteeError } from 'settee';
-import type { ChangeRow, FromSchema, PutResponse, SchemaSpec, Seq, SetteeError, SetteeOptions, VerifyReport } from 'settee';
+import type {
+  ChangeRow,
+  ConflictEvent,
+  FromSchema,
+  PutResponse,
+  SchemaSpec,
+  Seq,
+  SetteeError,
+  SetteeOptions,
+  VerifyReport,
+} from 'settee';
 
 interface Note {
   text: string;
@@ -98,7 +108,19 @@ export async function usage(): Promise<void> {
   await db.compact();
   const report: VerifyReport = await db.verify();
   const verified: true = report.ok;
-  report.docs.toFixed() + report.chunks.toFixed() + String(verified);
+  report.docs.toFixed() + report.chunks.toFixed() + report.conflicts.toFixed() + String(verified);
+
+  // Conflicts: the index, the event (on a database and a replication) and the resolution.
+  const { rows: conflicted } = await db.conflicts({ include_docs: true, limit: 10 });
+  conflicted[0]?.conflicts.map((r) => r.length);
+  conflicted[0]?.doc?.text.toUpperCase();
+  conflicted[0]?.doc?._conflicts.length;
+  db.on('conflict', (e: ConflictEvent) => e.conflicts.length + e.rev.length + Number(e.replicated)).off('conflict', () => {});
+  db.replicate.to('http://h/db').on('conflict', (e) => e.id.length);
+  const resolved: PutResponse = await db.resolveConflict('a', async (winner, losers) => ({
+    text: [winner.text, ...losers.map((l) => l.text)].join(' '),
+  }));
+  void resolved;
   await db.close();
   await db.destroy();
 

@@ -61,6 +61,12 @@ impl RevTree {
         self.leaf_nodes().count()
     }
 
+    /// How many leaves are not deleted. With two or more the doc has `_conflicts`: a live
+    /// leaf always beats a deleted one, so the winner is one of them and the rest lose.
+    pub fn live_leaf_count(&self) -> usize {
+        self.leaf_nodes().filter(|n| !n.is_deleted()).count()
+    }
+
     /// Non-deleted leaves other than the winner, in winner order (`_conflicts`).
     pub fn conflicts(&self) -> Vec<Rev> {
         self.sorted_leaf_nodes().into_iter().skip(1).filter(|n| !n.is_deleted()).map(Node::rev).collect()
