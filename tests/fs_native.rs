@@ -338,6 +338,39 @@ fn a_get_of_a_chunk_not_in_memory_reads_one_block_and_the_index_not_the_whole_ch
     });
 }
 
+#[test]
+fn record_files_are_packed_smaller_and_plain_files_from_before_packing_still_read() {
+    block_on(async {
+        let dir = TempDir::new("packed");
+        let opts = LsmOptions { auto_compact: false, ..LsmOptions::default() };
+        let lsm = open_lsm(Rc::new(StdFs::new()), &dir.path(), opts.clone()).await.unwrap();
+        for b in 0..4 {
+            lsm.write(docs(b * 2000, b * 2000 + 2000), None).await.unwrap();
+        }
+        lsm.compact_all().await.unwrap();
+        let expect = all(&lsm).await;
+        lsm.close();
+        drop(lsm);
+        let (mut packed, mut plain) = (0, 0);
+        for name in named(&dir, "chunk~") {
+            let path = dir.0.join(&name);
+            let bytes = std::fs::read(&path).unwrap();
+            packed += bytes.len();
+            let record = settee::kv::fs::unpack_file(&name, bytes).unwrap();
+            plain += record.len();
+            // As Settee wrote record files before packing.
+            std::fs::write(&path, record).unwrap();
+        }
+        assert!(packed * 2 < plain, "{packed} bytes packed for {plain} bytes of records");
+        let again = open_lsm(Rc::new(StdFs::new()), &dir.path(), opts).await.unwrap();
+        // Gets first: the chunks are not in memory, so they read parts of the plain files.
+        for i in (0..expect.len()).step_by(997) {
+            assert_eq!(again.get(&expect[i].0).await.unwrap().as_deref(), Some(expect[i].1.as_slice()));
+        }
+        assert_eq!(all(&again).await, expect);
+    });
+}
+
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 fn batch_of(ops: &[(u8, Option<u16>)]) -> WriteBatch {

@@ -5,6 +5,7 @@
 use super::blobs::FsBlobs;
 use super::host::FileSystem;
 use super::log;
+use super::packed::{self, Head, Layout};
 use super::state::State;
 use super::{log_warning, names, FsOptions, Shared, ATTACHMENTS, STATE, STATE_TMP};
 use crate::error::{Error, Result};
@@ -90,15 +91,25 @@ impl Shared {
         Ok(())
     }
 
-    /// Writes `records` and `extra` files (each synced, all in parallel), then syncs the
-    /// directory so that their names are durable too.
+    /// Writes `records` (packed, see `packed`) and `extra` files (as they are), each synced,
+    /// all in parallel; then syncs the directory so that their names are durable too.
     async fn write_files(&self, records: &[(String, &[u8])], extra: Vec<(String, &[u8])>) -> Result<()> {
-        let mut files: Vec<(String, &[u8])> =
-            records.iter().map(|(k, v)| (self.path(&names::encode(k)), *v)).collect();
+        let packed: Vec<Vec<u8>> = records.iter().map(|(_, v)| packed::pack(v)).collect();
+        let mut files: Vec<(String, &[u8])> = records
+            .iter()
+            .zip(&packed)
+            .map(|((k, _), p)| (self.path(&names::encode(k)), p.as_slice()))
+            .collect();
         files.extend(extra);
         self.fs.write_many(&files).await?;
         self.fs.sync_dir(&self.dir).await?;
         self.keys.borrow_mut().extend(records.iter().map(|(k, _)| k.clone()));
+        let mut layouts = self.layouts.borrow_mut();
+        for ((k, _), p) in records.iter().zip(&packed) {
+            if let Ok(Head::Known(layout)) = Layout::from_head(k, p) {
+                layouts.insert(k.clone(), Rc::new(layout));
+            }
+        }
         Ok(())
     }
 
@@ -174,6 +185,7 @@ pub(super) async fn recover(fs: Rc<dyn FileSystem>, dir: &str, opts: FsOptions) 
         manifest: RefCell::new(None),
         version: Cell::new(0),
         keys: RefCell::new(keys),
+        layouts: RefCell::new(HashMap::new()),
         inline: RefCell::new(BTreeMap::new()),
         log: Cell::new(state.log),
         log_bytes: Cell::new(log_bytes.as_ref().map_or(0, Vec::len)),
@@ -274,7 +286,9 @@ async fn remove_files(shared: &Shared, doomed: Vec<String>) -> Result<()> {
     let paths: Vec<String> = doomed.iter().map(|k| shared.path(&names::encode(k))).collect();
     futures::future::try_join_all(paths.iter().map(|p| shared.fs.remove(p))).await?;
     let mut keys = shared.keys.borrow_mut();
+    let mut layouts = shared.layouts.borrow_mut();
     for k in doomed {
+        layouts.remove(&k);
         keys.remove(&k);
     }
     Ok(())

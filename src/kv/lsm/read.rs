@@ -21,6 +21,9 @@ use crate::kv::records::RecordStore;
 use crate::kv::{Range, SharedBytes};
 use std::rc::Rc;
 
+/// A point read by block: the chunk's id, its sparse table, the key.
+type BlockAsk<'a> = (u64, Rc<Sparse>, &'a [u8]);
+
 const MISSING: &str = "missing_chunk";
 
 /// A batched get decodes a chunk whole when at least this many of its keys look in it (a
@@ -217,7 +220,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
 
     /// Looks up each `(chunk id, its sparse table, key)`, reading the blocks needed (each
     /// once) in one `get_parts` round.
-    async fn block_lookups(&self, asks: &[(u64, Rc<Sparse>, &[u8])]) -> Result<Vec<Found>> {
+    async fn block_lookups(&self, asks: &[BlockAsk<'_>]) -> Result<Vec<Found>> {
         let spans: Vec<Option<std::ops::Range<usize>>> =
             asks.iter().map(|(_, t, k)| t.block_for(k)).collect();
         let mut blocks: Vec<(u64, usize, usize)> = asks
@@ -295,7 +298,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
             let points: Vec<u64> =
                 points.iter().zip(&sparse).filter(|(_, t)| t.is_none()).map(|(c, _)| c.id).collect();
             if !by_block.is_empty() {
-                let asks: Vec<(usize, (u64, Rc<Sparse>, &[u8]))> = todo
+                let asks: Vec<(usize, BlockAsk)> = todo
                     .iter()
                     .filter_map(|&(i, c)| {
                         let at = by_block.binary_search_by_key(&c.id, |b| b.0).ok()?;
