@@ -2,8 +2,8 @@
  * The file system that the disk store (`src/kv/fs`, Rust) works through in Node.js: a plain
  * object of functions over `node:fs/promises`, handed to the wasm once by `node.ts`.
  *
- * Durability is decided here: `write` syncs the file's data (`fdatasync`) before it answers,
- * and `syncDir` syncs a directory's entries (a no-op where directories cannot be opened, as on
+ * Durability is decided here: `write` and `append` sync the file's data (`fdatasync`) before
+ * they answer, and `syncDir` syncs a directory's entries (a no-op where directories cannot be opened, as on
  * Windows). Attachments are streamed to and from files, never read whole into memory.
  * @internal
  */

@@ -259,6 +259,29 @@ fn a_torn_log_tail_is_dropped_and_the_commits_before_it_stay() {
 }
 
 #[test]
+fn after_an_append_fails_part_way_later_commits_are_refused_until_the_store_is_reopened() {
+    block_on(async {
+        let dir = TempDir::new("broken");
+        let fs = Rc::new(StdFs::new());
+        let lsm = open_lsm(fs.clone(), &dir.path(), tiny()).await.unwrap();
+        lsm.write(docs(0, 10), None).await.unwrap();
+        let before = all(&lsm).await;
+        fs.fail_once(1);
+        assert!(lsm.write(docs(10, 20), None).await.is_err(), "the append failed, half written");
+        // Appending after the torn half would hide this commit behind it at the next open
+        // (a damaged record followed by whole ones is corruption): refused instead.
+        let err = lsm.write(docs(20, 30), None).await.unwrap_err();
+        assert!(err.message.contains("open the database again"), "{}", err.message);
+        lsm.close();
+        drop(lsm);
+        let again = open_lsm(Rc::new(StdFs::new()), &dir.path(), tiny()).await.unwrap();
+        assert_eq!(all(&again).await, before, "only the commits that succeeded");
+        again.write(docs(20, 30), None).await.unwrap();
+        assert_eq!(all(&again).await.len(), 20);
+    });
+}
+
+#[test]
 fn a_damaged_log_record_with_records_after_it_is_a_corruption_error() {
     block_on(async {
         let dir = TempDir::new("badlog");

@@ -86,9 +86,25 @@ impl Shared {
     async fn append(&self, puts: &[(String, Option<&[u8]>)], deletes: &[(String, String)]) -> Result<()> {
         let mut rec = Vec::new();
         log::encode(puts, deletes, &mut rec);
-        self.fs.append(&self.log_path(self.log.get()), &rec).await?;
+        let appended = async {
+            self.fs.append(&self.log_path(self.log.get()), &rec).await?;
+            if !self.log_named.get() {
+                self.fs.sync_dir(&self.dir).await?;
+                self.log_named.set(true);
+            }
+            Ok(())
+        };
+        self.unless_broken(appended.await)?;
         self.log_bytes.set(self.log_bytes.get() + rec.len());
         Ok(())
+    }
+
+    /// Passes `done` on, marking the store broken if it failed (see `Shared::broken`).
+    fn unless_broken(&self, done: Result<()>) -> Result<()> {
+        if done.is_err() {
+            self.broken.set(true);
+        }
+        done
     }
 
     /// Writes `records` (packed, see `packed`) and `extra` files (as they are), each synced,
@@ -142,10 +158,14 @@ impl Shared {
         let state = State { manifest, deletes: deletes.to_vec(), log: next }.encode();
         let (tmp, fresh) = (self.path(STATE_TMP), self.log_path(next));
         self.write_files(&records, vec![(tmp.clone(), &state), (fresh, &[])]).await?;
-        self.fs.rename(&tmp, &self.path(STATE)).await?;
-        self.fs.sync_dir(&self.dir).await?;
+        let renamed = async {
+            self.fs.rename(&tmp, &self.path(STATE)).await?;
+            self.fs.sync_dir(&self.dir).await
+        };
+        self.unless_broken(renamed.await)?;
         let old = self.log_path(self.log.replace(next));
         self.log_bytes.set(0);
+        self.log_named.set(true);
         self.inline.borrow_mut().clear();
         self.fs.release(&old);
         if let Err(e) = self.fs.remove(&old).await {
@@ -189,6 +209,8 @@ pub(super) async fn recover(fs: Rc<dyn FileSystem>, dir: &str, opts: FsOptions) 
         inline: RefCell::new(BTreeMap::new()),
         log: Cell::new(state.log),
         log_bytes: Cell::new(log_bytes.as_ref().map_or(0, Vec::len)),
+        log_named: Cell::new(log_bytes.is_some()),
+        broken: Cell::new(false),
         committing: Mutex::new(()),
         compacting: Cell::new(false),
         handles: Cell::new(0),

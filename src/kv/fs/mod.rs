@@ -101,6 +101,13 @@ struct Shared {
     /// The log's generation (`LOG-<log>`) and its size so far.
     log: Cell<u64>,
     log_bytes: Cell<usize>,
+    /// Whether the log file's name is durable (a checkpoint creates it and syncs the
+    /// directory; a new database's first append creates it, and must sync the directory).
+    log_named: Cell<bool>,
+    /// Set when a commit failed past the point where the disk may hold it (an append or a
+    /// rename that may have happened): memory no longer knows what the disk says, so later
+    /// commits are refused until the directory is opened again, which replays the truth.
+    broken: Cell<bool>,
     /// One commit at a time: each is a sequence of awaited file operations.
     committing: Mutex<()>,
     compacting: Cell<bool>,
@@ -274,6 +281,12 @@ impl RecordStore for FsRecords {
             return Err(Error::new(500, "database_closed", "the database is closed"));
         }
         let _one = s.committing.lock().await;
+        if s.broken.get() {
+            return Err(Error::storage(format!(
+                "an earlier write to {} failed part way; close and open the database again",
+                s.dir
+            )));
+        }
         if s.version.get() != commit.expect {
             return Err(Error::stale());
         }

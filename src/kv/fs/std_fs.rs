@@ -19,6 +19,8 @@ pub struct StdFs {
     ops: Cell<u64>,
     /// Bytes read so far (whole files and parts).
     read_bytes: Cell<u64>,
+    /// Set by `fail_once`: the next fault is transient (later calls succeed again).
+    transient: Cell<bool>,
 }
 
 fn io_err(what: &str, path: &str, e: std::io::Error) -> Error {
@@ -38,6 +40,13 @@ impl StdFs {
         self.fail_in.set(n);
     }
 
+    /// The `n`-th mutating call from now fails (an append leaves half its bytes), as a
+    /// transient I/O error would, and later calls succeed again.
+    pub fn fail_once(&self, n: u64) {
+        self.fail_in.set(n);
+        self.transient.set(true);
+    }
+
     pub fn mutations(&self) -> u64 {
         self.ops.get()
     }
@@ -54,6 +63,10 @@ impl StdFs {
         match self.fail_in.get() {
             0 => Ok(()),
             1 => {
+                self.fail_in.set(0);
+                if self.transient.replace(false) {
+                    return Err(Error::storage(format!("injected I/O error: {what} not done")));
+                }
                 self.dead.set(true);
                 Err(Error::storage(format!("injected death: {what} not done")))
             }
