@@ -166,7 +166,7 @@ export class Replicator {
       };
       if (typeof doc._replication_state_reason === 'string') task.info.error = doc._replication_state_reason;
     } else if (parsed.kind === 'invalid') {
-      this.#fail(job, parsed.reason ?? 'invalid replication document');
+      await this.#fail(job, parsed.reason ?? 'invalid replication document');
     } else {
       this.#run(job, parsed);
     }

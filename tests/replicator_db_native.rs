@@ -7,7 +7,7 @@ use settee::replicate::replicator_doc::{classify, job_id, strip_credentials, Cla
 
 fn job(doc: Value) -> Job {
     match classify(&doc) {
-        Classified::Run(job) => job,
+        Classified::Run(job) => *job,
         other => panic!("expected a job, got {other:?}"),
     }
 }

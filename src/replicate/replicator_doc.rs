@@ -70,7 +70,7 @@ pub enum Classified {
         id: String,
         state: String,
     },
-    Run(Job),
+    Run(Box<Job>),
     Invalid {
         id: String,
         reason: String,
@@ -113,7 +113,7 @@ pub fn classify(doc: &Value) -> Classified {
         }
     }
     match parse_job(obj, &id) {
-        Ok(job) => Classified::Run(job),
+        Ok(job) => Classified::Run(Box::new(job)),
         Err(reason) => Classified::Invalid { id, reason },
     }
 }

@@ -231,3 +231,39 @@ test('after a restart a completed doc is not re-run and a continuous one resumes
   // startReplicator is idempotent.
   assert.equal(await page.evaluate(() => Settee.startReplicator() === Settee.startReplicator()), true);
 });
+
+test('a wrong password fails the doc with a 401 reason that hides the password', async () => {
+  const remote = await couch.freshDb('rdb-auth');
+  const source = { url: remote.plainUrl, auth: { basic: { username: ADMIN.username, password: 'not-it-xyz' } } };
+  await putJobs([{ _id: 'auth', source, target: uniqueName('a'), continuous: true }]);
+  await start();
+  const d = await eventually('failed', async () => {
+    const d = await jobDoc('auth');
+    return d._replication_state === 'failed' && d;
+  });
+  assert.match(d._replication_state_reason, /unauthorized/);
+  assert.ok(!d._replication_state_reason.includes('not-it-xyz'));
+  assert.equal((await task('auth')).state, 'failed');
+});
+
+test('a continuous job is crashing while the server is down, and running again after', async (t) => {
+  if (!couch.canRestart) return t.skip('needs a server the tests can kill and restart, not one at COUCH_URL');
+  const remote = await couch.freshDb('rdb-down');
+  await couch.request('PUT', `/${remote.name}/before`, {});
+  const tgt = uniqueName('down');
+  await putJobs([{ _id: 'down', source: remote.url, target: tgt, continuous: true }]);
+  await start();
+  await eventually('first doc', async () => (await localIds(tgt)).includes('before'));
+  await couch.kill();
+  const crashing = await eventually('crashing', async () => {
+    const t = await task('down');
+    return t?.state === 'crashing' && t;
+  }, 60000);
+  assert.ok(crashing.info.error);
+  // Transient errors are not written into the doc.
+  assert.equal((await jobDoc('down'))._replication_state, undefined);
+  await couch.restart();
+  await couch.request('PUT', `/${remote.name}/after`, {});
+  await eventually('after the restart', async () => (await localIds(tgt)).includes('after'), 60000);
+  await eventually('running again', async () => (await task('down'))?.state === 'running');
+});
