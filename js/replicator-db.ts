@@ -45,6 +45,10 @@ export interface ReplicatorDb {
   changes(options: { live: true; since: 0; include_docs: true }): ReplicatorFeed;
 }
 
+interface Closable {
+  close?(): Promise<void>;
+}
+
 interface ReplicatorFeed {
   on(event: 'change', listener: (row: { id: string; deleted?: true; doc?: unknown }) => void): unknown;
   on(event: 'error', listener: (err: unknown) => void): unknown;
@@ -123,10 +127,14 @@ export class Replicator {
     for (const job of jobs) job.rep?.cancel();
     await Promise.all(jobs.map((j) => j.done));
     this.#jobs.clear();
+    // Our own handles only: other `Settee`s on the same databases stay open.
+    for (const db of [this.#db, ...this.#dbs.values()]) await (db as Closable).close?.().catch(() => {});
+    this.#dbs.clear();
   }
 
   #local(): Record<string, unknown> {
-    return this.#options.adapter ? { adapter: this.#options.adapter } : {};
+    const { adapter, prefix } = this.#options;
+    return { ...(adapter && { adapter }), ...(prefix !== undefined && { prefix }) };
   }
 
   async #handle(row: { id: string; deleted?: true; doc?: unknown }): Promise<void> {

@@ -466,6 +466,8 @@ export interface ReplicatorDoc {
 export interface ReplicatorOptions {
   /** The adapter of `_replicator` and of the local databases the docs name. */
   adapter?: SetteeOptions['adapter'];
+  /** Node.js: where `_replicator` and the local databases live (`SetteeOptions.prefix`). */
+  prefix?: string;
 }
 
 /** A `_replicator` job as `Settee.activeTasks()` shows it (CouchDB's `_scheduler/docs` rows). */
