@@ -156,3 +156,24 @@ fn labels_lose_their_credentials() {
     assert_eq!(strip_credentials("https://h/db?x=a@b"), "https://h/db?x=a@b");
     assert_eq!(strip_credentials("local"), "local");
 }
+
+#[test]
+fn the_classification_serialises_flat_with_a_kind_as_the_manager_reads_it() {
+    let run = serde_json::to_value(classify(&json!({"source": "s", "target": "http://h/db"}))).unwrap();
+    assert_eq!(run["kind"], json!("run"));
+    assert_eq!(run["id"].as_str().map(str::len), Some(32));
+    assert_eq!(run["source"], json!({"name": "s", "remote": false}));
+    assert_eq!(run["target"], json!({"name": "http://h/db", "remote": true}));
+    assert_eq!(run["options"]["retry"], json!(true));
+    let bad = serde_json::to_value(classify(&json!({"target": "t"}))).unwrap();
+    assert_eq!(bad["kind"], json!("invalid"));
+    assert!(bad["reason"].as_str().unwrap().contains("source"));
+    let done = serde_json::to_value(classify(
+        &json!({"source": "s", "target": "t", "_replication_state": "completed"}),
+    ));
+    assert_eq!(done.unwrap()["kind"], json!("terminal"));
+    assert_eq!(
+        serde_json::to_value(classify(&json!({"_id": "_design/d"}))).unwrap()["kind"],
+        json!("ignore")
+    );
+}

@@ -267,3 +267,39 @@ test('a continuous job is crashing while the server is down, and running again a
   await eventually('after the restart', async () => (await localIds(tgt)).includes('after'), 60000);
   await eventually('running again', async () => (await task('down'))?.state === 'running');
 });
+
+test('create_target creates a missing remote target; without it the push fails', async () => {
+  const src = uniqueName('csrc');
+  await page.evaluate(async (src) => new Settee(src).bulkDocs([{ _id: 'p1' }, { _id: 'p2' }]), src);
+  const made = uniqueName('made').toLowerCase();
+  const absent = uniqueName('absent').toLowerCase();
+  await putJobs([
+    { _id: 'create', source: src, target: couch.dbUrl(made, true), create_target: true },
+    { _id: 'nocreate', source: src, target: couch.dbUrl(absent, true) },
+  ]);
+  await start();
+  await eventually('create completed', async () => (await jobDoc('create'))._replication_state === 'completed');
+  const all = (await couch.request('GET', `/${made}/_all_docs`)).body;
+  assert.deepEqual(all.rows.map((r) => r.id), ['p1', 'p2']);
+  await eventually('nocreate failed', async () => (await jobDoc('nocreate'))._replication_state === 'failed');
+  assert.equal((await couch.request('GET', `/${absent}`)).status, 404);
+});
+
+test('doc_ids and selector in a doc filter what is replicated', async () => {
+  const src = uniqueName('fsrc');
+  const [byIds, bySelector] = [uniqueName('ids'), uniqueName('sel')];
+  await page.evaluate(
+    async (src) => new Settee(src).bulkDocs([{ _id: 'a', k: 1 }, { _id: 'b', k: 2 }, { _id: 'c', k: 1 }]),
+    src,
+  );
+  await putJobs([
+    { _id: 'ids', source: src, target: byIds, doc_ids: ['b'] },
+    { _id: 'sel', source: src, target: bySelector, selector: { k: 1 } },
+  ]);
+  await start();
+  await eventually('both completed', async () =>
+    (await jobDoc('ids'))._replication_state === 'completed' && (await jobDoc('sel'))._replication_state === 'completed',
+  );
+  assert.deepEqual(await localIds(byIds), ['b']);
+  assert.deepEqual(await localIds(bySelector), ['a', 'c']);
+});
