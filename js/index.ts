@@ -18,6 +18,7 @@ import init, {
   Database,
   RemoteDatabase,
   Replication as WasmReplication,
+  parseReplicatorDoc,
   type ChangesFeed,
   type ConflictFeed,
   type Endpoint,
@@ -30,7 +31,10 @@ import {
   type SyncChange,
   type SyncResult,
 } from './replication.js';
+import { Replicator, type ReplicatorDb, type ReplicatorDeps } from './replicator-db.js';
 import type {
+  ActiveTask,
+  ReplicatorOptions,
   AllDocsOptions,
   AllDocsResponse,
   BulkDocsError,
@@ -69,6 +73,7 @@ export type * from './types.js';
 export type * from './schema-types.js';
 export type * from './replication.js';
 export { Replication } from './replication.js';
+export { Replicator } from './replicator-db.js';
 
 /** True if `e` is an error raised by Settee (has a numeric `status` and `error: true`). */
 export function isSetteeError(e: unknown): e is SetteeError {
@@ -480,6 +485,38 @@ export class Settee<Doc extends object = Record<string, unknown>> {
         ),
       localOnly([this, peer]),
     );
+  }
+
+  static #replicator: Replicator | undefined;
+
+  /**
+   * Starts the replicator in this page or worker (once: later calls return the same one): it
+   * runs a replication per doc of the local database `_replicator` and follows its changes.
+   * See the README's "Replications as documents".
+   */
+  static startReplicator(options: ReplicatorOptions = {}): Replicator {
+    const deps: ReplicatorDeps = {
+      openDb: (name, opts) => new Settee(name, opts as SetteeOptions),
+      replicatorDb: (opts) => new Settee('_replicator', opts as SetteeOptions) as unknown as ReplicatorDb,
+      replicate: (source, target, opts) =>
+        Settee.replicate(source as Settee, target as Settee, opts as ReplicationOptions) as never,
+      parse: (doc) => parseReplicatorDoc(doc),
+      onStop: (r) => {
+        if (Settee.#replicator === r) Settee.#replicator = undefined;
+      },
+    };
+    Settee.#replicator ??= new Replicator(deps, options);
+    return Settee.#replicator;
+  }
+
+  /** Stops the replicator started by `startReplicator` (its jobs are cancelled), if any. */
+  static async stopReplicator(): Promise<void> {
+    await Settee.#replicator?.stop();
+  }
+
+  /** The replicator's jobs, shaped like CouchDB's `_scheduler/docs` rows ([] when not started). */
+  static activeTasks(): ActiveTask[] {
+    return Settee.#replicator?.activeTasks() ?? [];
   }
 
   /** @internal This database as one side of a replication. */

@@ -421,3 +421,73 @@ export type MergeFunction<Doc> = (
 ) => Doc | Partial<ExistingDoc<Doc>> | PromiseLike<Doc | Partial<ExistingDoc<Doc>>>;
 
 export type * from './query-types.js';
+
+/** One side of a `_replicator` doc: a local database name, a URL, or a URL with headers/auth. */
+export type ReplicatorEndpoint =
+  | string
+  | {
+      url: string;
+      headers?: Record<string, string>;
+      auth?: { basic: { username: string; password: string } };
+    };
+
+/**
+ * A document of the local `_replicator` database: one replication, CouchDB 3's fields. The
+ * replicator writes only terminal states back (`_replication_*`).
+ */
+export interface ReplicatorDoc {
+  _id?: string;
+  _rev?: string;
+  source: ReplicatorEndpoint;
+  target: ReplicatorEndpoint;
+  continuous?: boolean;
+  create_target?: boolean;
+  doc_ids?: string[];
+  selector?: Record<string, unknown>;
+  /** A design doc filter of a remote source, `'ddoc/name'`, or `'_view'` (with `query_params.view`). */
+  filter?: string;
+  query_params?: Record<string, unknown>;
+  since_seq?: number | string;
+  _replication_state?: 'completed' | 'failed';
+  _replication_state_reason?: string;
+  _replication_state_time?: string;
+  _replication_id?: string;
+  _replication_stats?: {
+    docs_read: number;
+    docs_written: number;
+    doc_write_failures: number;
+    checkpointed_source_seq: number | string;
+    start_time: string;
+    end_time: string;
+  };
+}
+
+/** `Settee.startReplicator` options. */
+export interface ReplicatorOptions {
+  /** The adapter of `_replicator` and of the local databases the docs name. */
+  adapter?: SetteeOptions['adapter'];
+  /** Node.js: where `_replicator` and the local databases live (`SetteeOptions.prefix`). */
+  prefix?: string;
+}
+
+/** A `_replicator` job as `Settee.activeTasks()` shows it (CouchDB's `_scheduler/docs` rows). */
+export interface ActiveTask {
+  doc_id: string;
+  database: '_replicator';
+  /** The job id: the md5 of the doc's definition. */
+  id: string;
+  state: 'initializing' | 'running' | 'pending' | 'completed' | 'failed' | 'crashing';
+  /** Without credentials; null when the doc has none. */
+  source: string | null;
+  target: string | null;
+  start_time: string;
+  last_updated: string;
+  info: {
+    docs_read: number;
+    docs_written: number;
+    doc_write_failures: number;
+    changes_pending?: number;
+    /** The last error (`crashing`: retrying after it; `failed`: the reason). */
+    error?: string;
+  };
+}

@@ -59,7 +59,7 @@ pub fn strip_credentials(id: &str) -> String {
 }
 
 /// The same JSON with every object's members sorted by key.
-fn canonical(v: &Value) -> Value {
+pub(crate) fn canonical(v: &Value) -> Value {
     match v {
         Value::Object(m) => {
             // Keys are unique: sorting them alone (with the write path's `&str` sort) and

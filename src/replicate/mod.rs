@@ -10,6 +10,7 @@
 //! - `live`: one-shot passes repeated: live (wait for the source's next change) and retry
 //!   (back off on network errors and 5xx, resume from the checkpoint).
 //! - `remote` (pure) and `http` (wasm only): a remote CouchDB as a `Peer`, over fetch.
+//! - `replicator_doc` (pure): a `_replicator` database doc read as a job (`js/replicator-db.ts` runs them).
 //!
 //! A one-shot run that fails returns a `ReplicationFailure`; running it again resumes from the
 //! last checkpoint.
@@ -28,6 +29,7 @@ pub mod planner;
 pub mod reader;
 pub mod remote;
 pub mod replicator;
+pub mod replicator_doc;
 pub mod retrying;
 pub mod writer;
 

@@ -20,6 +20,7 @@ mod promise;
 mod remote_database;
 mod remote_more;
 mod replication;
+mod replicator_doc;
 mod storage;
 mod validation;
 mod view_fns;
@@ -30,6 +31,7 @@ pub use database::Database;
 pub use endpoint::Endpoint;
 pub use remote_database::RemoteDatabase;
 pub use replication::Replication;
+pub use replicator_doc::parse_replicator_doc;
 
 use wasm_bindgen::prelude::*;
 

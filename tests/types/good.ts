@@ -1,6 +1,7 @@
 // Typed usage that must compile under `tsc --noEmit --strict`.
 import { Settee, isSetteeError } from 'settee';
 import type {
+  ActiveTask,
   ChangeRow,
   ConflictEvent,
   FromSchema,
@@ -9,6 +10,7 @@ import type {
   Seq,
   SetteeError,
   SetteeOptions,
+  ReplicatorDoc,
   VerifyReport,
 } from 'settee';
 
@@ -121,6 +123,21 @@ export async function usage(): Promise<void> {
     text: [winner.text, ...losers.map((l) => l.text)].join(' '),
   }));
   void resolved;
+  // The `_replicator` database: docs, the replicator, its tasks.
+  const job: ReplicatorDoc = {
+    _id: 'job',
+    source: { url: 'http://h/db', auth: { basic: { username: 'u', password: 'p' } } },
+    target: 'local',
+    continuous: true,
+  };
+  await new Settee<ReplicatorDoc>('_replicator').put({ ...job, _id: 'job' });
+  const replicator = Settee.startReplicator({ adapter: 'idb' });
+  const tasks: ActiveTask[] = Settee.activeTasks();
+  tasks[0]?.info.docs_written.toFixed();
+  const state: 'running' | 'completed' | 'failed' | 'initializing' | 'pending' | 'crashing' | undefined = tasks[0]?.state;
+  void state;
+  await replicator.stop();
+  await Settee.stopReplicator();
   await db.close();
   await db.destroy();
 
