@@ -227,3 +227,17 @@ export function sharedPouchPage(prefix) {
       [fn.toString(), name],
     );
 }
+
+export const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+/** Polls `check` every `every` ms until it returns something truthy (returned), or fails
+ * naming `what` after `ms`. */
+export async function eventually(what, check, ms = 15000, every = 100) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(every);
+  }
+}

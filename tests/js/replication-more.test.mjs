@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
 import { ADMIN, CouchServer, fetchLog, installFetchCounter, resetFetchLog } from './couch.mjs';
-import { addPouchDB, launch, openPage, removeProfile, startServer } from './helpers.mjs';
+import { addPouchDB, eventually as poll, launch, openPage, removeProfile, startServer } from './helpers.mjs';
 
 let web, browser, page, couch;
 before(async () => {
@@ -29,17 +29,7 @@ afterEach(async () => {
   await couch.ensureUp();
 });
 
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
-
-const eventually = async (what, check, ms = 20000) => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-};
+const eventually = (what, check, ms = 20000) => poll(what, check, ms, 20);
 
 /** `{id: [deleted, sorted leaf revs]}` from a `_changes?style=all_docs` answer. */
 const leaves = (changes) =>

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
 import { ADMIN, CouchServer, fetchLog, installFetchCounter, resetFetchLog } from './couch.mjs';
-import { launch, openPage, removeProfile, startServer } from './helpers.mjs';
+import { eventually, launch, openPage, removeProfile, startServer } from './helpers.mjs';
 
 let web, browser, page, couch;
 before(async () => {
@@ -23,16 +23,6 @@ after(async () => {
 afterEach(async () => {
   await couch.ensureUp();
 });
-
-const eventually = async (what, check, ms = 15000) => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
-};
 
 test('a push copies docs, updates and deletions to the server', async () => {
   const remote = await couch.freshDb('push');

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
 import { ADMIN, CouchServer } from './couch.mjs';
-import { launch, openPage, removeProfile, startServer, uniqueName } from './helpers.mjs';
+import { eventually, launch, openPage, removeProfile, sleep, startServer, uniqueName } from './helpers.mjs';
 
 let web, browser, page, couch;
 before(async () => {
@@ -30,17 +30,6 @@ afterEach(async () => {
     await db.bulkDocs(rows.map((r) => ({ _id: r.id, _rev: r.value.rev, _deleted: true })));
   });
 });
-
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
-const eventually = async (what, check, ms = 15000) => {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-};
 
 /** Writes `_replicator` docs in the page. */
 const putJobs = (docs) =>
