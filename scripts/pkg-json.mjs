@@ -2,15 +2,18 @@
 // Rewrites wasm-pack's pkg/package.json so the package's entry point is the typed wrapper
 // (index.js / index.d.ts) rather than the raw wasm-bindgen glue.
 //   node scripts/pkg-json.mjs pkg/package.json
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const path = process.argv[2] ?? 'pkg/package.json';
 const pkg = JSON.parse(readFileSync(path, 'utf8'));
-const files = new Set([
-  ...(pkg.files ?? []),
-  ...['index.js', 'index.d.ts', 'types.js', 'types.d.ts', 'replication.js', 'replication.d.ts', 'query-types.js', 'query-types.d.ts', 'pouchdb.js', 'pouchdb.d.ts', 'emitter.js', 'emitter.d.ts',
-    'schema-types.js', 'schema-types.d.ts', 'node.js', 'node.d.ts', 'node-fs.js', 'node-fs.d.ts', 'pouchdb-node.js', 'pouchdb-node.d.ts'],
-]);
+// Every module of the wrapper (js/*.ts) ships with its types: listing them by hand once left a
+// new module out of the package, and `import 'settee'` failed in an installed copy.
+const wrapper = readdirSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'js'))
+  .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+  .flatMap((f) => [f.replace(/\.ts$/, '.js'), f.replace(/\.ts$/, '.d.ts')]);
+const files = new Set([...(pkg.files ?? []), ...wrapper]);
 const out = {
   ...pkg,
   name: 'settee',
