@@ -11,6 +11,7 @@ use crate::kv::fs::js_fs::JsFs;
 use crate::kv::fs::FsRecords;
 use crate::kv::lsm::Lsm;
 use crate::kv::memory::MemoryKv;
+use crate::kv::records::RecordStore;
 use crate::kv::KvStore;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -34,7 +35,7 @@ pub fn has_file_system() -> bool {
 pub async fn open(name: &str, adapter: &str, prefix: &str) -> Result<(Rc<dyn KvStore>, &'static str)> {
     match adapter {
         "memory" => Ok((Rc::new(MemoryKv::new()), "memory")),
-        "idb" | "indexeddb" => Ok((Rc::new(crate::kv::idb::open_idb(name).await?), "idb")),
+        "idb" | "indexeddb" => Ok((Rc::new(crate::kv::idb::open_idb_dyn(name).await?), "idb")),
         "fs" | "leveldb" => {
             let fs = FILE_SYSTEM.with(|f| f.borrow().clone()).ok_or_else(|| {
                 Error::bad_request(format!(
@@ -42,6 +43,8 @@ pub async fn open(name: &str, adapter: &str, prefix: &str) -> Result<(Rc<dyn KvS
                 ))
             })?;
             let records = FsRecords::open(fs, &format!("{prefix}{name}")).await?;
+            // Boxed, as IndexedDB's records are: one copy of the LSM's code (`kv::records`).
+            let records: Box<dyn RecordStore> = Box::new(records);
             Ok((Rc::new(Lsm::open(records).await?), "fs"))
         }
         other => Err(Error::bad_request(format!("unknown adapter '{other}': use 'idb', 'fs' or 'memory'"))),

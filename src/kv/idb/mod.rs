@@ -54,6 +54,14 @@ pub async fn open_idb(name: &str) -> Result<Lsm<IdbRecordStore>> {
     open_idb_with(name, LsmOptions::default()).await
 }
 
+/// As `open_idb`, with the LSM over `Box<dyn RecordStore>`, the type the disk store's is over
+/// too, so the wasm holds one copy of the LSM's code (see `records`). The library opens this;
+/// tests that reach into `IdbRecordStore` open the typed one.
+pub async fn open_idb_dyn(name: &str) -> Result<Lsm<Box<dyn RecordStore>>> {
+    let records: Box<dyn RecordStore> = Box::new(IdbRecordStore::open(name).await?);
+    Lsm::open_with(records, LsmOptions::default()).await
+}
+
 pub async fn open_idb_with(name: &str, opts: LsmOptions) -> Result<Lsm<IdbRecordStore>> {
     Lsm::open_with(IdbRecordStore::open(name).await?, opts).await
 }
