@@ -246,21 +246,8 @@ pub(super) async fn recover(fs: Rc<dyn FileSystem>, dir: &str, opts: FsOptions) 
                 }
             }
         }
-        let ranges: Vec<(String, String)> = e.deletes.clone();
-        for (a, b) in &ranges {
-            let mut inline = shared.inline.borrow_mut();
-            let doomed: Vec<String> = inline.range(a.clone()..=b.clone()).map(|(k, _)| k.clone()).collect();
-            for k in doomed {
-                inline.remove(&k);
-            }
-        }
-        let kept_later = |k: &String| last_file_put.get(k.as_str()).is_some_and(|&j| j > i);
-        let doomed: Vec<String> = ranges
-            .iter()
-            .flat_map(|(a, b)| shared.keys.borrow().range(a.clone()..=b.clone()).cloned().collect::<Vec<_>>())
-            .filter(|k| !kept_later(k))
-            .collect();
-        remove_files(&shared, doomed).await?;
+        let kept_later = |k: &str| last_file_put.get(k).is_some_and(|&j| j > i);
+        delete_ranges(&shared, &e.deletes, kept_later).await?;
     }
     shared.version.set(manifest_version(manifest.as_deref())?);
     *shared.manifest.borrow_mut() = manifest.map(Rc::new);
@@ -285,6 +272,16 @@ async fn read_state(fs: &dyn FileSystem, dir: &str) -> Result<State> {
 
 /// Removes the records in `ranges`: from memory, and their files.
 pub(super) async fn apply_deletes(shared: &Shared, ranges: &[(String, String)]) -> Result<()> {
+    delete_ranges(shared, ranges, |_| false).await
+}
+
+/// As `apply_deletes`, but leaves the files of keys `keep_file` names (replay: a later log
+/// record wrote them).
+async fn delete_ranges(
+    shared: &Shared,
+    ranges: &[(String, String)],
+    keep_file: impl Fn(&str) -> bool,
+) -> Result<()> {
     for (first, last) in ranges {
         if first > last {
             continue;
@@ -297,7 +294,13 @@ pub(super) async fn apply_deletes(shared: &Shared, ranges: &[(String, String)]) 
                 inline.remove(&k);
             }
         }
-        let doomed: Vec<String> = shared.keys.borrow().range(first.clone()..=last.clone()).cloned().collect();
+        let doomed: Vec<String> = shared
+            .keys
+            .borrow()
+            .range(first.clone()..=last.clone())
+            .filter(|k| !keep_file(k))
+            .cloned()
+            .collect();
         remove_files(shared, doomed).await?;
     }
     Ok(())
