@@ -19,6 +19,8 @@ import init, {
   RemoteDatabase,
   Replication as WasmReplication,
   parseReplicatorDoc,
+  configureScheduler,
+  schedulerStats,
   type ChangesFeed,
   type ConflictFeed,
   type Endpoint,
@@ -28,6 +30,7 @@ import {
   type ReplicationChange,
   type ReplicationOptions,
   type ReplicationResult,
+  type Shared,
   type SyncChange,
   type SyncResult,
 } from './replication.js';
@@ -35,6 +38,9 @@ import { Replicator, type ReplicatorDb, type ReplicatorDeps } from './replicator
 import type {
   ActiveTask,
   ReplicatorOptions,
+  SchedulerOptions,
+  SchedulerSettings,
+  SchedulerStats,
   AllDocsOptions,
   AllDocsResponse,
   BulkDocsError,
@@ -465,13 +471,14 @@ export class Settee<Doc extends object = Record<string, unknown>> {
     target: Settee<D> | string,
     options: ReplicationOptions<D> = {},
   ): Replication<ReplicationChange<D>, ReplicationResult> {
-    const to = asSettee(target);
+    const [from, to] = [asSettee(source), asSettee(target)];
     return new Replication(
       (emit) =>
-        Promise.all([asSettee(source)._endpoint(), to._endpoint()]).then(([s, t]) =>
+        Promise.all([from._endpoint(), to._endpoint()]).then(([s, t]) =>
           withEndpoints([s, t], () => WasmReplication.start(s, t, options, emit)),
         ),
       localOnly([to]),
+      shareAcrossTabs('replicate', from, to, options, idleReplication),
     );
   }
 
@@ -484,6 +491,12 @@ export class Settee<Doc extends object = Record<string, unknown>> {
           withEndpoints([a, b], () => WasmReplication.sync(a, b, options, emit)),
         ),
       localOnly([this, peer]),
+      shareAcrossTabs('sync', this, peer, options, (): SyncResult => ({
+        ok: true,
+        status: 'cancelled',
+        push: idleReplication(),
+        pull: idleReplication(),
+      })),
     );
   }
 
@@ -514,9 +527,35 @@ export class Settee<Doc extends object = Record<string, unknown>> {
     await Settee.#replicator?.stop();
   }
 
+  /**
+   * Sets how this page's replications share each server (any subset; the rest stays) and
+   * answers the settings in force. A bad value is a 400 and changes nothing. See the
+   * README's "Many databases".
+   */
+  static async configureScheduler(options?: SchedulerOptions): Promise<SchedulerSettings> {
+    await initSettee();
+    return configureScheduler(options) as SchedulerSettings;
+  }
+
+  /** Per server: requests in flight, the peak since the last `reset`, queued, waiting, polling. */
+  static async schedulerStats(options: { reset?: boolean } = {}): Promise<SchedulerStats[]> {
+    await initSettee();
+    return schedulerStats(options.reset === true) as SchedulerStats[];
+  }
+
   /** The replicator's jobs, shaped like CouchDB's `_scheduler/docs` rows ([] when not started). */
   static activeTasks(): ActiveTask[] {
     return Settee.#replicator?.activeTasks() ?? [];
+  }
+
+  /**
+   * @internal What names this database to every tab of the origin, or `undefined` where tabs
+   * do not share it (the memory adapter).
+   */
+  get _shareKey(): string | undefined {
+    if (isUrl(this.#name)) return this.name;
+    if (this.#options.adapter === 'memory') return undefined;
+    return `local:${(this.#options as { prefix?: string }).prefix ?? ''}${this.#name}`;
   }
 
   /** @internal This database as one side of a replication. */
@@ -550,6 +589,41 @@ function localOnly<D extends object>(dbs: Settee<D>[]): Settee<D>[] {
 
 function asSettee<D extends object>(db: Settee<D> | string): Settee<D> {
   return typeof db === 'string' ? new Settee<D>(db) : db;
+}
+
+/**
+ * How a live replication between `a` and `b` is shared by the tabs of the origin (it runs in
+ * one of them): `undefined` for a one-shot, for `coordinate: false`, and where a side is not
+ * shared between tabs (the memory adapter). The same kind, sides and options give the same
+ * key in every tab; a filter function counts by its source text.
+ */
+function shareAcrossTabs<D extends object, R>(
+  kind: 'replicate' | 'sync',
+  a: Settee<D>,
+  b: Settee<D>,
+  options: ReplicationOptions<D>,
+  idle: () => R,
+): Shared<R> | undefined {
+  const [ka, kb] = [a._shareKey, b._shareKey];
+  if (!options.live || options.coordinate === false || ka === undefined || kb === undefined) return undefined;
+  const { coordinate: _, ...rest } = options;
+  const key = JSON.stringify([kind, ka, kb, rest], (_k, v: unknown) => (typeof v === 'function' ? String(v) : v));
+  return { key, idle };
+}
+
+function idleReplication(): ReplicationResult {
+  const now = new Date().toISOString();
+  return {
+    ok: true,
+    docs_read: 0,
+    docs_written: 0,
+    doc_write_failures: 0,
+    errors: [],
+    last_seq: 0,
+    start_time: now,
+    end_time: now,
+    status: 'cancelled',
+  };
 }
 
 /** Endpoints are only borrowed by the replication: free them once it has started. */

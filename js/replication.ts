@@ -6,6 +6,7 @@
  * @module
  */
 import type { Replication as WasmReplication } from './settee_core.js';
+import { TabLeader } from './tab-leader.js';
 import type { ConflictEvent, ExistingDoc, Revisions, SetteeError } from './types.js';
 
 /** Options of a replication (PouchDB's names). */
@@ -35,6 +36,12 @@ export interface ReplicationOptions<Doc = Record<string, unknown>> {
   view?: string;
   /** Start from this source seq instead of the checkpoint. */
   since?: number | string;
+  /**
+   * A live replication runs in one tab (or worker) of the origin at a time, whichever tabs
+   * start it; the others mirror its events and one takes over when it closes. `false` runs
+   * it in this tab regardless (default `true`; one-shots always run where they are called).
+   */
+  coordinate?: boolean;
   /** Create a missing remote target. */
   create_target?: boolean;
   /** Longpoll heartbeat and timeout (ms) when following a remote source live. */
@@ -127,27 +134,78 @@ export interface ConflictSource {
 }
 
 /**
+ * @internal How a live replication is shared by the tabs of an origin: `key` names it (the
+ * same source, target and options give the same key), `idle` is the result a tab that never
+ * ran it resolves to when cancelled.
+ */
+export interface Shared<R> {
+  key: string;
+  idle: () => R;
+}
+
+/** What the running tab tells the others. */
+type Mirrored = { event: string; payload: unknown } | { error: unknown };
+
+type Start = (emit: (name: string, payload: unknown) => void) => Promise<WasmReplication>;
+
+/**
  * A running replication. Listen with `on(event, listener)`; `await` it for the result;
  * `cancel()` stops it (the result then has `status: 'cancelled'`).
+ *
+ * A live replication runs in one tab of the origin at a time (`shared`, see `TabLeader`):
+ * in the other tabs the same call returns a `Replication` whose events are the running
+ * tab's, and one of them takes over from the checkpoint when that tab closes.
  */
 export class Replication<C, R> implements PromiseLike<R> {
   #listeners: { [K in keyof ReplicationEvents<C, R>]?: ReplicationEvents<C, R>[K][] } = {};
   #wasm: WasmReplication | undefined;
   #cancelled = false;
   #result: Promise<R>;
+  #tab: TabLeader | undefined;
+  /** In a tab that shares the replication: ends the result when this tab is not running it. */
+  #settle: { ok: (r: R) => void; fail: (e: unknown) => void; idle: () => R } | undefined;
 
   /**
    * @internal `start` gets the emit callback and resolves to the wasm replication; `targets`
    * are the local databases it writes into, whose replicated conflicts it reports.
    */
-  constructor(
-    start: (emit: (name: string, payload: unknown) => void) => Promise<WasmReplication>,
-    targets: ConflictSource[] = [],
-  ) {
-    const emit = (name: string, payload: unknown) => this.#emit(name as keyof ReplicationEvents<C, R>, payload);
+  constructor(start: Start, targets: ConflictSource[] = [], shared?: Shared<R>) {
+    if (shared) {
+      let settle!: { ok: (r: R) => void; fail: (e: unknown) => void; idle: () => R };
+      this.#result = new Promise<R>((ok, fail) => (settle = { ok, fail, idle: shared.idle }));
+      this.#settle = settle;
+      this.#tab = TabLeader.create(
+        `settee:replication:${shared.key}`,
+        (tab) => {
+          if (this.#cancelled) return Promise.resolve();
+          const run = this.#run(start, targets, (name, payload) => tab.post({ event: name, payload }));
+          run.then(settle.ok, (err: unknown) => {
+            tab.post({ error: err });
+            settle.fail(err);
+          });
+          return run.catch(() => {});
+        },
+        (message) => this.#hear(message as Mirrored),
+      );
+      if (this.#tab) {
+        this.#result.catch(() => {});
+        return;
+      }
+    }
+    this.#result = this.#run(start, targets);
+    // Listeners may be the only consumer: an unawaited failure must not be an unhandled rejection.
+    this.#result.catch(() => {});
+  }
+
+  /** Runs the replication in this tab; `mirror` also gets each event but the last. */
+  #run(start: Start, targets: ConflictSource[], mirror?: (name: string, payload: unknown) => void): Promise<R> {
+    const emit = (name: string, payload: unknown) => {
+      this.#emit(name as keyof ReplicationEvents<C, R>, payload);
+      mirror?.(name, payload);
+    };
     // Listen before starting, so the first batch's conflicts are heard.
     const onConflict = (event: ConflictEvent) => {
-      if (event.replicated) this.#emit('conflict', event);
+      if (event.replicated) emit('conflict', event);
     };
     for (const db of targets) db.on('conflict', onConflict);
     // The events of the last batch reach the listeners a tick after its write: stop later.
@@ -155,7 +213,7 @@ export class Replication<C, R> implements PromiseLike<R> {
       setTimeout(() => {
         for (const db of targets) db.off('conflict', onConflict);
       }, 0);
-    this.#result = start(emit)
+    return start(emit)
       .then((wasm) => {
         this.#wasm = wasm;
         if (this.#cancelled) wasm.cancel();
@@ -173,8 +231,27 @@ export class Replication<C, R> implements PromiseLike<R> {
           throw err;
         },
       );
-    // Listeners may be the only consumer: an unawaited failure must not be an unhandled rejection.
-    this.#result.catch(() => {});
+  }
+
+  /** A follower hears the running tab: its events are ours; its fatal error ends us too. */
+  #hear(message: Mirrored): void {
+    if (this.#cancelled) return;
+    if ('error' in message) {
+      this.#cancelled = true;
+      void this.#tab?.stop();
+      this.#emit('error', message.error);
+      this.#settle?.fail(message.error);
+    } else {
+      this.#emit(message.event as keyof ReplicationEvents<C, R>, message.payload);
+    }
+  }
+
+  /**
+   * Whether this tab runs the replication: `false` while another tab of the origin runs it
+   * and this one mirrors its events (a live replication with `coordinate` on, the default).
+   */
+  get running(): boolean {
+    return this.#tab ? this.#tab.leading : !this.#cancelled;
   }
 
   /** Adds a listener; returns the replication, so calls chain. */
@@ -185,8 +262,16 @@ export class Replication<C, R> implements PromiseLike<R> {
 
   /** Stops the replication after its current batch. */
   cancel(): void {
+    if (this.#cancelled) return;
     this.#cancelled = true;
     this.#wasm?.cancel();
+    if (this.#tab && !this.#tab.leading && this.#settle) {
+      // Never ran here (or not now): nothing to wait for.
+      const result = this.#settle.idle();
+      this.#emit('complete', result);
+      this.#settle.ok(result);
+    }
+    void this.#tab?.stop();
   }
 
   then<T1 = R, T2 = never>(

@@ -16,6 +16,7 @@
  *   up if the definition changed meanwhile (that edit has its own job).
  * @module
  */
+import { type Broadcast, TabLeader } from './tab-leader.js';
 import type { ActiveTask, ReplicatorOptions } from './types.js';
 
 /** A `_replicator` doc as `parseReplicatorDoc` reads it. */
@@ -93,43 +94,91 @@ const now = () => new Date().toISOString();
 export class Replicator {
   #deps: ReplicatorDeps;
   #options: ReplicatorOptions;
-  #db: ReplicatorDb;
+  #db: ReplicatorDb | undefined;
   #jobs = new Map<string, Job>();
   #queue: Promise<void> = Promise.resolve();
-  #feed: ReplicatorFeed;
+  #feed: ReplicatorFeed | undefined;
   #stopped = false;
   #dbs = new Map<string, unknown>();
+  /** Shares the replicator between the tabs of the origin (one runs it), where possible. */
+  #tab: TabLeader | undefined;
+  /** In a tab that does not run it: the running tab's jobs, as it last reported them. */
+  #mirrored: ActiveTask[] = [];
+  #reporter: ReturnType<typeof setInterval> | undefined;
+  #released: () => void = () => {};
 
   /** @internal Use `Settee.startReplicator`. */
   constructor(deps: ReplicatorDeps, options: ReplicatorOptions = {}) {
     this.#deps = deps;
     this.#options = { ...options };
-    this.#db = deps.replicatorDb(this.#local());
+    if (options.coordinate !== false && options.adapter !== 'memory') {
+      const { adapter, prefix } = this.#options;
+      this.#tab = TabLeader.create(
+        `settee:replicator:${adapter ?? ''}:${prefix ?? ''}`,
+        (tab) => {
+          if (this.#stopped) return Promise.resolve();
+          this.#lead(tab);
+          return new Promise<void>((ok) => (this.#released = ok));
+        },
+        (message) => {
+          const tasks = (message as { tasks?: ActiveTask[] }).tasks;
+          if (Array.isArray(tasks)) this.#mirrored = tasks;
+        },
+      );
+    }
+    if (!this.#tab) this.#lead(undefined);
+  }
+
+  /** Whether this tab runs the jobs (false while another tab of the origin does). */
+  get running(): boolean {
+    return this.#db !== undefined && !this.#stopped;
+  }
+
+  /** Starts following `_replicator` in this tab; `tab` hears the jobs' state once a second. */
+  #lead(tab: Broadcast | undefined): void {
+    this.#db = this.#deps.replicatorDb(this.#local());
     this.#feed = this.#db.changes({ live: true, since: 0, include_docs: true });
     this.#feed.on('change', (row) => {
       this.#queue = this.#queue.then(() => this.#handle(row)).catch((err: unknown) => globalThis.reportError?.(err));
     });
     this.#feed.on('error', (err) => globalThis.reportError?.(err));
+    if (tab) {
+      let last = '';
+      this.#reporter = setInterval(() => {
+        const tasks = this.activeTasks();
+        const text = JSON.stringify(tasks);
+        if (text !== last) tab.post({ tasks });
+        last = text;
+      }, 500);
+    }
   }
 
-  /** The jobs, shaped like CouchDB's `_scheduler/docs` rows. */
+  /** The jobs, shaped like CouchDB's `_scheduler/docs` rows (another tab's, if it runs them). */
   activeTasks(): ActiveTask[] {
+    if (!this.#db) return this.#mirrored.map((t) => ({ ...t, info: { ...t.info } }));
     return [...this.#jobs.values()].map((j) => ({ ...j.task, info: { ...j.task.info } }));
   }
 
-  /** Stops following `_replicator` and cancels every job; resolves once they have stopped. */
+  /**
+   * Stops following `_replicator` and cancels every job; resolves once they have stopped.
+   * In the tab that runs the jobs, another tab that started the replicator takes over.
+   */
   async stop(): Promise<void> {
+    if (this.#stopped) return;
     this.#stopped = true;
     this.#deps.onStop?.(this);
-    this.#feed.cancel();
+    clearInterval(this.#reporter);
+    this.#feed?.cancel();
     await this.#queue;
     const jobs = [...this.#jobs.values()];
     for (const job of jobs) job.rep?.cancel();
     await Promise.all(jobs.map((j) => j.done));
     this.#jobs.clear();
     // Our own handles only: other `Settee`s on the same databases stay open.
-    for (const db of [this.#db, ...this.#dbs.values()]) await (db as Closable).close?.().catch(() => {});
+    for (const db of [this.#db, ...this.#dbs.values()]) await (db as Closable | undefined)?.close?.().catch(() => {});
     this.#dbs.clear();
+    this.#released();
+    await this.#tab?.stop();
   }
 
   #local(): Record<string, unknown> {
@@ -279,7 +328,7 @@ export class Replicator {
     for (let attempt = 0; attempt < 5 && !this.#stopped; attempt++) {
       let doc: Record<string, unknown>;
       try {
-        doc = await this.#db.get(job.docId);
+        doc = await this.#db!.get(job.docId);
       } catch {
         return; // deleted meanwhile: nothing to record
       }
@@ -288,7 +337,7 @@ export class Replicator {
       for (const k of Object.keys(doc)) if (k.startsWith('_replication_')) delete doc[k];
       Object.assign(doc, fields, { _replication_id: job.id, _replication_state_time: now() });
       try {
-        await this.#db.put(doc);
+        await this.#db!.put(doc);
         return;
       } catch (err) {
         if ((err as { status?: number })?.status !== 409) {

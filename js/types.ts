@@ -468,6 +468,41 @@ export interface ReplicatorOptions {
   adapter?: SetteeOptions['adapter'];
   /** Node.js: where `_replicator` and the local databases live (`SetteeOptions.prefix`). */
   prefix?: string;
+  /**
+   * Run the replicator in one tab (or worker) of the origin at a time, the others showing its
+   * jobs in `activeTasks()` and taking over when it closes (default `true`).
+   */
+  coordinate?: boolean;
+}
+
+/** The page's replication scheduler (`Settee.configureScheduler`). */
+export interface SchedulerOptions {
+  /** Requests in flight to one server at once, 1–64 (default 4: below browsers' 6 per host). */
+  max_connections?: number;
+  /**
+   * With more live replications waiting on one server than `max_connections` − 1, each polls
+   * in turn, this many ms apart (default 2000; 50–3,600,000).
+   */
+  poll_interval?: number;
+  /** While replications poll a server, follow its `_db_updates` where it allows (default true). */
+  db_updates?: boolean;
+}
+
+/** The settings in force. */
+export type SchedulerSettings = Required<SchedulerOptions>;
+
+/** One server as the scheduler sees it (`Settee.schedulerStats()`). */
+export interface SchedulerStats {
+  /** The server root URL. */
+  server: string;
+  /** Requests in flight now, and the most at once since the last `reset`. */
+  in_flight: number;
+  peak: number;
+  /** Requests waiting for a connection. */
+  queued: number;
+  /** Live replications waiting for the server's next change, and of those, how many poll. */
+  waiting: number;
+  polling: number;
 }
 
 /** A `_replicator` job as `Settee.activeTasks()` shows it (CouchDB's `_scheduler/docs` rows). */

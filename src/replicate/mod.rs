@@ -10,6 +10,8 @@
 //! - `live`: one-shot passes repeated: live (wait for the source's next change) and retry
 //!   (back off on network errors and 5xx, resume from the checkpoint).
 //! - `remote` (pure) and `http` (wasm only): a remote CouchDB as a `Peer`, over fetch.
+//! - `scheduler`: per server, a bounded pool of connections and how live replications wait
+//!   (longpoll while few, polling in turn while many, woken by `_db_updates`).
 //! - `replicator_doc` (pure): a `_replicator` database doc read as a job (`js/replicator-db.ts` runs them).
 //!
 //! A one-shot run that fails returns a `ReplicationFailure`; running it again resumes from the
@@ -31,6 +33,7 @@ pub mod remote;
 pub mod replicator;
 pub mod replicator_doc;
 pub mod retrying;
+pub mod scheduler;
 pub mod writer;
 
 pub use local_peer::LocalPeer;

@@ -21,6 +21,7 @@ mod remote_database;
 mod remote_more;
 mod replication;
 mod replicator_doc;
+mod scheduler;
 mod storage;
 mod validation;
 mod view_fns;

@@ -90,13 +90,24 @@ function answerHeaders(answer, dropCors) {
 export async function startFaultProxy({ target, rate = 0, seed = 1, faults = FAULTS, hangMs = 10_000 }) {
   const to = new URL(target);
   const random = prng(seed);
-  const stats = { requests: 0, forwarded: 0 };
+  // `inFlight`/`peak`: requests being answered now and the most at once (`resetPeak`);
+  // `longpolls`/`longpollPeak`: the same for `feed=longpoll` requests; `log`: method and path.
+  const stats = { requests: 0, forwarded: 0, inFlight: 0, peak: 0, longpolls: 0, longpollPeak: 0, log: [] };
   for (const f of faults) stats[f] = 0;
   let currentRate = rate;
   const hung = new Set();
 
   const server = createServer(async (req, res) => {
     stats.requests++;
+    const longpoll = /[?&]feed=longpoll/.test(req.url);
+    stats.inFlight++;
+    stats.peak = Math.max(stats.peak, stats.inFlight);
+    if (longpoll) stats.longpollPeak = Math.max(stats.longpollPeak, ++stats.longpolls);
+    stats.log.push(`${req.method} ${req.url}`);
+    res.once('close', () => {
+      stats.inFlight--;
+      if (longpoll) stats.longpolls--;
+    });
     const fault = random() < currentRate ? faults[Math.floor(random() * faults.length)] : undefined;
     if (fault) stats[fault]++;
     try {
@@ -137,6 +148,12 @@ export async function startFaultProxy({ target, rate = 0, seed = 1, faults = FAU
     stats,
     /** Open client connections, and those a `hang` holds. */
     connections: () => new Promise((ok) => server.getConnections((_, n) => ok({ open: n, hung: hung.size }))),
+    /** Starts `peak`, `longpollPeak` and `log` over from now. */
+    resetPeak() {
+      stats.peak = stats.inFlight;
+      stats.longpollPeak = stats.longpolls;
+      stats.log = [];
+    },
     setRate(r) {
       currentRate = r;
     },

@@ -25,11 +25,13 @@ use crate::error::Result;
 use crate::replicate::remote::protocol::Call;
 use crate::replicate::remote::url::DbUrl;
 use crate::replicate::remote::{http_error, network_error};
+use crate::replicate::scheduler::{self, Origin};
 use futures::future::{select, Either};
 use futures::lock::Mutex;
 use gloo_net::http::{Method, RequestBuilder};
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, Blob, RequestCredentials};
 
@@ -87,6 +89,8 @@ pub struct HttpClient {
     request_timeout_ms: Cell<u64>,
     /// The session cookie (`name=value`) where the runtime lets us read `Set-Cookie`.
     cookie: RefCell<Option<String>>,
+    /// The server's connection pool, shared with every client of the same server in this page.
+    origin: Rc<Origin>,
 }
 
 /// The `name=value` of the session cookie in a `Set-Cookie` header (several may be joined
@@ -123,11 +127,26 @@ fn method(m: &str) -> Method {
 impl HttpClient {
     pub fn new(url: DbUrl) -> HttpClient {
         HttpClient {
-            url,
             logged_in: Mutex::new(false),
             request_timeout_ms: Cell::new(DEFAULT_REQUEST_TIMEOUT_MS),
             cookie: RefCell::new(None),
+            origin: scheduler::origin(&url.server_url("")),
+            url,
         }
+    }
+
+    /// The server this client talks to, as the scheduler sees it.
+    pub fn origin(&self) -> &Rc<Origin> {
+        &self.origin
+    }
+
+    /// A GET of `path_and_query` at the server root (e.g. `_db_updates`), aborted after
+    /// `timeout_ms` (then `Ok(None)`).
+    pub async fn server_poll(&self, path_and_query: &str, timeout_ms: u64) -> Result<Option<Value>> {
+        let url = self.url.server_url(path_and_query);
+        let label = path_and_query.split('?').next().unwrap_or_default();
+        let answer = self.send("GET", &url, label, Body::None, false, Deadline::Poll(timeout_ms)).await?;
+        Ok(answer.map(Answer::json))
     }
 
     pub fn set_request_timeout(&self, ms: u64) {
@@ -253,6 +272,12 @@ impl HttpClient {
         blob: bool,
         deadline: Deadline,
     ) -> Result<Option<Answer>> {
+        // Wait for a connection before the deadline starts. A live feed held open on purpose
+        // takes none: it would keep one for good.
+        let _permit = match deadline {
+            Deadline::None => None,
+            _ => Some(self.origin.pool.acquire().await),
+        };
         let controller = AbortController::new().ok();
         let guard = AbortOnDrop(controller);
         let signal = guard.0.as_ref().map(|c| c.signal());

@@ -6,9 +6,11 @@
 //! - `peer`: `HttpPeer`, the `Peer` implementation, with `_bulk_get` → `open_revs` fallback
 //!   and the longpoll wait of live replication.
 //! - `live_changes`: `changes({live: true})` of a remote database, a loop of longpolls.
+//! - `db_updates`: a server's `_db_updates` feed, waking polling replications (`scheduler`).
 //! - `timer`: `sleep` on the global `setTimeout` (works in windows and workers).
 
 pub mod client;
+pub mod db_updates;
 pub mod live_changes;
 pub mod peer;
 pub mod timer;

@@ -8,8 +8,12 @@
 //!   good, a few at a time (browsers allow ~6 connections per host).
 //! - `wait_for_changes` is a longpoll `_changes?limit=1` held at most `longpoll.timeout_ms`
 //!   plus a grace period, then re-asked: servers that ignore `timeout` cannot hang it forever.
+//!   When more live replications wait on the same server than it has connections in the
+//!   page's pool, it polls instead, in turn, woken early by `_db_updates` (`scheduler`).
 
 use super::client::HttpClient;
+use super::db_updates;
+use super::timer::{now_ms, sleep};
 use crate::error::{Error, Result};
 use crate::kv::blobs::AttData;
 use crate::replicate::peer::{
@@ -20,9 +24,11 @@ use crate::replicate::remote::attachments as atts;
 use crate::replicate::remote::protocol::{self as p, Call, Longpoll};
 use crate::replicate::remote::url::doc_path;
 use crate::replicate::remote::url::DbUrl;
+use crate::replicate::scheduler;
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use futures::future::{select, Either};
 use serde_json::Value;
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -88,6 +94,21 @@ impl HttpPeer {
                 }
                 other
             }
+        }
+    }
+
+    /// One longpoll `_changes?limit=1`: `None` when the source has a change past `since`,
+    /// else the seq to ask from next.
+    async fn longpoll_once(&self, since: &Seq, filter: &Filter) -> Result<Option<Seq>> {
+        let longpoll = self.longpoll.get();
+        let call = p::changes_call(since, 1, filter, Some(longpoll));
+        let waited = longpoll.timeout_ms + LONGPOLL_GRACE_MS;
+        match self.client.call_with_timeout(&call, waited).await? {
+            Some(body) => {
+                let page = p::parse_changes(&body, since, 1);
+                Ok((page.results.is_empty()).then_some(page.last_seq))
+            }
+            None => Ok(Some(since.clone())),
         }
     }
 
@@ -277,18 +298,41 @@ impl Peer for HttpPeer {
     }
 
     async fn wait_for_changes(&self, since: &Seq, filter: &Filter) -> Result<()> {
+        let origin = self.client.origin().clone();
+        let waiting = origin.wait();
+        let signal = origin.db_signal(&self.client.url().db_name());
         let mut since = since.clone();
         loop {
-            let longpoll = self.longpoll.get();
-            let call = p::changes_call(&since, 1, filter, Some(longpoll));
-            let waited = longpoll.timeout_ms + LONGPOLL_GRACE_MS;
-            if let Some(body) = self.client.call_with_timeout(&call, waited).await? {
-                let page = p::parse_changes(&body, &since, 1);
-                if !page.results.is_empty() {
-                    return Ok(());
+            let settings = scheduler::settings();
+            if origin.longpoll_allowed() {
+                waiting.set_polling(false);
+                let seen = origin.preempt.generation();
+                let poll = Box::pin(self.longpoll_once(&since, filter));
+                let next = match select(poll, origin.preempt.changed_since(seen)).await {
+                    Either::Left((answer, _)) => answer?,
+                    // Too many waiters now: give the connection back and poll in turn.
+                    Either::Right(_) => Some(since.clone()),
+                };
+                match next {
+                    Some(next) => since = next,
+                    None => return Ok(()),
                 }
-                since = page.last_seq;
+                continue;
             }
+            waiting.set_polling(true);
+            if origin.feed_wanted(now_ms(), &settings) {
+                db_updates::start(&origin, self.client.url());
+            }
+            let (feed_seen, db_seen) = (origin.feed_changed.generation(), signal.generation());
+            let call = p::changes_call(&since, 1, filter, None);
+            let page = p::parse_changes(&self.client.call(&call).await?, &since, 1);
+            if !page.results.is_empty() {
+                return Ok(());
+            }
+            since = page.last_seq;
+            let nap = Box::pin(sleep(origin.poll_sleep_ms(&settings)));
+            let woken = select(signal.changed_since(db_seen), origin.feed_changed.changed_since(feed_seen));
+            select(nap, Box::pin(woken)).await;
         }
     }
 }

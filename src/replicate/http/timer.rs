@@ -58,3 +58,8 @@ pub fn sleep(ms: u64) -> Sleep {
     });
     Sleep { fired: JsFuture::from(promise), timer, done: false }
 }
+
+/// Milliseconds since the epoch (`Date.now()`).
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
