@@ -22,6 +22,10 @@
 #                                      fill µs/doc, get p50/p99 warm and reopened, allDocs page of
 #                                      100, changes since a recent seq, wasm memory; ~10-30 min;
 #                                      --sizes, --timeout-min)
+#   bash scripts/bench.sh --many-dbs    200 databases live-synced with one server, Settee and
+#                                      PouchDB: peak requests in flight, idle requests/min, p50/p99
+#                                      until a server write is local (bench/many-dbs.mjs; --dbs N;
+#                                      SETTEE_SERVER=couchdb for CouchDB with _db_updates)
 #   bash scripts/bench.sh --engines     the local workloads in Chromium, Firefox ESR and
 #                                      WebKitGTK against PouchDB in the same engine
 #                                      (bench/engines.mjs; --engines firefox picks one)
@@ -43,6 +47,7 @@ attachments=0
 faults=0
 engines=0
 scale=0
+many=0
 args=()
 for a in "$@"; do
   case "$a" in
@@ -52,6 +57,7 @@ for a in "$@"; do
     --faults) faults=1 ;;
     --engines) engines=1 ;;
     --scale) scale=1 ;;
+    --many-dbs) many=1 ;;
     *) args+=("$a") ;;
   esac
 done
@@ -96,6 +102,10 @@ fi
 if [ "$scale" = 1 ]; then
   log "bench: node bench/scale.mjs ${args[*]:-}"
   exec node bench/scale.mjs "${args[@]}"
+fi
+if [ "$many" = 1 ]; then
+  log "bench: node bench/many-dbs.mjs ${args[*]:-}"
+  exec node bench/many-dbs.mjs "${args[@]}"
 fi
 if [ "$engines" = 1 ]; then
   # `--engines a,b` after `--engines` narrows the engines: pass the list on.

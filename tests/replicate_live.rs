@@ -92,6 +92,8 @@ fn a_request_that_keeps_failing_pauses_the_pass_which_resumes_from_the_checkpoin
         // Four pages in the first pass (one read ahead), three from the first batch's
         // checkpoint; from the start it would have been four.
         assert_eq!(source.calls("changes"), 4 + 3);
+        // The pass after the failure read the source's info and checkpoint again.
+        assert_eq!((source.calls("info"), source.calls("get_local")), (2, 2));
         assert_eq!(snapshot(&a).await, snapshot(&b).await);
     });
 }
@@ -335,6 +337,44 @@ fn without_retry_or_with_a_non_retryable_error_the_run_stops_with_the_error() {
 }
 
 #[test]
+fn a_live_replications_later_passes_read_neither_info_nor_checkpoints_again() {
+    let mut pool = LocalPool::new();
+    let (a, b) = (mem_db("a"), mem_db("b"));
+    pool.run_until(put_many(&a, "d", 5));
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let o = opts(100);
+    let (cancel, carry) = (o.cancel.clone(), o.carry.clone());
+    let l = live_opts(true, false, &log);
+    let signal = l.cancel_signal.clone();
+    let source = Rc::new(Counting::new(LocalPeer::new(a.clone())));
+    let target = Rc::new(Counting::new(LocalPeer::new(b.clone())));
+    {
+        let (source, target) = (source.clone(), target.clone());
+        pool.spawner()
+            .spawn_local(async move {
+                let _ = live::run(&*source, &*target, o, l).await;
+            })
+            .unwrap();
+    }
+    pool.run_until_stalled();
+    for round in 0..3 {
+        pool.run_until(put(&a, json!({"_id": format!("doc{round}")})));
+        pool.run_until_stalled();
+    }
+    assert_eq!(log.borrow().iter().filter(|e| *e == "paused").count(), 4, "four passes");
+    for peer in [&source, &target] {
+        assert_eq!((peer.calls("info"), peer.calls("get_local")), (1, 1), "read by the first pass only");
+    }
+    // Each pass's checkpoint went on the rev the pass before wrote: no conflict, one doc.
+    assert_eq!(target.calls("put_local"), 4);
+    assert!(carry.borrow().is_some());
+    cancel.set(true);
+    signal.notify();
+    pool.run_until_stalled();
+    assert_eq!(pool.run_until(snapshot(&a)), pool.run_until(snapshot(&b)));
+}
+
+#[test]
 fn live_replication_picks_up_later_commits_until_cancelled() {
     let mut pool = LocalPool::new();
     let (a, b) = (mem_db("a"), mem_db("b"));
@@ -390,4 +430,53 @@ fn a_failing_direction_of_a_live_sync_cancels_the_other() {
         .unwrap_err();
         assert_eq!(f.error.status, 500);
     });
+}
+
+#[test]
+fn a_live_sync_does_not_send_back_what_its_other_direction_just_wrote() {
+    let mut pool = LocalPool::new();
+    let (a, b) = (mem_db("a"), mem_db("b"));
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let (push, pull) = (opts(100), opts(100));
+    let stops = [(push.cancel.clone()), (pull.cancel.clone())];
+    let (lpush, lpull) = (live_opts(true, false, &log), live_opts(true, false, &log));
+    let signals = [lpush.cancel_signal.clone(), lpull.cancel_signal.clone()];
+    let pa = Rc::new(Counting::new(LocalPeer::new(a.clone())));
+    let pb = Rc::new(Counting::new(LocalPeer::new(b.clone())));
+    {
+        let (pa, pb) = (pa.clone(), pb.clone());
+        pool.spawner()
+            .spawn_local(async move {
+                let _ = live::sync(&*pa, &*pb, (push, lpush), (pull, lpull)).await;
+            })
+            .unwrap();
+    }
+    pool.run_until_stalled();
+    pa.reset();
+    pb.reset();
+    for round in 0..3 {
+        // One side, then the other: each write crosses once and does not come back.
+        let (db, id) = if round % 2 == 0 { (&a, "from-a") } else { (&b, "from-b") };
+        pool.run_until(put(db, json!({"_id": format!("{id}{round}")})));
+        pool.run_until_stalled();
+    }
+    // Each doc: one revs_diff on the side it went to, one checkpoint pair; the direction that
+    // saw it come back asked nothing and wrote no checkpoint.
+    assert_eq!((pb.calls("revs_diff"), pa.calls("revs_diff")), (2, 1));
+    assert_eq!((pa.calls("bulk_docs"), pb.calls("bulk_docs")), (1, 2));
+    assert_eq!((pa.calls("put_local"), pb.calls("put_local")), (3, 3));
+    assert_eq!(pool.run_until(snapshot(&a)), pool.run_until(snapshot(&b)));
+    // A conflict is not an echo: both leaves reach both sides.
+    pool.run_until(async {
+        let rev_a = put(&a, json!({"_id": "c", "side": "a"})).await;
+        let rev_b = put(&b, json!({"_id": "c", "side": "b"})).await;
+        assert_ne!(rev_a, rev_b);
+    });
+    pool.run_until_stalled();
+    assert_eq!(pool.run_until(snapshot(&a)), pool.run_until(snapshot(&b)));
+    for (stop, signal) in stops.iter().zip(&signals) {
+        stop.set(true);
+        signal.notify();
+    }
+    pool.run_until_stalled();
 }

@@ -154,3 +154,30 @@ fn settings_take_valid_options_and_refuse_bad_ones_whole() {
         assert_eq!(err.status, 400, "{bad}");
     }
 }
+
+#[test]
+fn a_foreground_request_is_served_before_every_waiting_poll() {
+    let pool = Pool::new(1);
+    let mut exec = LocalPool::new();
+    let held = exec.run_until(pool.acquire());
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let spawn = |label: &'static str, background: bool| {
+        let (pool, order) = (pool.clone(), order.clone());
+        exec.spawner()
+            .spawn_local(async move {
+                let _p = if background { pool.acquire_background().await } else { pool.acquire().await };
+                order.borrow_mut().push(label);
+            })
+            .unwrap();
+    };
+    spawn("poll 1", true);
+    spawn("poll 2", true);
+    spawn("pass 1", false);
+    spawn("poll 3", true);
+    spawn("pass 2", false);
+    exec.run_until_stalled();
+    assert_eq!(pool.waiting(), 5);
+    drop(held);
+    exec.run_until_stalled();
+    assert_eq!(*order.borrow(), ["pass 1", "pass 2", "poll 1", "poll 2", "poll 3"]);
+}

@@ -23,6 +23,7 @@
 //! Timers and randomness are injected (`sleep`, `random`), so this file has no wasm
 //! dependency and is tested natively.
 
+use super::echo::Echoes;
 use super::options::{
     Progress, ReplicateOptions, ReplicationEvent, ReplicationFailure, ReplicationResult, Status,
 };
@@ -249,13 +250,16 @@ pub async fn run(
 }
 
 /// Both directions at once, each live/retrying as its options say. A direction that fails
-/// for good cancels the other, and the sync fails with its error.
+/// for good cancels the other, and the sync fails with its error. Neither sends back what the
+/// other just wrote (`echo`).
 pub async fn sync(
     a: &dyn Peer,
     b: &dyn Peer,
-    push: (ReplicateOptions, LiveOptions),
-    pull: (ReplicateOptions, LiveOptions),
+    mut push: (ReplicateOptions, LiveOptions),
+    mut pull: (ReplicateOptions, LiveOptions),
 ) -> Result<SyncResult, ReplicationFailure> {
+    let (push_echoes, pull_echoes) = Echoes::pair();
+    (push.0.echoes, pull.0.echoes) = (Some(push_echoes), Some(pull_echoes));
     let stop = |o: &ReplicateOptions, l: &LiveOptions| {
         let (flag, signal) = (o.cancel.clone(), l.cancel_signal.clone());
         move || {

@@ -7,6 +7,7 @@
 //! - `planner` (pure): what to diff, fetch and write for one batch.
 //! - `reader` and `writer`: the two halves of a batch (diff and fetch; write), pipelined.
 //! - `replicator`: the one-shot loop, pipelined, with events and cancellation; `sync`.
+//! - `echo`: what one direction of a sync wrote, so the other does not send it back.
 //! - `live`: one-shot passes repeated: live (wait for the source's next change) and retry
 //!   (back off on network errors and 5xx, resume from the checkpoint).
 //! - `remote` (pure) and `http` (wasm only): a remote CouchDB as a `Peer`, over fetch.
@@ -20,6 +21,7 @@
 pub mod attachments;
 pub mod checkpoint;
 pub mod checkpointer;
+pub mod echo;
 #[cfg(target_arch = "wasm32")]
 pub mod http;
 pub mod id;

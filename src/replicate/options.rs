@@ -23,6 +23,7 @@ pub type EventHandler = Box<dyn Fn(&ReplicationEvent)>;
 pub type Clock = Box<dyn Fn() -> String>;
 /// Revisions sent in a write whose answer never came (see `ReplicateOptions::in_doubt`).
 pub type InDoubt = Rc<RefCell<BTreeSet<RevRequest>>>;
+pub type Carry = Rc<RefCell<Option<super::replicator::Carried>>>;
 
 pub struct ReplicateOptions {
     pub batch_size: usize,
@@ -46,6 +47,14 @@ pub struct ReplicateOptions {
     /// has are counted as read and written then, so a lost answer neither loses nor
     /// double-counts a doc, and `docs_written` ends as in a run without faults.
     pub in_doubt: InDoubt,
+    /// What a completed pass learnt (replication id, checkpoint revs, seq), for the next pass
+    /// over the same options: a live replication's later passes then skip re-reading both
+    /// sides' `info` and checkpoint docs. Emptied by every pass; only a completed pass fills it,
+    /// so a pass after a failure reads everything again.
+    pub carry: Carry,
+    /// In a sync: the revisions the other direction wrote (not sent back) and where this one
+    /// records what it writes (`echo`).
+    pub echoes: Option<super::echo::Echoes>,
 }
 
 impl Default for ReplicateOptions {
@@ -61,6 +70,8 @@ impl Default for ReplicateOptions {
             clock: None,
             session_id: None,
             in_doubt: InDoubt::default(),
+            carry: Carry::default(),
+            echoes: None,
         }
     }
 }

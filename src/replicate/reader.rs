@@ -16,6 +16,7 @@
 //!   shown (always, for a target at its origin): bodies of revs the target already has would
 //!   be read for nothing, as in a sync whose pull sees the docs its push just wrote.
 
+use super::echo::Known;
 use super::options::{DocFilter, InDoubt};
 use super::peer::{
     revs_diff_of, Change, ChangesPage, Fetched, Filter, MissingRevs, Peer, RevRequest, RevsDiff, Seq,
@@ -35,6 +36,8 @@ pub struct Batch {
     /// Revisions of this page that were in doubt (`ReplicateOptions::in_doubt`), each with
     /// whether the target turned out to have them.
     pub doubts: Vec<(RevRequest, bool)>,
+    /// Every change of the page was an echo of the other direction of a sync (`echo`).
+    pub echo_only: bool,
 }
 
 /// How a run reads: fixed at its start, except whether to ask for bodies with the feed.
@@ -46,6 +49,8 @@ pub struct Reader<'a> {
     pub target_empty: bool,
     in_doubt: &'a InDoubt,
     with_docs: Cell<bool>,
+    /// Revisions known on the target (written there by the other direction of a sync).
+    known: Option<&'a Known>,
 }
 
 impl<'a> Reader<'a> {
@@ -57,7 +62,24 @@ impl<'a> Reader<'a> {
         in_doubt: &'a InDoubt,
     ) -> Self {
         let with_docs = Cell::new(target_empty);
-        Reader { limit: limit.max(1), filter, doc_filter, target_empty, in_doubt, with_docs }
+        Reader { limit: limit.max(1), filter, doc_filter, target_empty, in_doubt, with_docs, known: None }
+    }
+
+    /// Whether the next page is asked with its bodies (what a later pass starts with).
+    pub fn asks_docs(&self) -> bool {
+        self.with_docs.get()
+    }
+
+    /// Starts asking pages with their bodies if `yes` (a pass carrying on from one that did).
+    pub fn asking_docs(self, yes: bool) -> Self {
+        self.with_docs.set(self.with_docs.get() || yes);
+        self
+    }
+
+    /// Drops the changes whose revisions are all in `known` (see `echo`).
+    pub fn skipping(mut self, known: Option<&'a Known>) -> Self {
+        self.known = known;
+        self
     }
 
     /// The page of changes after `since`.
@@ -89,8 +111,16 @@ impl<'a> Reader<'a> {
     }
 
     async fn read(&self, source: &dyn Peer, target: &dyn Peer, mut page: ChangesPage) -> Result<Batch> {
+        let echoes = self.known.map_or(0, |k| k.borrow_mut().drop_echoes(&mut page.results));
         if page.results.is_empty() {
-            return Ok(Batch { page, diff: RevsDiff::new(), docs: Vec::new(), doubts: Vec::new() });
+            let echo_only = echoes > 0;
+            return Ok(Batch {
+                page,
+                diff: RevsDiff::new(),
+                docs: Vec::new(),
+                doubts: Vec::new(),
+                echo_only,
+            });
         }
         let diff = if self.target_empty {
             all_missing(&page.results)
@@ -115,7 +145,7 @@ impl<'a> Reader<'a> {
         if let Some(keep) = self.doc_filter {
             docs.retain(|d| keep(d));
         }
-        Ok(Batch { page, diff, docs, doubts })
+        Ok(Batch { page, diff, docs, doubts, echo_only: false })
     }
 
     /// The revisions of `changes` in doubt, and whether the target has them (`diff` says

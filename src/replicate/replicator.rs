@@ -7,7 +7,9 @@
 //!   batch N+1 is read (`reader`: its `revs_diff` and `bulk_get`), with the page of changes
 //!   after it. Writes, and checkpoints, stay strictly in order, one batch at a time. A short
 //!   page ends the run, so an in-sync run costs two `info`, two `get_local` and one `changes`
-//!   call, whatever the database size.
+//!   call, whatever the database size. A live replication's later passes cost only the
+//!   `changes` call: a completed pass carries its replication id and checkpoint state over
+//!   (`ReplicateOptions::carry`); after a failed pass everything is read again.
 //! - The checkpoint is written only after its batch is on the target, and skipped when the
 //!   seq did not move. A failed run therefore resumes at the last completed batch, and
 //!   re-sending a batch is harmless (`new_edits: false` ignores revs already present).
@@ -45,6 +47,16 @@ pub async fn replicate(
     }
 }
 
+/// What a completed pass hands the next one (`ReplicateOptions::carry`).
+pub struct Carried {
+    rep_id: String,
+    checkpointer: Checkpointer,
+    last_seq: Seq,
+    target_is_origin: bool,
+    /// Whether the last pass asked pages with their bodies (`Reader::asks_docs`).
+    with_docs: bool,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct SyncResult {
     pub push: ReplicationResult,
@@ -52,7 +64,8 @@ pub struct SyncResult {
 }
 
 /// `a → b` with `push` and `b → a` with `pull`, concurrently. Two option sets, so that each
-/// direction has its own filter and events.
+/// direction has its own filter and events. (`live::sync`, which the library uses, also keeps
+/// each direction from sending back what the other wrote: `echo`.)
 pub async fn sync(
     a: &dyn Peer,
     b: &dyn Peer,
@@ -104,21 +117,38 @@ impl<'a> Run<'a> {
 
     async fn run(&mut self, source: &dyn Peer, target: &dyn Peer) -> Result<Status> {
         let opts = self.opts;
-        let (source_info, target_info) = futures::future::join(source.info(), target.info()).await;
-        let target_info = target_info?;
-        let rep_id =
-            replication_id(&source_info?.id, &target_info.id, &opts.filter, opts.doc_filter_key.as_deref());
-        let session = opts.session_id.clone().unwrap_or_else(|| new_session_id(&rep_id, &self.start_time));
-        let mut checkpointer = Checkpointer::new(&rep_id, &session);
-        let resumed = checkpointer.load(source, target).await?;
-        self.progress.last_seq = opts.since.clone().unwrap_or(resumed);
+        let carried = opts.carry.borrow_mut().take();
+        let (rep_id, mut checkpointer, target_is_origin, with_docs) = match carried {
+            Some(c) => {
+                self.progress.last_seq = opts.since.clone().unwrap_or(c.last_seq);
+                (c.rep_id, c.checkpointer, c.target_is_origin, c.with_docs)
+            }
+            None => {
+                let (source_info, target_info) = futures::future::join(source.info(), target.info()).await;
+                let target_info = target_info?;
+                let rep_id = replication_id(
+                    &source_info?.id,
+                    &target_info.id,
+                    &opts.filter,
+                    opts.doc_filter_key.as_deref(),
+                );
+                let session =
+                    opts.session_id.clone().unwrap_or_else(|| new_session_id(&rep_id, &self.start_time));
+                let mut checkpointer = Checkpointer::new(&rep_id, &session);
+                let resumed = checkpointer.load(source, target).await?;
+                self.progress.last_seq = opts.since.clone().unwrap_or(resumed);
+                (rep_id, checkpointer, target_info.update_seq.is_origin(), false)
+            }
+        };
         let reader = Reader::new(
             opts.batch_size,
             &opts.filter,
             opts.doc_filter.as_ref(),
-            target_info.update_seq.is_origin(),
+            target_is_origin,
             &opts.in_doubt,
-        );
+        )
+        .skipping(opts.echoes.as_ref().map(|e| &e.skip))
+        .asking_docs(with_docs);
         let first = reader.changes(source, &self.progress.last_seq).await?;
         let (mut batch, mut next) = reader.read_ahead(source, target, first).await;
         // The batch written last, awaiting its checkpoint.
@@ -160,11 +190,29 @@ impl<'a> Run<'a> {
                 u.error
             });
             settled?;
-            landed = Some(written?);
+            let written = written?;
+            if let Some(echoes) = &opts.echoes {
+                // Written here from the source: known there, so the other direction skips them.
+                let mut known = echoes.record.borrow_mut();
+                for d in &written.docs {
+                    if let (Some(id), Some(rev)) = (d["_id"].as_str(), d["_rev"].as_str()) {
+                        known.record(id, rev);
+                    }
+                }
+            }
+            landed = Some(written);
             match ahead {
                 Some((b, n)) => (batch, next) = (b, n),
                 None => {
                     self.settle(source, target, &mut checkpointer, landed).await?;
+                    *opts.carry.borrow_mut() = Some(Carried {
+                        rep_id,
+                        checkpointer,
+                        last_seq: self.progress.last_seq.clone(),
+                        // It may have been empty at the first pass; it is not any more.
+                        target_is_origin: false,
+                        with_docs: reader.asks_docs(),
+                    });
                     return Ok(Status::Complete);
                 }
             }
@@ -192,7 +240,7 @@ impl<'a> Run<'a> {
             self.emit(ReplicationEvent::Denied(f));
         }
         self.errors.extend(w.failures);
-        Landed { page: w.page, docs: w.docs }
+        Landed { page: w.page, docs: w.docs, echo_only: w.echo_only }
     }
 
     /// Checkpoints a batch that is on the target, then reports it.
@@ -203,7 +251,12 @@ impl<'a> Run<'a> {
         checkpointer: &mut Checkpointer,
         landed: Option<Landed>,
     ) -> Result<()> {
-        let Some(Landed { page, docs }) = landed else { return Ok(()) };
+        let Some(Landed { page, docs, echo_only }) = landed else { return Ok(()) };
+        if echo_only {
+            // Nothing but echoes: move on without a checkpoint (see `echo`).
+            self.progress.last_seq = page.last_seq;
+            return Ok(());
+        }
         checkpointer.save(source, target, &page.last_seq).await?;
         self.progress.last_seq = page.last_seq;
         self.progress.pending = page.pending;

@@ -7,7 +7,9 @@
 //! the server root):
 //! - **A bounded pool of connections** (`Pool`, `max_connections`, default 4): every request
 //!   takes a permit first and gives it back when its answer is read. Waiters are served first
-//!   come, first served, so jobs rotate fairly. The only requests outside the pool are a remote
+//!   come, first served, so jobs rotate fairly, except that polls for changes are background
+//!   work: a request that moves docs or checkpoints goes before every waiting poll (with 200
+//!   databases polling, a found change would otherwise queue behind a whole round). The only requests outside the pool are a remote
 //!   database's own live changes feed (`changes({live: true})`), which an app holds open on
 //!   purpose.
 //! - **Longpoll while it fits:** a live replication waiting for the source's next change holds
@@ -97,6 +99,12 @@ impl Settings {
     }
 }
 
+struct Queued {
+    ticket: u64,
+    background: bool,
+    waker: Option<Waker>,
+}
+
 /// A first-come, first-served semaphore: at most `limit` permits out at once.
 #[derive(Default)]
 pub struct Pool {
@@ -104,7 +112,8 @@ pub struct Pool {
     in_flight: Cell<usize>,
     peak: Cell<usize>,
     next_ticket: Cell<u64>,
-    queue: RefCell<VecDeque<(u64, Option<Waker>)>>,
+    /// Waiters in the order they are served: every foreground one before any background one.
+    queue: RefCell<VecDeque<Queued>>,
 }
 
 impl Pool {
@@ -142,7 +151,13 @@ impl Pool {
 
     /// Resolves to a permit once one is free and every earlier caller has had theirs.
     pub fn acquire(self: &Rc<Self>) -> Acquire {
-        Acquire { pool: self.clone(), ticket: None, done: false }
+        Acquire { pool: self.clone(), ticket: None, done: false, background: false }
+    }
+
+    /// `acquire` for work that can wait (a poll for changes): served only when no foreground
+    /// caller waits, so a replication moving docs never queues behind a round of polls.
+    pub fn acquire_background(self: &Rc<Self>) -> Acquire {
+        Acquire { pool: self.clone(), ticket: None, done: false, background: true }
     }
 
     fn take(self: &Rc<Self>) -> Permit {
@@ -157,7 +172,7 @@ impl Pool {
 
     fn wake_head(&self) {
         if self.free() {
-            if let Some((_, Some(waker))) = self.queue.borrow().front() {
+            if let Some(Queued { waker: Some(waker), .. }) = self.queue.borrow().front() {
                 waker.wake_by_ref();
             }
         }
@@ -180,6 +195,7 @@ pub struct Acquire {
     pool: Rc<Pool>,
     ticket: Option<u64>,
     done: bool,
+    background: bool,
 }
 
 impl Future for Acquire {
@@ -194,13 +210,23 @@ impl Future for Acquire {
             None => {
                 let ticket = pool.next_ticket.get();
                 pool.next_ticket.set(ticket + 1);
-                pool.queue.borrow_mut().push_back((ticket, Some(cx.waker().clone())));
+                let entry = Queued { ticket, background: self.background, waker: Some(cx.waker().clone()) };
+                let mut queue = pool.queue.borrow_mut();
+                let at = if self.background {
+                    queue.len()
+                } else {
+                    queue.iter().position(|q| q.background).unwrap_or(queue.len())
+                };
+                queue.insert(at, entry);
+                drop(queue);
                 self.ticket = Some(ticket);
+                // A foreground waiter may have gone to the head past a background one.
+                pool.wake_head();
                 Poll::Pending
             }
             Some(ticket) => {
                 let mut queue = pool.queue.borrow_mut();
-                if pool.free() && queue.front().map(|e| e.0) == Some(ticket) {
+                if pool.free() && queue.front().map(|e| e.ticket) == Some(ticket) {
                     queue.pop_front();
                     drop(queue);
                     self.done = true;
@@ -209,8 +235,8 @@ impl Future for Acquire {
                     pool.wake_head();
                     return Poll::Ready(permit);
                 }
-                if let Some(entry) = queue.iter_mut().find(|e| e.0 == ticket) {
-                    entry.1 = Some(cx.waker().clone());
+                if let Some(entry) = queue.iter_mut().find(|e| e.ticket == ticket) {
+                    entry.waker = Some(cx.waker().clone());
                 }
                 Poll::Pending
             }
@@ -221,7 +247,7 @@ impl Future for Acquire {
 impl Drop for Acquire {
     fn drop(&mut self) {
         if let (false, Some(ticket)) = (self.done, self.ticket) {
-            self.pool.queue.borrow_mut().retain(|e| e.0 != ticket);
+            self.pool.queue.borrow_mut().retain(|e| e.ticket != ticket);
             self.pool.wake_head();
         }
     }

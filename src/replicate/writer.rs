@@ -19,6 +19,8 @@ pub struct Written {
     /// How many revisions were read for it (written or failed).
     pub read: usize,
     pub failures: Vec<DocError>,
+    /// The page was nothing but echoes (`reader::Batch::echo_only`): no checkpoint for it.
+    pub echo_only: bool,
 }
 
 /// A batch whose write request failed: the revisions sent may or may not be on the target.
@@ -31,6 +33,7 @@ pub struct Unsure {
 pub struct Landed {
     pub page: ChangesPage,
     pub docs: Vec<Value>,
+    pub echo_only: bool,
 }
 
 /// Writes `batch`; on failure, the revisions it sent are handed back as `Unsure`.
@@ -39,15 +42,15 @@ pub async fn write_batch(
     target: &dyn Peer,
     batch: Batch,
 ) -> std::result::Result<Written, Unsure> {
-    let Batch { page, diff, mut docs, .. } = batch;
+    let Batch { page, diff, mut docs, echo_only, .. } = batch;
     let read = docs.len();
     if docs.is_empty() {
-        return Ok(Written { page, docs, read, failures: Vec::new() });
+        return Ok(Written { page, docs, read, failures: Vec::new(), echo_only });
     }
     match write(source, target, &mut docs, &diff).await {
         Ok(failures) => {
             drop_failed(&mut docs, &failures);
-            Ok(Written { page, docs, read, failures })
+            Ok(Written { page, docs, read, failures, echo_only: false })
         }
         Err(error) => {
             let rev_of = |d: &Value| {

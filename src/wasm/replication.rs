@@ -252,6 +252,8 @@ fn direction(
         clock: Some(Box::new(|| String::from(js_sys::Date::new_0().to_iso_string()))),
         session_id: Some(session),
         in_doubt: Default::default(),
+        carry: Default::default(),
+        echoes: None,
     };
     let states = states.clone();
     let live = LiveOptions {

@@ -51,6 +51,8 @@ enum Deadline {
     /// A longpoll's own limit; then `Ok(None)`.
     Poll(u64),
     None,
+    /// `Default`, for a request that waits for a connection behind foreground ones.
+    Background,
 }
 
 /// What a request carries.
@@ -263,6 +265,15 @@ impl HttpClient {
         }
     }
 
+    /// `call`, as background work: it waits for a connection until no foreground request
+    /// does (`scheduler::Pool::acquire_background`). For polls.
+    pub async fn call_background(&self, call: &Call) -> Result<Value> {
+        let url = self.call_url(call);
+        let answer =
+            self.send(call.method, &url, &call.path, Body::of(call), false, Deadline::Background).await?;
+        Ok(answer.expect("no timeout, no None").json())
+    }
+
     async fn send_once(
         &self,
         http_method: &str,
@@ -276,6 +287,7 @@ impl HttpClient {
         // takes none: it would keep one for good.
         let _permit = match deadline {
             Deadline::None => None,
+            Deadline::Background => Some(self.origin.pool.acquire_background().await),
             _ => Some(self.origin.pool.acquire().await),
         };
         let controller = AbortController::new().ok();
@@ -338,7 +350,7 @@ impl HttpClient {
             Deadline::Default if blob || matches!(body, Body::Raw(..)) => {
                 Some(self.request_timeout_ms.get().saturating_mul(ATTACHMENT_TIMEOUT_FACTOR))
             }
-            Deadline::Default => Some(self.request_timeout_ms.get()),
+            Deadline::Default | Deadline::Background => Some(self.request_timeout_ms.get()),
             Deadline::Poll(ms) => Some(ms),
             Deadline::None => None,
         };

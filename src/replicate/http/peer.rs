@@ -325,7 +325,7 @@ impl Peer for HttpPeer {
             }
             let (feed_seen, db_seen) = (origin.feed_changed.generation(), signal.generation());
             let call = p::changes_call(&since, 1, filter, None);
-            let page = p::parse_changes(&self.client.call(&call).await?, &since, 1);
+            let page = p::parse_changes(&self.client.call_background(&call).await?, &since, 1);
             if !page.results.is_empty() {
                 return Ok(());
             }
