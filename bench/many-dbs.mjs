@@ -9,16 +9,17 @@
 //     answer until the doc is in the page's local database (p50, p99, max), within `--limit-s`.
 //
 //   node bench/many-dbs.mjs [--dbs 200] [--idle-s 20] [--limit-s 60] [--impls settee,pouchdb]
+//                           [--auth basic|cookie]
 //   SETTEE_SERVER=couchdb node bench/many-dbs.mjs   (CouchDB 3.5 from ../shared/couchdb, with
 //                                                    `_global_changes`, so `_db_updates` works)
 //   (normally through `bash scripts/bench.sh --many-dbs`, which builds pkg/ first)
-// Results go to bench/results/many-dbs-<server>.json; BENCHMARKS.md quotes them.
+// Results go to bench/results/many-dbs-<server>-<auth>.json; BENCHMARKS.md quotes them.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { CouchServer, SERVER_KIND } from '../tests/js/couch.mjs';
+import { ADMIN, CouchServer, SERVER_KIND } from '../tests/js/couch.mjs';
 import { startFaultProxy } from '../tests/js/fault-proxy.mjs';
 import { startServer } from '../tests/js/helpers.mjs';
 
@@ -29,6 +30,10 @@ const DBS = Number(arg('--dbs', 200));
 const IDLE_MS = Number(arg('--idle-s', 20)) * 1000;
 const LIMIT_MS = Number(arg('--limit-s', 60)) * 1000;
 const IMPLS = arg('--impls', 'settee,pouchdb').split(',');
+// `basic`: credentials in each URL (an Authorization header, so every request is preflighted
+// by CORS); `cookie`: the page logs in once (`POST /_session`) and the URLs carry none, so
+// GETs are simple requests (no preflight), as CouchDB advises for browsers. Both impls alike.
+const AUTH = arg('--auth', 'basic');
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 
@@ -53,7 +58,7 @@ const context = await chromium.launchPersistentContext(profile, {
   headless: true,
   args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
 });
-const results = { dbs: DBS, server: SERVER_KIND, idle_s: IDLE_MS / 1000, load: loadavg().map((x) => +x.toFixed(2)), runs: [] };
+const results = { dbs: DBS, server: SERVER_KIND, auth: AUTH, idle_s: IDLE_MS / 1000, load: loadavg().map((x) => +x.toFixed(2)), runs: [] };
 try {
   for (const impl of IMPLS) {
     const page = await context.newPage();
@@ -63,7 +68,20 @@ try {
     const names = [];
     for (let i = 0; i < DBS; i++) names.push((await couch.freshDb(`m${impl[0]}${i}`)).name);
     const proxy = await startFaultProxy({ target: couch.url });
-    const base = proxy.via(couch.dbUrl('', true)).replace(/\/$/, '');
+    const base = proxy.via(couch.dbUrl('', AUTH === 'basic')).replace(/\/$/, '');
+    if (AUTH === 'cookie') {
+      const login = await page.evaluate(
+        async ({ server, admin }) =>
+          (await fetch(`${server}/_session`, {
+            method: 'POST',
+            credentials: 'include',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ name: admin.username, password: admin.password }),
+          })).status,
+        { server: proxy.url, admin: ADMIN },
+      );
+      if (login !== 200) throw new Error(`POST /_session: ${login}`);
+    }
     const started = Date.now();
     await page.evaluate(
       ({ impl, names, base }) => {
@@ -136,4 +154,4 @@ try {
   await couch.stop();
 }
 mkdirSync(join(root, 'bench/results'), { recursive: true });
-writeFileSync(join(root, `bench/results/many-dbs-${SERVER_KIND}.json`), JSON.stringify(results, null, 2) + '\n');
+writeFileSync(join(root, `bench/results/many-dbs-${SERVER_KIND}-${AUTH}.json`), JSON.stringify(results, null, 2) + '\n');

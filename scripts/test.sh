@@ -122,7 +122,7 @@ stage js-reliability count_long node --test --test-concurrency=1 --test-timeout=
 # or COUCH_URL), plus what only CouchDB does (couchdb.test.mjs), and Node's replication and
 # config-mirror tests. Where CouchDB is missing the
 # stage says so and is skipped, except in CI, where that is a failure.
-COUCH_FILES=(replication replication-more attachments-replication remote-api faults couchdb validation replicator-db tabs scheduler)
+COUCH_FILES=(replication replication-more attachments-replication remote-api faults couchdb validation replicator-db tabs scheduler mesh)
 # (The crash matrix's replication pulls from pouchdb-server: storage is what it tests.)
 COUCH_FILES=("${COUCH_FILES[@]/%/.test.mjs}")
 if [ -n "${COUCH_URL:-}" ] || [ -x "${COUCHDB_RUN:-$ROOT/../shared/couchdb/run}" ]; then

@@ -5,7 +5,7 @@
 use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt;
 use serde_json::json;
-use settee::replicate::scheduler::{self, Feed, Pool, Settings};
+use settee::replicate::scheduler::{self, Feed, Pool, Priority, Settings};
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
@@ -165,7 +165,8 @@ fn a_foreground_request_is_served_before_every_waiting_poll() {
         let (pool, order) = (pool.clone(), order.clone());
         exec.spawner()
             .spawn_local(async move {
-                let _p = if background { pool.acquire_background().await } else { pool.acquire().await };
+                let _p =
+                    pool.acquire_as(if background { Priority::Background } else { Priority::Normal }).await;
                 order.borrow_mut().push(label);
             })
             .unwrap();
@@ -175,9 +176,18 @@ fn a_foreground_request_is_served_before_every_waiting_poll() {
     spawn("pass 1", false);
     spawn("poll 3", true);
     spawn("pass 2", false);
+    {
+        let (pool, order) = (pool.clone(), order.clone());
+        exec.spawner()
+            .spawn_local(async move {
+                let _p = pool.acquire_as(Priority::Urgent).await;
+                order.borrow_mut().push("feed");
+            })
+            .unwrap();
+    }
     exec.run_until_stalled();
-    assert_eq!(pool.waiting(), 5);
+    assert_eq!(pool.waiting(), 6);
     drop(held);
     exec.run_until_stalled();
-    assert_eq!(*order.borrow(), ["pass 1", "pass 2", "poll 1", "poll 2", "poll 3"]);
+    assert_eq!(*order.borrow(), ["feed", "pass 1", "pass 2", "poll 1", "poll 2", "poll 3"]);
 }

@@ -7,9 +7,10 @@
 //! the server root):
 //! - **A bounded pool of connections** (`Pool`, `max_connections`, default 4): every request
 //!   takes a permit first and gives it back when its answer is read. Waiters are served first
-//!   come, first served, so jobs rotate fairly, except that polls for changes are background
-//!   work: a request that moves docs or checkpoints goes before every waiting poll (with 200
-//!   databases polling, a found change would otherwise queue behind a whole round). The only requests outside the pool are a remote
+//!   come, first served, so jobs rotate fairly, within three priorities (`Priority`): the
+//!   `_db_updates` feed first, then requests that move docs or checkpoints, then polls for
+//!   changes (with 200 databases polling, a found change would otherwise queue behind a whole
+//!   round, and the feed behind the passes it asked for). The only requests outside the pool are a remote
 //!   database's own live changes feed (`changes({live: true})`), which an app holds open on
 //!   purpose.
 //! - **Longpoll while it fits:** a live replication waiting for the source's next change holds
@@ -99,9 +100,20 @@ impl Settings {
     }
 }
 
+/// Who goes first when connections are scarce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// The `_db_updates` feed: it tells which databases to look at, so it never waits behind them.
+    Urgent,
+    /// Requests that move docs and checkpoints.
+    Normal,
+    /// Polls for changes.
+    Background,
+}
+
 struct Queued {
     ticket: u64,
-    background: bool,
+    priority: Priority,
     waker: Option<Waker>,
 }
 
@@ -112,7 +124,7 @@ pub struct Pool {
     in_flight: Cell<usize>,
     peak: Cell<usize>,
     next_ticket: Cell<u64>,
-    /// Waiters in the order they are served: every foreground one before any background one.
+    /// Waiters in the order they are served: by priority, then first come, first served.
     queue: RefCell<VecDeque<Queued>>,
 }
 
@@ -151,13 +163,13 @@ impl Pool {
 
     /// Resolves to a permit once one is free and every earlier caller has had theirs.
     pub fn acquire(self: &Rc<Self>) -> Acquire {
-        Acquire { pool: self.clone(), ticket: None, done: false, background: false }
+        self.acquire_as(Priority::Normal)
     }
 
-    /// `acquire` for work that can wait (a poll for changes): served only when no foreground
-    /// caller waits, so a replication moving docs never queues behind a round of polls.
-    pub fn acquire_background(self: &Rc<Self>) -> Acquire {
-        Acquire { pool: self.clone(), ticket: None, done: false, background: true }
+    /// `acquire`, served after every waiting caller of a higher priority and before any of a
+    /// lower one: a replication moving docs never queues behind a round of polls.
+    pub fn acquire_as(self: &Rc<Self>, priority: Priority) -> Acquire {
+        Acquire { pool: self.clone(), ticket: None, done: false, priority }
     }
 
     fn take(self: &Rc<Self>) -> Permit {
@@ -195,7 +207,7 @@ pub struct Acquire {
     pool: Rc<Pool>,
     ticket: Option<u64>,
     done: bool,
-    background: bool,
+    priority: Priority,
 }
 
 impl Future for Acquire {
@@ -210,17 +222,14 @@ impl Future for Acquire {
             None => {
                 let ticket = pool.next_ticket.get();
                 pool.next_ticket.set(ticket + 1);
-                let entry = Queued { ticket, background: self.background, waker: Some(cx.waker().clone()) };
+                let priority = self.priority;
+                let entry = Queued { ticket, priority, waker: Some(cx.waker().clone()) };
                 let mut queue = pool.queue.borrow_mut();
-                let at = if self.background {
-                    queue.len()
-                } else {
-                    queue.iter().position(|q| q.background).unwrap_or(queue.len())
-                };
+                let at = queue.iter().position(|q| q.priority > priority).unwrap_or(queue.len());
                 queue.insert(at, entry);
                 drop(queue);
                 self.ticket = Some(ticket);
-                // A foreground waiter may have gone to the head past a background one.
+                // It may have gone to the head past a waiter of a lower priority.
                 pool.wake_head();
                 Poll::Pending
             }

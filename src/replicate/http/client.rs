@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::replicate::remote::protocol::Call;
 use crate::replicate::remote::url::DbUrl;
 use crate::replicate::remote::{http_error, network_error};
-use crate::replicate::scheduler::{self, Origin};
+use crate::replicate::scheduler::{self, Origin, Priority};
 use futures::future::{select, Either};
 use futures::lock::Mutex;
 use gloo_net::http::{Method, RequestBuilder};
@@ -53,6 +53,8 @@ enum Deadline {
     None,
     /// `Default`, for a request that waits for a connection behind foreground ones.
     Background,
+    /// `Poll`, for a request that waits for a connection before every other.
+    Urgent(u64),
 }
 
 /// What a request carries.
@@ -142,12 +144,12 @@ impl HttpClient {
         &self.origin
     }
 
-    /// A GET of `path_and_query` at the server root (e.g. `_db_updates`), aborted after
-    /// `timeout_ms` (then `Ok(None)`).
+    /// A GET of `path_and_query` at the server root (the `_db_updates` feed), aborted after
+    /// `timeout_ms` (then `Ok(None)`); it goes before every request waiting for a connection.
     pub async fn server_poll(&self, path_and_query: &str, timeout_ms: u64) -> Result<Option<Value>> {
         let url = self.url.server_url(path_and_query);
         let label = path_and_query.split('?').next().unwrap_or_default();
-        let answer = self.send("GET", &url, label, Body::None, false, Deadline::Poll(timeout_ms)).await?;
+        let answer = self.send("GET", &url, label, Body::None, false, Deadline::Urgent(timeout_ms)).await?;
         Ok(answer.map(Answer::json))
     }
 
@@ -287,7 +289,8 @@ impl HttpClient {
         // takes none: it would keep one for good.
         let _permit = match deadline {
             Deadline::None => None,
-            Deadline::Background => Some(self.origin.pool.acquire_background().await),
+            Deadline::Background => Some(self.origin.pool.acquire_as(Priority::Background).await),
+            Deadline::Urgent(_) => Some(self.origin.pool.acquire_as(Priority::Urgent).await),
             _ => Some(self.origin.pool.acquire().await),
         };
         let controller = AbortController::new().ok();
@@ -351,14 +354,14 @@ impl HttpClient {
                 Some(self.request_timeout_ms.get().saturating_mul(ATTACHMENT_TIMEOUT_FACTOR))
             }
             Deadline::Default | Deadline::Background => Some(self.request_timeout_ms.get()),
-            Deadline::Poll(ms) => Some(ms),
+            Deadline::Poll(ms) | Deadline::Urgent(ms) => Some(ms),
             Deadline::None => None,
         };
         let out = match limit {
             None => exchange.await.map(Some),
             Some(ms) => match select(Box::pin(exchange), Box::pin(sleep(ms))).await {
                 Either::Left((answer, _)) => answer.map(Some),
-                Either::Right(_) if matches!(deadline, Deadline::Poll(_)) => Ok(None),
+                Either::Right(_) if matches!(deadline, Deadline::Poll(_) | Deadline::Urgent(_)) => Ok(None),
                 Either::Right(_) => {
                     Err(network_error(&format!("no complete answer within {ms} ms"), http_method, label))
                 }

@@ -332,7 +332,12 @@ impl Peer for HttpPeer {
             since = page.last_seq;
             let nap = Box::pin(sleep(origin.poll_sleep_ms(&settings)));
             let woken = select(signal.changed_since(db_seen), origin.feed_changed.changed_since(feed_seen));
-            select(nap, Box::pin(woken)).await;
+            if let Either::Right((Either::Left(_), _)) = select(nap, Box::pin(woken)).await {
+                // `_db_updates` named this database: the pass looks at once. A poll first would
+                // cost the same request and delay it (an update the filter drops, or a
+                // checkpoint write, makes an empty pass: no worse than the poll).
+                return Ok(());
+            }
         }
     }
 }
