@@ -1,0 +1,98 @@
+// Live sync of one local database with its server twin, reduced to what the status line shows:
+// a state (`connecting`, `active`, `paused`, `offline`, `error`), what is pending each way,
+// and how far a first pull has got. Which tab talks to the server is the library's business
+// (one tab per origin runs a live sync); this file just calls `db.sync`.
+
+/**
+ * Starts `db.sync(url, {live, retry})` and calls `onUpdate(snapshot)` on every event.
+ * Returns `{cancel, snapshot}`.
+ */
+export function liveSync(db, url, onUpdate) {
+  const snap = {
+    url,
+    state: 'connecting',
+    detail: '',
+    pending: { push: 0, pull: 0 },
+    pulled: 0,
+    pushedSeq: null,
+    firstPull: true,
+  };
+  const emit = () => onUpdate({ ...snap, pending: { ...snap.pending } });
+  const offline = () => typeof navigator !== 'undefined' && navigator.onLine === false;
+
+  const rep = db.sync(url, { live: true, retry: true, back_off_base: 1000 });
+  rep
+    .on('active', () => {
+      snap.state = offline() ? 'offline' : 'active';
+      snap.detail = '';
+      emit();
+    })
+    .on('change', ({ direction, change }) => {
+      snap.pending[direction] = change.pending ?? 0;
+      if (direction === 'pull') snap.pulled = change.docs_read;
+      if (direction === 'push') snap.pushedSeq = change.last_seq;
+      if (snap.state !== 'offline') snap.state = 'active';
+      emit();
+    })
+    .on('paused', (err) => {
+      // `paused` with an error means "waiting to retry"; without, "caught up".
+      if (err) {
+        snap.state = offline() ? 'offline' : 'retrying';
+        snap.detail = describe(err);
+      } else {
+        snap.state = 'paused';
+        snap.detail = '';
+        snap.pending = { push: 0, pull: 0 };
+        snap.firstPull = false;
+      }
+      emit();
+    })
+    .on('denied', (err) => {
+      snap.detail = `the server refused a document: ${describe(err)}`;
+      emit();
+    })
+    .on('error', (err) => {
+      snap.state = 'error';
+      snap.detail = describe(err);
+      emit();
+    });
+  // A sync can end with an error (bad URL, 401); that is reported above, not thrown.
+  Promise.resolve(rep).catch(() => {});
+
+  // The browser knows it is offline before a request fails: say so at once.
+  const onNet = () => {
+    if (offline()) snap.state = 'offline';
+    else if (snap.state === 'offline') snap.state = 'connecting';
+    emit();
+  };
+  addEventListener('online', onNet);
+  addEventListener('offline', onNet);
+  emit();
+  return {
+    snapshot: () => ({ ...snap }),
+    cancel() {
+      removeEventListener('online', onNet);
+      removeEventListener('offline', onNet);
+      rep.cancel();
+    },
+  };
+}
+
+function describe(err) {
+  if (!err) return '';
+  const status = err.status ? `${err.status} ` : '';
+  return `${status}${err.name ?? 'error'}${err.message ? `: ${err.message}` : ''}`;
+}
+
+/** Checks a server URL typed by the user; returns it normalised or throws a clear message. */
+export function checkServerUrl(text) {
+  let url;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    throw new Error(`"${text}" is not a URL. Use one like http://127.0.0.1:5984`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('The sync server URL must start with http:// or https://');
+  if (url.search || url.hash) throw new Error('The sync server URL takes no ?query or #fragment.');
+  return url.href.replace(/\/+$/, '');
+}
