@@ -58,7 +58,7 @@ function render() {
     try {
       do {
         again = false;
-        await Promise.all([renderCustomers(), renderConversations(), renderThread()]);
+        await Promise.all([renderCustomers(), renderConversations(), renderThread(), showPending()]);
       } while (again);
     } catch (err) {
       failed(err);
@@ -236,7 +236,29 @@ function when(ms) {
   return sameDay ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : d.toLocaleDateString([], { month: 'short', day: 'numeric' });
 }
 
-// ---- sync status line ----------------------------------------------------------------------
+// ---- sync status line -------------------------------------------------------------------
+let lastSnap = null;
+
+/**
+ * "pending": what the replication reports, and at least the local changes made since the
+ * last seq known to be on the server. The library's push `pending` is only known while it
+ * can run, and offline it cannot: this count is what makes offline edits visible.
+ */
+async function showPending() {
+  const db = state.db;
+  const snap = lastSnap?.db === state.customer ? lastSnap : null;
+  const pushed = localStorage.getItem(`inbox.pushed.${state.customer}`);
+  let unsent = 0;
+  if (db && pushed !== null) {
+    const { results } = await db.changes({ since: Number(pushed), limit: 1001 });
+    if (db !== state.db) return;
+    unsent = results.length;
+  }
+  const send = Math.max(unsent, snap?.pending.push ?? 0);
+  const receive = snap?.pending.pull ?? 0;
+  $('#sync-pending').textContent = `pending: ${send > 1000 ? '1000+' : send} to send, ${receive} to receive`;
+}
+
 function showSync(snap) {
   if (!snap || snap.db !== state.customer) return;
   const text = {
@@ -249,7 +271,9 @@ function showSync(snap) {
   }[snap.state] ?? snap.state;
   $('#sync').dataset.state = snap.state;
   $('#sync-text').textContent = `${text}${snap.detail ? ` (${snap.detail})` : ''}`;
-  $('#sync-pending').textContent = `pending: ${snap.pending.push} to send, ${snap.pending.pull} to receive`;
+  lastSnap = snap;
+  if (snap.pushedSeq !== null) localStorage.setItem(`inbox.pushed.${snap.db}`, String(snap.pushedSeq));
+  showPending().catch(failed);
   // A first pull of a big customer: docs read against docs read + still pending on the server.
   const bar = $('#sync-progress');
   const total = snap.pulled + snap.pending.pull;

@@ -20,6 +20,7 @@ export function liveSync(db, url, onUpdate) {
   const emit = () => onUpdate({ ...snap, pending: { ...snap.pending } });
   const offline = () => typeof navigator !== 'undefined' && navigator.onLine === false;
 
+  if (offline()) snap.state = 'offline';
   const rep = db.sync(url, { live: true, retry: true, back_off_base: 1000 });
   rep
     .on('active', () => {
@@ -44,6 +45,11 @@ export function liveSync(db, url, onUpdate) {
         snap.detail = '';
         snap.pending = { push: 0, pull: 0 };
         snap.firstPull = false;
+        // Caught up both ways: everything written here so far is on the server.
+        db.info().then((info) => {
+          snap.pushedSeq = info.update_seq;
+          emit();
+        }, () => {});
       }
       emit();
     })
