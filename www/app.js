@@ -345,6 +345,7 @@ function wireForms(config) {
         startDirectorySync();
         startCustomerSync();
       }
+      $('.settings').open = false;
       say(`Saved. Syncing with ${server}.`);
     });
   };

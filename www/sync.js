@@ -24,6 +24,9 @@ export function liveSync(db, url, onUpdate) {
   const rep = db.sync(url, { live: true, retry: true, back_off_base: 1000 });
   rep
     .on('active', () => {
+      // A retry starting is not a success: keep saying "retrying" (and why) until data moves
+      // or the sync catches up.
+      if (snap.state === 'retrying') return;
       snap.state = offline() ? 'offline' : 'active';
       snap.detail = '';
       emit();
@@ -33,6 +36,7 @@ export function liveSync(db, url, onUpdate) {
       if (direction === 'pull') snap.pulled = change.docs_read;
       if (direction === 'push') snap.pushedSeq = change.last_seq;
       if (snap.state !== 'offline') snap.state = 'active';
+      snap.detail = '';
       emit();
     })
     .on('paused', (err) => {
