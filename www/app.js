@@ -256,7 +256,12 @@ async function showPending() {
   }
   const send = Math.max(unsent, snap?.pending.push ?? 0);
   const receive = snap?.pending.pull ?? 0;
-  $('#sync-pending').textContent = `pending: ${send > 1000 ? '1000+' : send} to send, ${receive} to receive`;
+  // During a first pull every pulled doc is also a local change the push must look at once:
+  // counting those as "to send" would only confuse, so say what is being received.
+  $('#sync-pending').textContent =
+    snap?.firstPull && receive > 0
+      ? `pending: ${receive.toLocaleString('en')} to receive (first sync)`
+      : `pending: ${send > 1000 ? '1000+' : send} to send, ${receive} to receive`;
 }
 
 function showSync(snap) {

@@ -16,11 +16,18 @@ export function liveSync(db, url, onUpdate) {
     pulled: 0,
     pushedSeq: null,
     firstPull: true,
+    remoteSeq: null, // the server's update_seq when the sync started: the first pull's goal
   };
   const emit = () => onUpdate({ ...snap, pending: { ...snap.pending } });
   const offline = () => typeof navigator !== 'undefined' && navigator.onLine === false;
 
   if (offline()) snap.state = 'offline';
+  fetch(url)
+    .then((res) => (res.ok ? res.json() : null))
+    .then((info) => {
+      if (info) snap.remoteSeq = seqNumber(info.update_seq);
+    })
+    .catch(() => {});
   const rep = db.sync(url, { live: true, retry: true, back_off_base: 1000 });
   rep
     .on('active', () => {
@@ -32,8 +39,15 @@ export function liveSync(db, url, onUpdate) {
       emit();
     })
     .on('change', ({ direction, change }) => {
-      snap.pending[direction] = change.pending ?? 0;
-      if (direction === 'pull') snap.pulled = change.docs_read;
+      if (direction === 'pull') {
+        snap.pulled = change.docs_read;
+        // CouchDB's feed says how much is pending; pouchdb-server's does not (null), so
+        // fall back to the server's seq against the seq pulled so far.
+        const bySeq = snap.remoteSeq === null ? 0 : Math.max(0, snap.remoteSeq - seqNumber(change.last_seq));
+        snap.pending.pull = change.pending ?? bySeq;
+      } else {
+        snap.pending.push = change.pending ?? 0;
+      }
       if (direction === 'push') snap.pushedSeq = change.last_seq;
       if (snap.state !== 'offline') snap.state = 'active';
       snap.detail = '';
@@ -86,6 +100,11 @@ export function liveSync(db, url, onUpdate) {
       rep.cancel();
     },
   };
+}
+
+/** A seq as a number: pouchdb-server's are integers, CouchDB's are "N-opaque" strings. */
+function seqNumber(seq) {
+  return typeof seq === 'number' ? seq : parseInt(String(seq), 10) || 0;
 }
 
 function describe(err) {
