@@ -133,6 +133,7 @@ function convItem(id, title, meta, conflict) {
 async function renderThread() {
   const db = state.db;
   const form = $('#reply-form');
+  $('#tips').hidden = Boolean(db && state.conversation);
   if (!db || !state.conversation) {
     $('#thread-h').textContent = state.db ? 'Pick a conversation' : 'No customer';
     $('#messages').replaceChildren();

@@ -85,7 +85,7 @@ test('a reload with the network off shows the app and its data, from the service
 test('an edit made offline is kept, and reaches the server when the network returns', async () => {
   // Still offline from the previous test.
   assert.equal(await page.evaluate(() => navigator.onLine), false);
-  const edited = `Edited offline at ${Date.now()}`;
+  const edited = "Billing confirmed the new address by phone (edited offline).";
   await page.locator(`#messages li[data-id="${NOTE}"]`).getByRole('button', { name: 'Edit note' }).click();
   await page.getByLabel('Edit the note').fill(edited);
   await page.getByRole('button', { name: 'Save note' }).click();
