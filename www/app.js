@@ -176,11 +176,15 @@ async function renderMessage(db, doc) {
       state.editing = null;
       await render();
     });
-    area.onkeydown = (e) => e.key === 'Enter' && (e.ctrlKey || e.metaKey) && save();
     const cancel = el('button', { type: 'button', textContent: 'Cancel', className: 'quiet' });
     cancel.onclick = () => {
       state.editing = null;
       render();
+    };
+    // Ctrl+Enter saves, Escape cancels.
+    area.onkeydown = (e) => {
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) save();
+      if (e.key === 'Escape') cancel.click();
     };
     tools.append(area, el('button', { type: 'button', textContent: 'Save note', onclick: save }), cancel);
     queueMicrotask(() => area.focus());
@@ -276,7 +280,9 @@ function showSync(snap) {
     error: 'error: sync stopped',
   }[snap.state] ?? snap.state;
   $('#sync').dataset.state = snap.state;
-  $('#sync-text').textContent = `${text}${snap.detail ? ` (${snap.detail})` : ''}`;
+  // Only real changes: the line is a live region, and a big pull emits many events.
+  const line = `${text}${snap.detail ? ` (${snap.detail})` : ''}`;
+  if ($('#sync-text').textContent !== line) $('#sync-text').textContent = line;
   lastSnap = snap;
   if (snap.pushedSeq !== null) localStorage.setItem(`inbox.pushed.${snap.db}`, String(snap.pushedSeq));
   showPending().catch(failed);
@@ -314,6 +320,10 @@ async function openCustomer(id) {
 function startCustomerSync() {
   state.sync?.cancel();
   state.sync = null;
+  if (!state.server) {
+    $('#sync').dataset.state = 'error';
+    $('#sync-text').textContent = 'not syncing: set a sync server in Settings';
+  }
   if (!state.server || !state.customer) return;
   const id = state.customer;
   state.sync = liveSync(state.db, `${state.server}/${store.dbName(id)}`, (snap) => showSync({ ...snap, db: id }));
@@ -434,12 +444,16 @@ async function main() {
     failed(new Error(`The saved sync server is unusable (${err.message}); fix it in Settings.`));
   }
   wireForms(config);
+  // First visit with the server up: fill it with three sample customers before the syncs
+  // start, so they find the databases there. A slow server gets 3 s, then the page goes on.
+  if (navigator.onLine && state.server) {
+    const seeded = seedIfEmpty(state.server).catch((err) =>
+      say(`Could not reach the sync server to load the samples (${err.message}). You can still work offline.`, 'error'),
+    );
+    await Promise.race([seeded, new Promise((ok) => setTimeout(ok, 3000))]);
+  }
   startDirectorySync();
   state.directory.changes({ since: 'now', live: true }).on('change', () => render());
-  // First visit with the server up: fill it with three sample customers.
-  if (navigator.onLine && state.server) {
-    seedIfEmpty(state.server).catch((err) => say(`Could not reach the sync server to load the samples (${err.message}). You can still work offline.`, 'error'));
-  }
   const last = localStorage.getItem('inbox.customer');
   if (last) await openCustomer(last);
   else await render();

@@ -19,18 +19,36 @@ export function liveSync(db, url, onUpdate) {
     remoteSeq: null, // the server's update_seq when the sync started: the first pull's goal
   };
   const emit = () => onUpdate({ ...snap, pending: { ...snap.pending } });
+  // The last events of every sync, for DevTools (`inboxSyncLog`) and for the tests' failures.
+  const log = (event, detail = '') => {
+    const entries = (globalThis.inboxSyncLog ??= []);
+    entries.push(`${new Date().toISOString().slice(11, 23)} ${url.replace(/^.*\//, '')} ${event} ${detail}`.trim());
+    if (entries.length > 60) entries.splice(0, entries.length - 60);
+  };
   const offline = () => typeof navigator !== 'undefined' && navigator.onLine === false;
 
   if (offline()) snap.state = 'offline';
+  // One plain request first: the server's update_seq is the first pull's goal, and a server
+  // that cannot be reached is reported now. The replication only reports it (`paused` with
+  // an error) after its retries, 5 to 20 s later, and says `active` meanwhile.
   fetch(url)
     .then((res) => (res.ok ? res.json() : null))
-    .then((info) => {
-      if (info) snap.remoteSeq = seqNumber(info.update_seq);
-    })
-    .catch(() => {});
+    .then(
+      (info) => {
+        if (info) snap.remoteSeq = seqNumber(info.update_seq);
+      },
+      () => {
+        if (offline() || snap.state === 'paused') return;
+        snap.state = 'retrying';
+        snap.detail = `cannot reach ${new URL(url).host}`;
+        log('unreachable');
+        emit();
+      },
+    );
   const rep = db.sync(url, { live: true, retry: true, back_off_base: 1000 });
   rep
     .on('active', () => {
+      log('active');
       // A retry starting is not a success: keep saying "retrying" (and why) until data moves
       // or the sync catches up.
       if (snap.state === 'retrying') return;
@@ -39,6 +57,7 @@ export function liveSync(db, url, onUpdate) {
       emit();
     })
     .on('change', ({ direction, change }) => {
+      log('change', `${direction} read=${change.docs_read} pending=${change.pending}`);
       if (direction === 'pull') {
         snap.pulled = change.docs_read;
         // CouchDB's feed says how much is pending; pouchdb-server's does not (null), so
@@ -54,6 +73,7 @@ export function liveSync(db, url, onUpdate) {
       emit();
     })
     .on('paused', (err) => {
+      log('paused', err ? describe(err) : '');
       // `paused` with an error means "waiting to retry"; without, "caught up".
       if (err) {
         snap.state = offline() ? 'offline' : 'retrying';
@@ -76,6 +96,7 @@ export function liveSync(db, url, onUpdate) {
       emit();
     })
     .on('error', (err) => {
+      log('error', describe(err));
       snap.state = 'error';
       snap.detail = describe(err);
       emit();
@@ -95,6 +116,7 @@ export function liveSync(db, url, onUpdate) {
   return {
     snapshot: () => ({ ...snap }),
     cancel() {
+      log('cancel');
       removeEventListener('online', onNet);
       removeEventListener('offline', onNet);
       rep.cancel();

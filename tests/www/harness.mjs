@@ -117,7 +117,20 @@ export async function eventually(fn, ms = 15_000, what = 'condition') {
 
 /** Waits until the status line says the live sync is caught up. */
 export async function waitSynced(page, ms = 20_000) {
-  await page.waitForSelector('#sync[data-state=paused]', { state: 'attached', timeout: ms });
+  try {
+    await page.waitForSelector('#sync[data-state=paused]', { state: 'attached', timeout: ms });
+  } catch (err) {
+    // Say what the page showed instead: the status line, the customers, the message line.
+    const seen = await page
+      .evaluate(() => ({
+        status: document.querySelector('#sync-text')?.textContent,
+        customers: [...document.querySelectorAll('#customer-list li')].map((li) => li.textContent),
+        message: document.querySelector('#message')?.textContent,
+        events: globalThis.inboxSyncLog,
+      }))
+      .catch((e) => e.message);
+    throw new Error(`sync not caught up after ${ms} ms; the page shows ${JSON.stringify(seen, null, 1)}`, { cause: err });
+  }
 }
 
 export async function shot(page, name) {

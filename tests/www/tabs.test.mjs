@@ -110,7 +110,9 @@ test('a bad server URL is refused with a message; an unreachable one shows an er
   // A valid URL where nothing listens: the status line says so; local work goes on.
   await one.getByLabel('Sync server').fill('http://127.0.0.1:9');
   await one.getByRole('button', { name: 'Save', exact: true }).click();
-  await one.waitForSelector('#sync[data-state=retrying]', { state: 'attached', timeout: 20_000 });
+  await one.waitForSelector('#sync[data-state=retrying]', { state: 'attached', timeout: 20_000 }).catch(async (err) => {
+    throw new Error(`no "retrying": ${await one.locator('#sync-text').textContent()}\n${(await one.evaluate(() => inboxSyncLog)).join('\n')}`, { cause: err });
+  });
   assert.match(await one.locator('#sync-text').textContent(), /error, retrying/);
   await one.getByLabel('Text', { exact: true }).fill('Written while the server is unreachable');
   await one.getByRole('button', { name: 'Send' }).click();
