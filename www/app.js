@@ -24,6 +24,8 @@ const state = {
   conversation: null, // id
   query: '',
   editing: null, // id of the note being edited
+  focusEdit: false, // move the focus into the note editor at the next render (it just opened)
+  drafts: new Map(), // text typed in the note editor and merge boxes, by their data-key
 };
 localStorage.setItem('inbox.agent', state.agent);
 
@@ -47,6 +49,24 @@ async function act(fn) {
 }
 
 // ---- rendering, coalesced: many changes (a big pull) cause one render at a time -------------
+// A render replaces lists wholesale. Controls that must survive it carry a `data-key`: the
+// focused one gets the focus (and caret) back, and typed text lives in `state.drafts`, so a
+// change synced in while someone types a note does not eat their typing.
+function savedFocus() {
+  const a = document.activeElement;
+  return a?.dataset?.key ? { key: a.dataset.key, start: a.selectionStart, end: a.selectionEnd } : null;
+}
+function restoreFocus(saved) {
+  if (!saved || (document.activeElement && document.activeElement !== document.body)) return;
+  const node = document.querySelector(`[data-key="${CSS.escape(saved.key)}"]`);
+  node?.focus({ preventScroll: true });
+  if (node && typeof saved.start === 'number' && 'setSelectionRange' in node) node.setSelectionRange(saved.start, saved.end);
+}
+const keyed = (node, key) => {
+  node.dataset.key = key;
+  return node;
+};
+
 let rendering = null;
 let again = false;
 function render() {
@@ -58,7 +78,9 @@ function render() {
     try {
       do {
         again = false;
+        const focus = savedFocus();
         await Promise.all([renderCustomers(), renderConversations(), renderThread(), showPending()]);
+        restoreFocus(focus);
       } while (again);
     } catch (err) {
       failed(err);
@@ -73,7 +95,7 @@ async function renderCustomers() {
   const customers = await store.listCustomers(state.directory);
   $('#customer-list').replaceChildren(
     ...customers.map((c) => {
-      const button = el('button', { type: 'button', textContent: c.name, className: 'customer' });
+      const button = keyed(el('button', { type: 'button', textContent: c.name, className: 'customer' }), `customer:${c._id}`);
       if (c._id === state.customer) button.setAttribute('aria-current', 'true');
       button.onclick = () => act(() => openCustomer(c._id));
       return el('li', {}, button);
@@ -117,7 +139,7 @@ async function renderConversations() {
 }
 
 function convItem(id, title, meta, conflict) {
-  const button = el('button', { type: 'button', className: 'conv' }, el('strong', { textContent: title }), el('span', { className: 'meta', textContent: meta }));
+  const button = keyed(el('button', { type: 'button', className: 'conv' }, el('strong', { textContent: title }), el('span', { className: 'meta', textContent: meta })), `conv:${id}`);
   if (conflict) button.append(el('span', { className: 'badge', textContent: 'conflict' }));
   if (id === state.conversation) button.setAttribute('aria-current', 'true');
   button.onclick = () => {
@@ -169,16 +191,20 @@ async function renderMessage(db, doc) {
     li.classList.add('conflicted');
     tools.append(await conflictPanel(db, doc));
   } else if (doc.kind === 'note' && state.editing === doc._id) {
-    const area = el('textarea', { value: doc.text, rows: 3, className: 'edit' });
+    const key = `edit:${doc._id}`;
+    const area = keyed(el('textarea', { value: state.drafts.get(key) ?? doc.text, rows: 3, className: 'edit' }), key);
     area.setAttribute('aria-label', 'Edit the note');
+    area.oninput = () => state.drafts.set(key, area.value);
     const save = () => act(async () => {
       await store.editNote(db, doc, area.value, state.agent);
       state.editing = null;
+      state.drafts.delete(key);
       await render();
     });
     const cancel = el('button', { type: 'button', textContent: 'Cancel', className: 'quiet' });
     cancel.onclick = () => {
       state.editing = null;
+      state.drafts.delete(key);
       render();
     };
     // Ctrl+Enter saves, Escape cancels.
@@ -187,11 +213,15 @@ async function renderMessage(db, doc) {
       if (e.key === 'Escape') cancel.click();
     };
     tools.append(area, el('button', { type: 'button', textContent: 'Save note', onclick: save }), cancel);
-    queueMicrotask(() => area.focus());
+    if (state.focusEdit) {
+      state.focusEdit = false;
+      queueMicrotask(() => area.focus());
+    }
   } else if (doc.kind === 'note') {
-    const edit = el('button', { type: 'button', textContent: 'Edit note', className: 'quiet' });
+    const edit = keyed(el('button', { type: 'button', textContent: 'Edit note', className: 'quiet' }), `edit-button:${doc._id}`);
     edit.onclick = () => {
       state.editing = doc._id;
+      state.focusEdit = true;
       render();
     };
     tools.append(edit);
@@ -206,7 +236,7 @@ async function conflictPanel(db, doc) {
   panel.append(el('p', { className: 'conflict-h', textContent: 'Edited on two devices. Which version stays?' }));
   const sides = el('div', { className: 'sides' });
   all.forEach((v, i) => {
-    const keep = el('button', { type: 'button', textContent: `Keep version ${'ABCDEFG'[i]}` });
+    const keep = keyed(el('button', { type: 'button', textContent: `Keep version ${'ABCDEFG'[i]}` }), `keep:${doc._id}:${i}`);
     keep.onclick = () => act(async () => {
       await store.resolveWith(db, doc._id, v.text, state.agent);
       say(`Kept version ${'ABCDEFG'[i]}; it syncs to the other devices.`);
@@ -220,13 +250,16 @@ async function conflictPanel(db, doc) {
         keep),
     );
   });
-  const merged = el('textarea', { rows: 3, value: all.map((v) => v.text).join('\n'), className: 'merge' });
+  const mergeKey = `merge:${doc._id}`;
+  const merged = keyed(el('textarea', { rows: 3, value: state.drafts.get(mergeKey) ?? all.map((v) => v.text).join('\n'), className: 'merge' }), mergeKey);
   merged.setAttribute('aria-label', 'Merged text');
+  merged.oninput = () => state.drafts.set(mergeKey, merged.value);
   const mergeBtn = el('button', { type: 'button', textContent: 'Save merged text' });
   mergeBtn.onclick = () => act(async () => {
     const text = merged.value.trim();
     if (!text) throw new Error('The merged text is empty; keep one version instead.');
     await store.resolveWith(db, doc._id, text, state.agent);
+    state.drafts.delete(mergeKey);
     say('Merged; the merge syncs to the other devices.');
     await render();
   });

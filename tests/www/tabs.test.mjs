@@ -93,6 +93,27 @@ test('empty input gets a clear message and writes nothing', async () => {
   assert.equal(await alert(one).isHidden(), true);
 });
 
+test('a reply arriving from the other tab does not disturb a note being typed', async () => {
+  // Tab one's current conversation is the one it created above, where its note went.
+  await two.bringToFront();
+  await two.getByRole('button', { name: /Opened in tab one/ }).click();
+  const note = two.locator('#messages .note', { hasText: 'A real note' });
+  await note.getByRole('button', { name: 'Edit note' }).click();
+  const editor = two.getByLabel('Edit the note');
+  await editor.fill('A real note, half-typed dra');
+  await one.getByLabel('Internal note').check();
+  await one.getByLabel('Text', { exact: true }).fill('Sent from tab one while tab two types');
+  await one.getByRole('button', { name: 'Send' }).click();
+  await two.locator('#messages').getByText('Sent from tab one while tab two types').waitFor({ timeout: 5000 });
+  // The page re-rendered the thread; the editor kept the text, the focus and the caret.
+  assert.equal(await editor.inputValue(), 'A real note, half-typed dra');
+  assert.equal(await editor.evaluate((n) => n === document.activeElement && n.selectionStart), 'A real note, half-typed dra'.length);
+  await editor.press('End');
+  await editor.pressSequentially('ft');
+  await editor.press('Control+Enter');
+  await two.locator('#messages .note').getByText('A real note, half-typed draft').waitFor();
+});
+
 test('a bad server URL is refused with a message; an unreachable one shows an error status, and the page keeps working', async () => {
   await one.bringToFront();
   await one.locator('.settings summary').click();
