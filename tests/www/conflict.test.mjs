@@ -105,3 +105,7 @@ test('keeping one version also resolves, and the choice syncs', async () => {
   }, 20_000, "Alice's version as the only winner on the server");
   await a.locator(`#messages li[data-id="${NOTE}"]:not(.conflicted)`).getByText('Version from Alice').waitFor({ timeout: 20_000 });
 });
+
+test('neither device threw an uncaught error through all of the above', () => {
+  assert.deepEqual([...alice.errors, ...bob.errors], []);
+});

@@ -109,3 +109,7 @@ test('an edit made offline is kept, and reaches the server when the network retu
   await waitSynced(page);
   assert.match(await page.locator('#sync-pending').textContent(), /pending: 0 to send, 0 to receive/);
 });
+
+test('the page threw no uncaught error through all of the above', () => {
+  assert.deepEqual(dev.errors, []);
+});

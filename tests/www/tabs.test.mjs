@@ -148,3 +148,7 @@ test('a bad server URL is refused with a message; an unreachable one shows an er
   }, 20_000, 'the note on the server');
   await waitSynced(one);
 });
+
+test('neither tab threw an uncaught error through all of the above', () => {
+  assert.deepEqual(dev.errors, []);
+});
