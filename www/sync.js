@@ -1,5 +1,5 @@
 // Live sync of one local database with its server twin, reduced to what the status line shows:
-// a state (`connecting`, `active`, `paused`, `offline`, `error`), what is pending each way,
+// a state (`connecting`, `active`, `paused`, `offline`, `retrying`, `error`), what is pending each way,
 // and how far a first pull has got. Which tab talks to the server is the library's business
 // (one tab per origin runs a live sync); this file just calls `db.sync`.
 
@@ -18,7 +18,10 @@ export function liveSync(db, url, onUpdate) {
     firstPull: true,
     remoteSeq: null, // the server's update_seq when the sync started: the first pull's goal
   };
-  const emit = () => onUpdate({ ...snap, pending: { ...snap.pending } });
+  let cancelled = false;
+  // Events a cancelled sync still sends (its last `paused`, `complete`) must not overwrite
+  // the status of the sync that replaced it.
+  const emit = () => cancelled || onUpdate({ ...snap, pending: { ...snap.pending } });
   // The last events of every sync, for DevTools (`inboxSyncLog`) and for the tests' failures.
   const log = (event, detail = '') => {
     const entries = (globalThis.inboxSyncLog ??= []);
@@ -66,8 +69,8 @@ export function liveSync(db, url, onUpdate) {
         snap.pending.pull = change.pending ?? bySeq;
       } else {
         snap.pending.push = change.pending ?? 0;
+        snap.pushedSeq = change.last_seq; // local seq up to which the server has everything
       }
-      if (direction === 'push') snap.pushedSeq = change.last_seq;
       if (snap.state !== 'offline') snap.state = 'active';
       snap.detail = '';
       emit();
@@ -116,6 +119,7 @@ export function liveSync(db, url, onUpdate) {
   return {
     snapshot: () => ({ ...snap }),
     cancel() {
+      cancelled = true;
       log('cancel');
       removeEventListener('online', onNet);
       removeEventListener('offline', onNet);
