@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Sets up, builds, and serves the www/ demo:
-#   http://127.0.0.1:8080/       the demo page (www/), with the package at /pkg/
+# Sets up, builds, and serves the www/ demo (Settee Inbox, an offline-first PWA):
+#   http://127.0.0.1:8080/       the demo page (www/), with the package at /pkg/ and
+#                                 /config.json naming the sync server below
 #   http://127.0.0.1:5984/       pouchdb-server, a local CouchDB-compatible server
-#                                 (the README's replication example syncs with it), data in .cache/
+#                                 (the page syncs with it; so does the README's replication
+#                                 example), data in .cache/
 # Ctrl-C stops both. Ports: DEMO_PORT (8080), COUCH_PORT (5984).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,6 +25,11 @@ STATE=.cache/pouchdb-server
 mkdir -p "$STATE/data"
 cp scripts/pouchdb-server.config.json "$STATE/config.json"
 
+# The page learns the sync server's URL from /config.json, generated here so that it follows
+# COUCH_PORT (it lives in .cache/, never in the repo).
+mkdir -p .cache/demo
+printf '{"couch": "http://127.0.0.1:%s"}\n' "$COUCH_PORT" > .cache/demo/config.json
+
 PIDS=()
 cleanup() {
   trap - INT TERM EXIT
@@ -36,7 +43,7 @@ trap cleanup INT TERM EXIT
 (cd "$STATE" && exec "$ROOT/node_modules/.bin/pouchdb-server" --host 127.0.0.1 --port "$COUCH_PORT" \
   --dir data/ --config config.json -n) &
 PIDS+=($!)
-node scripts/serve.mjs --host 127.0.0.1 --port "$DEMO_PORT" /=www /pkg/=pkg &
+node scripts/serve.mjs --host 127.0.0.1 --port "$DEMO_PORT" /=www /pkg/=pkg /config.json=.cache/demo/config.json &
 PIDS+=($!)
 
 for _ in $(seq 50); do port_busy "$COUCH_PORT" && port_busy "$DEMO_PORT" && break; sleep 0.2; done

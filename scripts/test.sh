@@ -101,6 +101,14 @@ done
 stage js-tests count_js node --test --test-concurrency=1 --test-timeout=120000 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$LOGS/js-tests.tap" "${JS_FILES[@]}"
+# The demo (www/, Settee Inbox) as an offline PWA in Chromium with a real pouchdb-server: the
+# manifest and service worker, an offline reload, an offline edit reaching the server, a
+# conflict between two devices resolved in the page, two tabs, bad input, a 10,000-message
+# first sync. Screenshots of the main screens go to .cache/screenshots/.
+count_www() { count_node "$LOGS/www-tests.tap"; }
+stage www-tests count_www node --test --test-concurrency=1 --test-timeout=120000 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$LOGS/www-tests.tap" tests/www/*.test.mjs
 # The same files (API, persistence, views, attachments and the pouchdb-server replication
 # suites) in Firefox ESR and WebKitGTK. The long reliability suites and the CouchDB rerun
 # stay in Chromium, for time. A test an engine cannot run is reported skipped, with why.
