@@ -162,6 +162,8 @@ export class Replication<C, R> implements PromiseLike<R> {
   #cancelled = false;
   #result: Promise<R>;
   #tab: TabLeader | undefined;
+  /** The last `active` or `paused` event (with its payload), for tabs that join later. */
+  #state: { event: string; payload: unknown } | undefined;
   /** In a tab that shares the replication: ends the result when this tab is not running it. */
   #settle: { ok: (r: R) => void; fail: (e: unknown) => void; idle: () => R } | undefined;
 
@@ -186,6 +188,10 @@ export class Replication<C, R> implements PromiseLike<R> {
           return run.catch(() => {});
         },
         (message) => this.#hear(message as Mirrored),
+        // A tab that joins late hears where the replication stands: its last state event.
+        (tab) => {
+          if (this.#state) tab.post(this.#state);
+        },
       );
       if (this.#tab) {
         this.#result.catch(() => {});
@@ -200,6 +206,7 @@ export class Replication<C, R> implements PromiseLike<R> {
   /** Runs the replication in this tab; `mirror` also gets each event but the last. */
   #run(start: Start, targets: ConflictSource[], mirror?: (name: string, payload: unknown) => void): Promise<R> {
     const emit = (name: string, payload: unknown) => {
+      if (name === 'active' || name === 'paused') this.#state = { event: name, payload };
       this.#emit(name as keyof ReplicationEvents<C, R>, payload);
       mirror?.(name, payload);
     };
@@ -279,6 +286,11 @@ export class Replication<C, R> implements PromiseLike<R> {
     onrejected?: ((reason: ReplicationError) => T2 | PromiseLike<T2>) | null,
   ): Promise<T1 | T2> {
     return this.#result.then(onfulfilled, onrejected);
+  }
+
+  /** Like a promise's `catch` (PouchDB's replication has it too). */
+  catch<T = never>(onrejected?: ((reason: ReplicationError) => T | PromiseLike<T>) | null): Promise<R | T> {
+    return this.#result.catch(onrejected);
   }
 
   #emit(event: keyof ReplicationEvents<C, R>, payload: unknown): void {

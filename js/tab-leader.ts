@@ -10,6 +10,8 @@
  *   from the checkpoint: there is no heartbeat to time out.
  * - The others are followers: they hear the leader's messages on a `BroadcastChannel` of the
  *   same name. A channel never hears its own messages, so a leader does not echo itself.
+ *   A follower says `hello` when it joins, so the leader can tell it the current state (a
+ *   follower that joins an idle replication would otherwise hear nothing until it moves).
  * - `stop()` leaves the queue (a follower) or ends the lock once `run` settles (the leader:
  *   the caller ends `run`, e.g. by cancelling its replication).
  * - Where Web Locks or `BroadcastChannel` are missing (Node.js, old browsers), `create`
@@ -31,6 +33,9 @@ function lockManager(): LockManagerLike | undefined {
   return nav?.locks && typeof BroadcastChannel === 'function' ? nav.locks : undefined;
 }
 
+/** What a joining follower posts. */
+const HELLO = 'settee:hello';
+
 export class TabLeader implements Broadcast {
   #channel: BroadcastChannel;
   #abort = new AbortController();
@@ -43,16 +48,35 @@ export class TabLeader implements Broadcast {
    * until `run` settles. `hear` gets the leader's messages while this tab is not leading.
    * `undefined` where the platform has no Web Locks.
    */
-  static create(name: string, run: (tab: Broadcast) => Promise<unknown>, hear: (message: unknown) => void): TabLeader | undefined {
+  static create(
+    name: string,
+    run: (tab: Broadcast) => Promise<unknown>,
+    hear: (message: unknown) => void,
+    greet?: (tab: Broadcast) => void,
+  ): TabLeader | undefined {
     const locks = lockManager();
-    return locks && new TabLeader(locks, name, run, hear);
+    return locks && new TabLeader(locks, name, run, hear, greet);
   }
 
-  private constructor(locks: LockManagerLike, name: string, run: (tab: Broadcast) => Promise<unknown>, hear: (message: unknown) => void) {
+  /** `greet` runs in the leader when a follower joins: it may `post` the current state. */
+  private constructor(
+    locks: LockManagerLike,
+    name: string,
+    run: (tab: Broadcast) => Promise<unknown>,
+    hear: (message: unknown) => void,
+    greet?: (tab: Broadcast) => void,
+  ) {
     this.#channel = new BroadcastChannel(name);
     this.#channel.onmessage = (e: MessageEvent) => {
-      if (!this.#leading && !this.#stopped) hear(e.data);
+      if (this.#stopped) return;
+      const hello = (e.data as { hello?: unknown } | null)?.hello === HELLO;
+      if (this.#leading) {
+        if (hello) greet?.(this);
+      } else if (!hello) {
+        hear(e.data);
+      }
     };
+    this.#channel.postMessage({ hello: HELLO });
     this.#done = locks
       .request(name, { signal: this.#abort.signal }, async () => {
         if (this.#stopped) return;

@@ -74,6 +74,13 @@ test('a live sync started in three tabs runs in one; the others mirror it; closi
   await eventually('pushed', async () => (await couch.request('GET', `/${remote.name}/from-follower`)).status === 200);
   assert.equal(proxy.stats.longpollPeak, 1, 'one longpoll at a time, not one per tab');
   assert.equal(initialPulls(), 1, 'one first pass, not one per tab');
+  // A tab that joins an idle replication hears where it stands at once: paused (caught up).
+  const late = await openPage(browser.context, web.url);
+  await startSync(late, local, proxy.via(remote.url));
+  await eventually('the late tab hears paused', () => late.evaluate(() => window.events.some((e) => e.name === 'paused')), 2000, 50);
+  assert.equal(await running(late), false);
+  await late.evaluate(() => window.rep.cancel());
+  await late.close();
 
   // The running tab closes: another one takes over within ~2 s and goes on from the checkpoint.
   proxy.resetPeak();
