@@ -187,3 +187,41 @@ test('startReplicator in two tabs runs the jobs in one; the other shows its task
   }, local);
   await other.close();
 });
+
+test('tabs opened and closed at random while the server writes: nothing is lost, one tab runs it', async () => {
+  const remote = await couch.freshDb('tabs-churn');
+  const local = uniqueName('tabs-churn');
+  // A seeded generator: the same sequence of opens and closes every run.
+  let state = 20261207;
+  const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const open = [];
+  const start = async () => {
+    const page = await openPage(browser.context, web.url);
+    await startSync(page, local, proxy.via(remote.url));
+    open.push(page);
+  };
+  await start();
+  proxy.resetPeak();
+  let written = 0;
+  for (let step = 0; step < 14; step++) {
+    if (open.length < 2 || (open.length < 4 && random() < 0.5)) {
+      await start();
+    } else {
+      const [page] = open.splice(Math.floor(random() * open.length), 1);
+      await page.close();
+    }
+    await serverPut(remote.name, [{ _id: `doc-${step}` }]);
+    written++;
+    await sleep(150 + Math.floor(random() * 300));
+  }
+  const survivor = open[0];
+  await eventually('every server doc local', async () => (await localCount(survivor, local)) === written, 15000);
+  const flags = await eventually('one running tab', async () => {
+    const f = await Promise.all(open.map(running));
+    return f.filter(Boolean).length === 1 && f;
+  });
+  assert.equal(flags.filter(Boolean).length, 1);
+  assert.ok(proxy.stats.longpollPeak <= 1, `${proxy.stats.longpollPeak} longpolls at once`);
+  for (const page of open) await page.evaluate(() => window.rep.cancel());
+  for (const page of open) await page.close();
+});

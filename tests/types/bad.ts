@@ -18,6 +18,8 @@ export async function misuse(): Promise<void> {
   (await db.get('a'))._revisions.ids; // error: TS2339
   await db.resolveConflict('a', (winner) => ({ text: winner.text.length })); // error: TS2322
   db.on('conflicted', () => {}); // error: TS2345
+  await Settee.configureScheduler({ max_connections: '4' }); // error: TS2322
+  db.sync('http://h/db', { live: true, coordinate: 'yes' }); // error: TS2322
   await db.get('a', { revs: 'yes' }); // error: TS2769
   const all = await db.allDocs();
   all.rows[0]?.doc?.nope; // error: TS2339

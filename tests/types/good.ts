@@ -2,6 +2,8 @@
 import { Settee, isSetteeError } from 'settee';
 import type {
   ActiveTask,
+  SchedulerSettings,
+  SchedulerStats,
   ChangeRow,
   ConflictEvent,
   FromSchema,
@@ -136,6 +138,18 @@ export async function usage(): Promise<void> {
   tasks[0]?.info.docs_written.toFixed();
   const state: 'running' | 'completed' | 'failed' | 'initializing' | 'pending' | 'crashing' | undefined = tasks[0]?.state;
   void state;
+  const leads: boolean = replicator.running;
+  void leads;
+  // One tab runs a live replication; the scheduler shares each server between replications.
+  const shared = db.sync('http://h/db', { live: true, retry: true, coordinate: true });
+  const here: boolean = shared.running;
+  void here;
+  shared.cancel();
+  await shared.catch(() => undefined);
+  const settings: SchedulerSettings = await Settee.configureScheduler({ max_connections: 3, poll_interval: 500 });
+  settings.db_updates.valueOf();
+  const servers: SchedulerStats[] = await Settee.schedulerStats({ reset: true });
+  servers[0]?.peak.toFixed();
   await replicator.stop();
   await Settee.stopReplicator();
   await db.close();
