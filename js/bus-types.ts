@@ -9,8 +9,8 @@
  * @module
  */
 
-/** Topic name → type of the message's `data`. */
-export type BusTopics = Record<string, unknown>;
+/** Topic name → type of the message's `data` (an interface or a type literal). */
+export type BusTopics = object;
 
 /** A message of one topic, as stored: a document that is created once and never updated. */
 export interface BusMessageOf<T extends string, D> {

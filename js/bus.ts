@@ -31,6 +31,7 @@ import type { ChangeRow, SetteeError } from './types.js';
 import { HybridClock, MESSAGE_ID, idAt, idTime, messageId } from './hlc.js';
 import type {
   BusMessage,
+  BusMessageOf,
   BusOptions,
   BusTopics,
   HandlerResult,
@@ -46,7 +47,8 @@ export { HybridClock } from './hlc.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyDb = Settee<any>;
-type Msg = BusMessage<BusTopics>;
+type Msg = BusMessageOf<string, unknown>;
+type RawPost = { topic: string; destination?: string; data: unknown; inReplyTo?: string; error?: unknown };
 
 /** The guard. A replay of the same message (replication writing a rev the store already
  * has, which Settee validates too) carries the same fields, so equal content is let through;
@@ -145,10 +147,10 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
 
   /** Posts a message; resolves to its id. */
   async post<T extends keyof Msgs & string>(msg: PostOptions<Msgs, T>): Promise<string> {
-    return this.#post(msg as PostOptions<BusTopics, string>);
+    return this.#post(msg as RawPost);
   }
 
-  async #post(msg: PostOptions<BusTopics, string> & { inReplyTo?: string; error?: unknown }): Promise<string> {
+  async #post(msg: RawPost): Promise<string> {
     if (!msg || typeof msg !== 'object') throw badRequest('post takes {topic, destination?, data}');
     const { topic, destination, data } = msg;
     if (typeof topic !== 'string' || !topic) throw badRequest('topic must be a non-empty string');
