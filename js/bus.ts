@@ -111,6 +111,7 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
   #ready: Promise<void> | undefined;
   #observer: { cancel(): void } | undefined;
   #replies = new Map<string, (msg: Msg) => void>();
+  #subscribers = new Set<Subscriber>();
   /** Replies to this node no `request` waited for yet (the last 100). */
   #orphans = new Map<string, Msg>();
   #listeners = new Set<Listener<Msg>>();
@@ -324,7 +325,7 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
       if (this.failover) await this.#rank();
       await this.#installGuard();
       await this.#seedClock();
-      this.#follow();
+      await this.#follow();
     })();
     return this.#ready;
   }
@@ -341,14 +342,23 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
     for (const r of rows) this.clock.observe(r.id);
   }
 
-  /** The bus's own feed: every message id moves the clock; replies go to `request`s. */
-  #follow(): void {
+  /**
+   * The bus's one feed of the store, shared by all its listeners (one feed per listener
+   * would read every change once per listener): every message id moves the clock, replies go
+   * to `request`s, and every row goes to the subscribed listeners. It starts at the store's
+   * `update_seq` read first, so a listener that subscribes after `#start` and then reads
+   * the backlog misses nothing in between.
+   */
+  async #follow(): Promise<void> {
     const feedStore = this.store;
-    const feed = feedStore.changes({ live: true, since: 'now', include_docs: true });
+    const since = (await feedStore.info()).update_seq;
+    if (this.#closed) return;
+    const feed = feedStore.changes({ live: true, since, include_docs: true });
     this.#observer = feed;
     feed.on('change', (row: ChangeRow<Msg>) => {
       if (!MESSAGE_ID.test(row.id)) return;
       this.clock.observe(row.id);
+      for (const s of this.#subscribers) s.row(row);
       const doc = row.doc;
       if (!doc || row.deleted || doc.inReplyTo === undefined || doc.destination !== this.node) return;
       const waiting = this.#replies.get(doc.inReplyTo);
@@ -356,10 +366,16 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
       this.#orphans.set(doc.inReplyTo, doc);
       if (this.#orphans.size > 100) this.#orphans.delete(this.#orphans.keys().next().value!);
     });
-    feed.on('error', () => {
+    feed.on('error', (e: SetteeError) => {
       if (this.#closed) return;
-      // A remote store failed: move on, and follow the next one.
-      void this.#switch(feedStore).then(() => this.#follow(), () => {});
+      if (!this.failover) {
+        for (const s of this.#subscribers) s.failed(e);
+        return;
+      }
+      // A remote store failed: move to the next, follow it, and have listeners re-read.
+      void this.#switch(feedStore)
+        .then(() => this.#follow())
+        .then(() => this.#subscribers.forEach((s) => s.switched()), () => {});
     });
   }
 
@@ -410,6 +426,10 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
       failover: this.failover,
       node: this.node,
       switchStore: (bad: AnyDb) => this.#switch(bad),
+      subscribe: (s: Subscriber) => {
+        this.#subscribers.add(s);
+        return () => this.#subscribers.delete(s);
+      },
     };
   }
 }
@@ -421,6 +441,16 @@ interface BusInternals {
   failover: boolean;
   node: string;
   switchStore(bad: AnyDb): Promise<void>;
+  /** Adds a receiver of the bus feed's rows; returns its removal. */
+  subscribe(s: Subscriber): () => void;
+}
+
+/** A listener, as the bus's feed sees it. */
+interface Subscriber {
+  row(row: ChangeRow<Msg>): void;
+  /** The bus moved to another store (failover): re-read from the position. */
+  switched(): void;
+  failed(e: unknown): void;
 }
 
 interface Held<M> {
@@ -469,7 +499,6 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
   #from = '';
   #last: string | undefined;
   #localRev: string | undefined;
-  #feed: { cancel(): void } | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
   #stopped = false;
@@ -478,7 +507,8 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
   #wakeIterator: (() => void) | undefined;
   #pendingAck: ((acked: boolean) => void) | undefined;
   #ready: Promise<void>;
-  #generation = 0;
+  #reread1 = false;
+  #unsubscribe: (() => void) | undefined;
   #error: unknown;
 
   /** @internal Use `bus.listen()`. */
@@ -504,7 +534,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     if (this.#stopped) return this.done.catch(() => {});
     this.#stopped = true;
     clearTimeout(this.#timer);
-    this.#feed?.cancel();
+    this.#unsubscribe?.();
     this.#handoff?.ack(false);
     this.#wakeIterator?.();
     await this.#ready;
@@ -547,6 +577,19 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     await this.#bus.start();
     if (this.#bus.failover) return this.#beginFailover();
     const db = this.#bus.store();
+    // Subscribe first and keep the rows aside while the backlog is read, so nothing falls
+    // between the backlog's end and the feed; the two overlap, and #accept drops repeats.
+    const early: ChangeRow<M>[] = [];
+    let live = false;
+    this.#unsubscribe = this.#bus.subscribe({
+      row: (row) => {
+        if (!live) return void early.push(row as ChangeRow<M>);
+        this.#accept(row as ChangeRow<M>, false);
+        this.#kick();
+      },
+      switched: () => {},
+      failed: (e) => this.#fail(e),
+    });
     const { since, name } = this.#cfg;
     const saved = name ? await db.get(this.#localId).catch((e: SetteeError) => (e.status === 404 ? null : Promise.reject(e))) : null;
     if (saved) {
@@ -568,54 +611,46 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
       for (const row of page.results) this.#accept(row as ChangeRow<M>, true);
       if (page.results.length < 1000) break;
     }
-    if (this.#stopped) return;
-    const feed = db.changes({ live: true, since: this.#lastSeen, include_docs: true });
-    this.#feed = feed;
-    feed.on('change', (row: ChangeRow<M>) => {
-      this.#accept(row, false);
-      this.#kick();
-    });
-    feed.on('error', (e: SetteeError) => this.#fail(e));
+    for (const row of early) this.#accept(row, false);
+    live = true;
     this.#kick();
   }
 
-  /** Failover mode: positions are message ids. Each (re)start on a store follows its feed
-   * from now and re-reads the ids from a little before the last one handled; ids handled
-   * recently are remembered and skipped. */
+  /** Failover mode: positions are message ids. After each start on a store, the listener
+   * re-reads the ids from a little before the last one it handled (or from `since`); ids
+   * handled recently are remembered and skipped. */
   async #beginFailover(): Promise<void> {
-    const generation = ++this.#generation;
+    this.#unsubscribe = this.#bus.subscribe({
+      row: (row) => {
+        this.#accept(row as ChangeRow<M>, false);
+        this.#kick();
+      },
+      switched: () => void this.#reread().catch((e) => this.#fail(e)),
+      failed: (e) => this.#fail(e),
+    });
+    await this.#reread();
+  }
+
+  async #reread(): Promise<void> {
     const db = this.#bus.store();
-    const feed = db.changes({ live: true, since: 'now', include_docs: true });
-    this.#feed = feed;
-    feed.on('change', (row: ChangeRow<M>) => {
-      this.#accept(row, false);
-      this.#kick();
-    });
-    feed.on('error', () => {
-      if (this.#stopped || generation !== this.#generation) return;
-      void this.#bus.switchStore(db).then(() => this.#beginFailover(), (e) => this.#fail(e));
-    });
     const { since } = this.#cfg;
     let startkey: string | undefined;
     if (this.#last) startkey = idAt((idTime(this.#last) ?? 0) - (this.#cfg.bufferDelay + LOOKBACK_MS) * 1000);
-    else if (generation === 1 && since === 'start') startkey = idAt(0);
-    else if (generation === 1 && since !== 'now') startkey = (this.#from = since);
-    if (startkey !== undefined) {
-      try {
-        for (;;) {
-          const key: string = startkey;
-          const page = await db.allDocs({ startkey: key, endkey: idAt(9e15), include_docs: true, limit: 1000 });
-          const rows = page.rows as { id: string; doc?: M }[];
-          for (const r of rows) if (r.doc && r.id !== key) this.#accept({ id: r.id, seq: 0, changes: [], doc: r.doc } as ChangeRow<M>, true);
-          if (rows.length < 1000) break;
-          startkey = rows[rows.length - 1].id;
-        }
-      } catch (e) {
-        if (!isNetworkish(e)) throw e;
-        feed.cancel();
-        await this.#bus.switchStore(db);
-        return this.#beginFailover();
+    else if (!this.#reread1 && since === 'start') startkey = idAt(0);
+    else if (!this.#reread1 && since !== 'now') startkey = this.#from = since;
+    try {
+      while (startkey !== undefined && !this.#stopped) {
+        const key: string = startkey;
+        const page = await db.allDocs({ startkey: key, endkey: idAt(9e15), include_docs: true, limit: 1000 });
+        const rows = page.rows as { id: string; doc?: M }[];
+        for (const r of rows) if (r.doc && r.id !== key) this.#accept({ id: r.id, seq: 0, changes: [], doc: r.doc } as ChangeRow<M>, true);
+        startkey = rows.length < 1000 ? undefined : rows[rows.length - 1].id;
       }
+      this.#reread1 = true;
+    } catch (e) {
+      if (!isNetworkish(e)) throw e;
+      // The bus moves to the next store and calls `switched`, which reads again.
+      void this.#bus.switchStore(db);
     }
     this.#kick();
   }
@@ -626,6 +661,8 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     if (seq > this.#lastSeen) this.#lastSeen = seq;
     const doc = row.doc as M | undefined;
     if (row.deleted || !this.#matches(doc) || !MESSAGE_ID.test(row.id)) return;
+    // At or below the watermark everything is handled (its ids are no longer in #handled).
+    if (!this.#bus.failover && seq <= this.#watermark) return;
     if (row.id <= this.#from || this.#handled.has(row.id) || this.#heldIds.has(row.id)) return;
     const now = Date.now();
     // Due a buffer after the earlier of its id's time and its arrival: a message from a
@@ -674,7 +711,11 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
 
   /** Hands one message over; resolves to the handler's result, or undefined if not acknowledged. */
   async #deliver(msg: M): Promise<Exclude<HandlerResult, void> | {} | undefined> {
-    if (this.#cfg.handler) return (await this.#cfg.handler(msg)) ?? {};
+    if (this.#cfg.handler) {
+      // Only a `{write}` object means something; any other return value is ignored.
+      const result: unknown = await this.#cfg.handler(msg);
+      return result !== null && typeof result === 'object' && Array.isArray((result as { write?: unknown }).write) ? result : {};
+    }
     const acked = await new Promise<boolean>((ack) => {
       this.#handoff = { msg, ack };
       this.#wakeIterator?.();
@@ -726,7 +767,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     this.#stopped = true;
     this.#error = e;
     clearTimeout(this.#timer);
-    this.#feed?.cancel();
+    this.#unsubscribe?.();
     this.#wakeIterator?.();
     if (!this.#running) this.#finish(e);
   }
