@@ -27,8 +27,8 @@
  * @module
  */
 import type { Settee } from './index.js';
-import type { ChangeRow, SetteeError } from './types.js';
-import { HybridClock, MESSAGE_ID, idAt, idTime, messageId } from './hlc.js';
+import type { ChangeRow, Seq, SetteeError } from './types.js';
+import { HybridClock, MESSAGE_ID, idAt, idTime, messageId, wallMs } from './hlc.js';
 import type {
   BusMessage,
   BusMessageOf,
@@ -112,6 +112,7 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
   #observer: { cancel(): void } | undefined;
   #replies = new Map<string, (msg: Msg) => void>();
   #subscribers = new Set<Subscriber>();
+  #feedRestarts = 0;
   /** Replies to this node no `request` waited for yet (the last 100). */
   #orphans = new Map<string, Msg>();
   #listeners = new Set<Listener<Msg>>();
@@ -139,6 +140,11 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
   /** True when the bus reads a list of remote stores (no local database). */
   get failover(): boolean {
     return this.#stores.length > 1 || this.#stores[0].name.startsWith('http');
+  }
+
+  /** How many times the bus's local feed failed and was reopened (see `#follow`). */
+  get feedRestarts(): number {
+    return this.#feedRestarts;
   }
 
   /** The store in use now. */
@@ -349,13 +355,15 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
    * `update_seq` read first, so a listener that subscribes after `#start` and then reads
    * the backlog misses nothing in between.
    */
-  async #follow(): Promise<void> {
+  async #follow(from?: Seq, failures = 0): Promise<void> {
     const feedStore = this.store;
-    const since = (await feedStore.info()).update_seq;
+    const since = from ?? (await feedStore.info()).update_seq;
     if (this.#closed) return;
     const feed = feedStore.changes({ live: true, since, include_docs: true });
     this.#observer = feed;
+    let rows = 0;
     feed.on('change', (row: ChangeRow<Msg>) => {
+      rows++;
       if (!MESSAGE_ID.test(row.id)) return;
       this.clock.observe(row.id);
       for (const s of this.#subscribers) s.row(row);
@@ -369,7 +377,14 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
     feed.on('error', (e: SetteeError) => {
       if (this.#closed) return;
       if (!this.failover) {
-        for (const s of this.#subscribers) s.failed(e);
+        // A local feed can fail on a read that races a merge in another handle (seen as a
+        // 500 `corruption` "chunk … is missing, though the manifest lists it" while the
+        // database verifies clean afterwards). Reopen from the last row delivered: listeners
+        // drop the rows they already have. Fail them only if it keeps failing without progress.
+        const again = rows > 0 ? 0 : failures + 1;
+        this.#feedRestarts++;
+        if (again > 5) return this.#subscribers.forEach((s) => s.failed(e));
+        setTimeout(() => void this.#follow(feed.lastSeq, again).catch((err) => this.#subscribers.forEach((s) => s.failed(err))), 50 * 2 ** again);
         return;
       }
       // A remote store failed: move to the next, follow it, and have listeners re-read.
@@ -524,6 +539,11 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     this.ready = this.#ready;
   }
 
+  /** How many messages are held back, waiting for their time or for the one in hand. */
+  get held(): number {
+    return this.#held.length;
+  }
+
   /** The id of the last message delivered and acknowledged. */
   get position(): string | undefined {
     return this.#last;
@@ -664,7 +684,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     // At or below the watermark everything is handled (its ids are no longer in #handled).
     if (!this.#bus.failover && seq <= this.#watermark) return;
     if (row.id <= this.#from || this.#handled.has(row.id) || this.#heldIds.has(row.id)) return;
-    const now = Date.now();
+    const now = wallMs();
     // Due a buffer after the earlier of its id's time and its arrival: a message from a
     // clock that runs ahead waits no more than the buffer, and a late one is due at once.
     const due = backlog ? 0 : Math.min((idTime(row.id) ?? 0) / 1000, now) + this.#cfg.bufferDelay;
@@ -686,7 +706,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     try {
       while (!this.#stopped && this.#held.length) {
         const head = this.#held[0];
-        const wait = head.due - Date.now();
+        const wait = head.due - wallMs();
         if (wait > 0) {
           this.#timer = setTimeout(() => this.#kick(), wait);
           break;

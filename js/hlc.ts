@@ -13,11 +13,19 @@
 /** `^\d{16}-node$`; the node part is `[A-Za-z0-9._~-]+`. */
 export const MESSAGE_ID = /^(\d{16})-([A-Za-z0-9._~-]+)$/;
 
-/** Wall clock in microseconds (performance.now() adds the sub-millisecond part where given). */
-function wallMicros(): number {
+/**
+ * Wall clock in ms, with the sub-millisecond part where the platform gives it. Ids and the
+ * bus's hold times both read this one clock: `Date.now()` can differ from it by a few ms, and
+ * a hold computed across the two would set needless timers (which a background tab in
+ * Firefox stretches to 1 s).
+ */
+export function wallMs(): number {
   const p = globalThis.performance;
-  const ms = p && p.timeOrigin ? p.timeOrigin + p.now() : Date.now();
-  return Math.floor(ms * 1000);
+  return p && p.timeOrigin ? p.timeOrigin + p.now() : Date.now();
+}
+
+function wallMicros(): number {
+  return Math.floor(wallMs() * 1000);
 }
 
 export class HybridClock {

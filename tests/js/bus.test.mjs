@@ -87,6 +87,8 @@ function setUpPage(i, { run, remotes, topics, buffers }) {
         }),
       );
       window.mesh.listeners = listeners;
+      window.mesh.errors = [];
+      for (const l of listeners) l.done.then(() => {}, (e) => window.mesh.errors.push(String(e?.stack ?? e)));
       await Promise.all(listeners.map((l) => l.ready));
       return node;
     },
@@ -179,9 +181,26 @@ async function runMesh({ total, topicCount, kill, every }) {
       const p = await Promise.all(pages.map((_, i) => progress(i)));
       return p.every((x, i) => x.got >= want(i));
     },
-    45_000,
+    40_000,
     250,
-  );
+  ).catch(async (e) => {
+    // Where the messages are: in each page's database and each server's.
+    const local = await Promise.all(pages.map((p) => p.evaluate(async () => (await window.mesh.db.allDocs({ startkey: '0', endkey: '9\uffff' })).rows.length)));
+    const remote = await Promise.all(servers.map(async (s) => (await s.request('GET', `/${run}/_all_docs?startkey="0"&endkey="9\uffff"`)).body.rows?.length));
+    const got = await Promise.all(pages.map((_, i) => progress(i)));
+    const state = await Promise.all(
+      pages.map((p) =>
+        p.evaluate(async () => ({
+          errors: window.mesh.errors.map((e) => e.split('\n')[0]),
+          held: window.mesh.listeners.map((l) => l.held).join(' '),
+          verify: await window.mesh.db.verify().then((r) => r.ok, (e) => e.message),
+        })),
+      ),
+    );
+    console.log(JSON.stringify(state));
+    e.message += `: ${all.length} posted; messages stored in pages ${local}, in servers ${remote}; delivered ${got.map((g, i) => `${g.got}/${want(i)}`)}`;
+    throw e;
+  });
   await sleep(Math.max(...buffers) + 300); // anything extra (a repeat) would have come by now
   const outOfOrder = Object.fromEntries(buffers.map((b) => [b, 0]));
   let deliveries = 0;
@@ -206,24 +225,37 @@ async function runMesh({ total, topicCount, kill, every }) {
       }
     }
   }
+  // The stores are sound, and how often a bus had to reopen its feed (see js/bus.ts #follow).
+  const health = await Promise.all(
+    pages.map((p) => p.evaluate(async () => ({ verify: (await window.mesh.db.verify()).ok, restarts: window.mesh.bus.feedRestarts }))),
+  );
+  assert.deepEqual(health.map((h) => h.verify), [true, true, true]);
   for (let i = 0; i < 3; i++) await tearDown(i);
   for (const r of serverLinks.splice(0)) r.cancel();
   const ms = Date.now() - started;
   console.log(
     `# ${ENGINE}: ${all.length} messages, ${topicCount} topics, ${deliveries} deliveries in ${ms} ms` +
       (kill ? ` (server 1 killed at ${killedAt} ms for 1.5 s)` : '') +
-      `; out of global id order: ${buffers.map((b) => `bufferDelay ${b} ms: ${outOfOrder[b]}`).join(', ')}`,
+      `; out of global id order: ${buffers.map((b) => `bufferDelay ${b} ms: ${outOfOrder[b]}`).join(', ')}` +
+      `; bus feed reopened ${health.map((h) => h.restarts).join('/')} times`,
   );
   return { outOfOrder, deliveries };
 }
 
-test('full mesh, 150 messages over 5 topics: each listener gets each of its messages once, per-source order kept', async () => {
-  await runMesh({ total: 150, topicCount: 5, kill: false, every: 10 });
+test('full mesh, 150 messages over 5 topics: each listener gets each of its messages once, per-source order kept', { skip: ENGINE === 'chromium' && 'chromium runs the 1,000-message meshes below instead (the file must stay under 60 s)' }, async () => {
+  // Firefox stretches a background tab's timers to 1 s: its pages post without a pause.
+  await runMesh({ total: 150, topicCount: 5, kill: false, every: ENGINE === 'firefox' ? 0 : 10 });
+});
+
+const CHROMIUM_RUN = `${ENGINE}: the 1,000-message runs are Chromium's (the file must stay under 60 s in each engine); the 150-message mesh runs here`;
+
+test('full mesh, 1,000 messages over 20 topics', { skip: ENGINE !== 'chromium' && CHROMIUM_RUN }, async () => {
+  await runMesh({ total: 1000, topicCount: 20, kill: false, every: 5 });
 });
 
 test(
   "full mesh, 1,000 messages over 20 topics, a server killed and restarted mid-stream",
-  { skip: ENGINE !== 'chromium' && `${ENGINE}: the 1,000-message run is Chromium's (the three engines' runs must each stay under 60 s); the 150-message mesh runs here` },
+  { skip: ENGINE !== 'chromium' && CHROMIUM_RUN },
   async () => {
     await runMesh({ total: 1000, topicCount: 20, kill: true, every: 5 });
   },
@@ -254,8 +286,10 @@ test('another tab of the same device gets a message at once, through the databas
   }, 10_000, 50);
   assert.deepEqual(got.map((g) => g.id), sent);
   const latencies = got.map((g) => g.at - g.sent);
-  // A poll would show as a fixed step; the database's cross-tab notice takes a few ms.
-  assert.ok(Math.max(...latencies) < 1000, `latencies ${latencies}`);
+  // The database's cross-tab notice takes a few ms. Firefox runs a background tab's work
+  // late now and then (one of five near 1 s, seen twice), so the median is what is held.
+  const median = [...latencies].sort((a, b) => a - b)[2];
+  assert.ok(median < 100 && Math.max(...latencies) < 3000, `latencies ${latencies}`);
   console.log(`# ${ENGINE}: cross-tab post-to-handler latency ${latencies.join(', ')} ms`);
   await pages[1].evaluate(() => window.tabs.bus.close());
 });
