@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { PouchDbServer } from '../js/couch.mjs';
 import { entry, jsonLines, removeDir, root, runChild, sleep, tempDir } from './lib.mjs';
 
 const TOTAL = 400;
@@ -144,3 +145,54 @@ test('bad input is a 400 bad_request, and the type tests compile', async () => {
   assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
   assert.ok(existsSync(join(root, 'pkg/bus.d.ts')));
 });
+
+test('failover: a client without a local store moves to the other server when its server dies, losing and repeating nothing', async () => {
+  const { Settee, Bus } = await import(entry);
+  const servers = await Promise.all([PouchDbServer.start(), PouchDbServer.start()]);
+  const links = [];
+  const buses = [];
+  try {
+    for (const s of servers) await s.createDb('bus');
+    const urls = servers.map((s) => s.dbUrl('bus', true));
+    // The two stores replicate with each other (full mesh of two).
+    links.push(Settee.replicate(urls[0], urls[1], { live: true, retry: true, back_off_base: 200 }));
+    links.push(Settee.replicate(urls[1], urls[0], { live: true, retry: true, back_off_base: 200 }));
+    const client = new Bus(urls.map((u) => new Settee(u)), { node: 'client', bufferDelay: 200 });
+    buses.push(client);
+    const got = [];
+    const listener = client.listen({ topic: 'feed', since: 'start' }, (msg) => void got.push(msg._id));
+    await listener.ready;
+    const used = servers.findIndex((s) => client.store.name.startsWith(s.url));
+    assert.ok(used >= 0, `the client uses one of the servers (${client.store.name})`);
+    // The poster writes to the other server, so its messages reach the client's server by
+    // replication, and after the kill directly.
+    const poster = new Bus([new Settee(urls[1 - used])], { node: 'poster' });
+    buses.push(poster);
+    const posted = [];
+    for (let n = 0; n < 120; n++) {
+      posted.push(await poster.post({ topic: 'feed', data: { n } }));
+      if (n === 40) {
+        await eventuallyNode(() => got.length >= 20, 10_000);
+        await servers[used].kill();
+      }
+      await sleep(5);
+    }
+    await eventuallyNode(() => got.length >= posted.length, 20_000);
+    await sleep(500);
+    assert.equal(client.store.name.startsWith(servers[1 - used].url), true, 'the client moved to the live server');
+    assert.deepEqual(got, posted, 'every message once, in order');
+    await servers[used].restart();
+  } finally {
+    for (const b of buses) await b.close();
+    for (const l of links) l.cancel();
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+});
+
+async function eventuallyNode(check, ms) {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await sleep(50);
+  }
+}
