@@ -621,7 +621,20 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     } else if (since === 'now') {
       this.#watermark = (await db.info()).update_seq as number;
     } else if (since !== 'start') {
+      // From an id: the ids after it are one `_all_docs` range (ids sort by time), much
+      // cheaper than the changes feed from 0 on a long history (20,000 messages on disk:
+      // 1 ms against 52-72 ms). Everything up to `update_seq` read first is in the range or
+      // before `since`; later writes come from the changes read below. A message in both is
+      // held once (nothing is delivered before the backlog is read), and one read here counts
+      // as at the watermark: its doc cannot change later, messages being immutable.
       this.#from = since;
+      this.#watermark = (await db.info()).update_seq as number;
+      for (let key: string | undefined = since; key !== undefined && !this.#stopped; ) {
+        const page = await db.allDocs({ startkey: key, endkey: idAt(9e15), include_docs: true, limit: 1000 });
+        const rows = page.rows as { id: string; doc?: M }[];
+        for (const r of rows) if (r.doc) this.#accept({ id: r.id, seq: this.#watermark + 0.5, changes: [], doc: r.doc } as ChangeRow<M>, true);
+        key = rows.length < 1000 ? undefined : rows[rows.length - 1].id;
+      }
     }
     this.#lastSeen = this.#watermark;
     // Catch up in full before anything is delivered, so a backlog comes out in id order.
@@ -678,7 +691,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
   /** Takes one change: holds it if it is a message for us not handled yet. */
   #accept(row: ChangeRow<M>, backlog: boolean): void {
     const seq = typeof row.seq === 'number' ? row.seq : 0;
-    if (seq > this.#lastSeen) this.#lastSeen = seq;
+    if (Number.isInteger(seq) && seq > this.#lastSeen) this.#lastSeen = seq; // not the range read's W + 0.5
     const doc = row.doc as M | undefined;
     if (row.deleted || !this.#matches(doc) || !MESSAGE_ID.test(row.id)) return;
     // At or below the watermark everything is handled (its ids are no longer in #handled).
