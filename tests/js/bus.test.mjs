@@ -269,7 +269,11 @@ test('another tab of the same device gets a message at once, through the databas
     window.tabs = { bus, got: [] };
     await bus.listen({ topic: 'ping' }, (msg) => window.tabs.got.push({ id: msg._id, sent: msg.data.sent, at: Date.now() })).ready;
   }, name);
-  const sent = await pages[0].evaluate(async (name) => {
+  // The poster is the last page opened, the one in front: Firefox stretches a background
+  // tab's timers to ~1 s, and the database's cross-tab notice sends a commit that follows
+  // another within 16 ms from a timer (src/kv/idb/channel.rs), so from a background tab it
+  // came 0.85-1.1 s late (seen in 3 of 5 pings, twice).
+  const sent = await pages[2].evaluate(async (name) => {
     const { Settee, Bus } = window.settee;
     const bus = new Bus(new Settee(name), { node: 'tab-a', bufferDelay: 0 });
     const ids = [];
@@ -286,10 +290,8 @@ test('another tab of the same device gets a message at once, through the databas
   }, 10_000, 50);
   assert.deepEqual(got.map((g) => g.id), sent);
   const latencies = got.map((g) => g.at - g.sent);
-  // The database's cross-tab notice takes a few ms. Firefox runs a background tab's work
-  // late now and then (one of five near 1 s, seen twice), so the median is what is held.
-  const median = [...latencies].sort((a, b) => a - b)[2];
-  assert.ok(median < 100 && Math.max(...latencies) < 3000, `latencies ${latencies}`);
+  // The cross-tab notice takes a few ms; a poll, or a timer in a background tab, would not.
+  assert.ok(Math.max(...latencies) < 500, `latencies ${latencies}`);
   console.log(`# ${ENGINE}: cross-tab post-to-handler latency ${latencies.join(', ')} ms`);
   await pages[1].evaluate(() => window.tabs.bus.close());
 });
