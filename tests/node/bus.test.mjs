@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { PouchDbServer } from '../js/couch.mjs';
+import { CouchServer } from '../js/couch.mjs';
 import { entry, jsonLines, removeDir, root, runChild, sleep, tempDir } from './lib.mjs';
 
 const TOTAL = 400;
@@ -148,7 +148,7 @@ test('bad input is a 400 bad_request, and the type tests compile', async () => {
 
 test('failover: a client without a local store moves to the other server when its server dies, losing and repeating nothing', async () => {
   const { Settee, Bus } = await import(entry);
-  const servers = await Promise.all([PouchDbServer.start(), PouchDbServer.start()]);
+  const servers = await Promise.all([CouchServer.start(), CouchServer.start()]); // SETTEE_SERVER picks which
   const links = [];
   const buses = [];
   try {
