@@ -26,6 +26,9 @@ export interface BusMessageOf<T extends string, D> {
   data: D;
   /** Wall-clock time of posting, ISO 8601 (informational; order comes from `_id`). */
   posted: string;
+  /** The id of the message the same bus stored before this one (any topic): listeners use
+   * it to deliver each source's messages in posting order. */
+  prev?: string;
   /** On a reply ({@link Bus.serve}): the id of the request it answers. */
   inReplyTo?: string;
   /** On a reply whose handler threw: the error, PouchDB-shaped. */

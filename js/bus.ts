@@ -29,6 +29,7 @@
 import type { Settee } from './index.js';
 import type { ChangeRow, Seq, SetteeError } from './types.js';
 import { HybridClock, MESSAGE_ID, idAt, idTime, messageId, wallMs } from './hlc.js';
+import { SourceOrder } from './bus-order.js';
 import type {
   BusMessage,
   BusMessageOf,
@@ -56,7 +57,7 @@ type RawPost = { topic: string; destination?: string; data: unknown; inReplyTo?:
 const GUARD = `function (newDoc, oldDoc) {
   if (!oldDoc || oldDoc.type !== 'message') return;
   if (newDoc._deleted) { if (newDoc.scavenged === true) return; throw({forbidden: 'messages are immutable: only a deletion marked scavenged may remove one'}); }
-  var same = ['type', 'topic', 'source', 'destination', 'posted', 'inReplyTo'].every(function (k) { return newDoc[k] === oldDoc[k]; });
+  var same = ['type', 'topic', 'source', 'destination', 'posted', 'prev', 'inReplyTo'].every(function (k) { return newDoc[k] === oldDoc[k]; });
   if (same && JSON.stringify(newDoc.data) === JSON.stringify(oldDoc.data) && JSON.stringify(newDoc.error) === JSON.stringify(oldDoc.error)) return;
   throw({forbidden: 'messages are immutable'});
 }`;
@@ -65,7 +66,7 @@ const GUARD_ID = '_design/settee-bus';
  * meet by replication are the same revision, never a conflict, and each store's own write
  * marks it trusted (Settee runs only design docs the app wrote; see README, Validation).
  * Change the hash when GUARD changes. */
-const GUARD_REV = '1-5e77ee0b05000000000000000000c0de';
+const GUARD_REV = '1-5e77ee0b05000000000000000001c0de';
 
 const NODE_NAME = /^[A-Za-z0-9._~-]+$/;
 
@@ -113,6 +114,7 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
   #replies = new Map<string, (msg: Msg) => void>();
   #subscribers = new Set<Subscriber>();
   #feedRestarts = 0;
+  #lastPosted: string | undefined;
   /** Replies to this node no `request` waited for yet (the last 100). */
   #orphans = new Map<string, Msg>();
   #listeners = new Set<Listener<Msg>>();
@@ -174,10 +176,13 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
       if (destination !== undefined) doc.destination = destination;
       doc.data = data;
       doc.posted = new Date().toISOString();
+      // The last message this bus stored: listeners use the chain to keep a source's order.
+      if (this.#lastPosted !== undefined) doc.prev = this.#lastPosted;
       if (msg.inReplyTo !== undefined) doc.inReplyTo = msg.inReplyTo;
       if (msg.error !== undefined) doc.error = msg.error;
       try {
         await this.store.put(doc as never);
+        if (this.#lastPosted === undefined || id > this.#lastPosted) this.#lastPosted = id;
         return id;
       } catch (e) {
         // 409: another tab of this node took the same microsecond; a fresh tick differs.
@@ -473,7 +478,13 @@ interface Held<M> {
   seq: number;
   /** Deliverable from this time (ms). */
   due: number;
+  /** Arrival (ms): a message whose source's earlier messages are missing waits until
+   * `at + bufferDelay + ORDER_WAIT_MS` at most. */
+  at: number;
 }
+
+/** How long (ms, beyond `bufferDelay`) a message waits for its source's earlier messages. */
+const ORDER_WAIT_MS = 5_000;
 
 interface ListenerConfig<M> {
   topic: string;
@@ -523,6 +534,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
   #pendingAck: ((acked: boolean) => void) | undefined;
   #ready: Promise<void>;
   #reread1 = false;
+  #order = new SourceOrder(Math.floor(wallMs() * 1000));
   #unsubscribe: (() => void) | undefined;
   #error: unknown;
 
@@ -693,6 +705,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     const seq = typeof row.seq === 'number' ? row.seq : 0;
     if (Number.isInteger(seq) && seq > this.#lastSeen) this.#lastSeen = seq; // not the range read's W + 0.5
     const doc = row.doc as M | undefined;
+    if (MESSAGE_ID.test(row.id)) this.#order.see(row.id, row.deleted ? undefined : (doc as { prev?: string } | undefined)?.prev);
     if (row.deleted || !this.#matches(doc) || !MESSAGE_ID.test(row.id)) return;
     // At or below the watermark everything is handled (its ids are no longer in #handled).
     if (!this.#bus.failover && seq <= this.#watermark) return;
@@ -701,7 +714,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     // Due a buffer after the earlier of its id's time and its arrival: a message from a
     // clock that runs ahead waits no more than the buffer, and a late one is due at once.
     const due = backlog ? 0 : Math.min((idTime(row.id) ?? 0) / 1000, now) + this.#cfg.bufferDelay;
-    const held = { msg: doc, seq, due };
+    const held = { msg: doc, seq, due, at: now };
     let i = this.#held.length;
     while (i > 0 && this.#held[i - 1].msg._id > row.id) i--;
     this.#held.splice(i, 0, held);
@@ -719,7 +732,15 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     try {
       while (!this.#stopped && this.#held.length) {
         const head = this.#held[0];
-        const wait = head.due - wallMs();
+        const now = wallMs();
+        let wait = head.due - now;
+        if (wait <= 0 && !this.#order.ready(head.msg._id)) {
+          // Its source's earlier messages are not all here yet: wait for them (an arrival
+          // kicks the loop), but not for ever.
+          const limit = head.at + this.#cfg.bufferDelay + ORDER_WAIT_MS - now;
+          if (limit <= 0) this.#order.force(head.msg._id);
+          else wait = limit;
+        }
         if (wait > 0) {
           this.#timer = setTimeout(() => this.#kick(), wait);
           break;

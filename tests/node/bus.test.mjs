@@ -196,3 +196,35 @@ async function eventuallyNode(check, ms) {
     await sleep(50);
   }
 }
+
+test("a source's messages that reach a store out of order are delivered in posting order, even with bufferDelay 0", async () => {
+  const { Settee, Bus } = await import(entry);
+  const origin = new Settee('order-origin', { adapter: 'memory' });
+  const store = new Settee('order-store', { adapter: 'memory' });
+  const poster = new Bus(origin, { node: 'poster' });
+  const reader = new Bus(store, { node: 'reader', bufferDelay: 0 });
+  try {
+    const got = [];
+    const listener = reader.listen({ topic: 'a' }, (msg) => void got.push(msg.data.n));
+    await listener.ready;
+    // a0, b (another topic), a1, a2: each names the one before as `prev`.
+    const ids = [];
+    ids.push(await poster.post({ topic: 'a', data: { n: 0 } }));
+    ids.push(await poster.post({ topic: 'b', data: { n: -1 } }));
+    ids.push(await poster.post({ topic: 'a', data: { n: 1 } }));
+    ids.push(await poster.post({ topic: 'a', data: { n: 2 } }));
+    assert.equal((await origin.get(ids[3])).prev, ids[2]);
+    // They reach the store last first, one replication each, as a sharded _changes can.
+    for (const i of [3, 2, 0]) {
+      await Settee.replicate(origin, store, { doc_ids: [ids[i]] });
+      await sleep(100);
+    }
+    assert.deepEqual(got, [0], 'a1 and a2 wait for b, which is not for this listener but precedes them');
+    await Settee.replicate(origin, store, { doc_ids: [ids[1]] });
+    await sleep(200);
+    assert.deepEqual(got, [0, 1, 2]);
+  } finally {
+    await poster.close();
+    await reader.close();
+  }
+});
