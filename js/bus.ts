@@ -124,7 +124,8 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
   /**
    * `db`: the local database, or an array of remote databases (`new Settee(url)` each) for a
    * client without a local store: the bus uses the fastest to answer, and moves to the next
-   * when one fails. Throws a 400 for a bad `node` or `bufferDelay`.
+   * when one fails. Throws a 400 for a bad `node` or `bufferDelay`. `clockSkewMs` shifts this
+   * bus's wall clock (tests of the hybrid clock: a node whose clock is behind).
    */
   constructor(db: AnyDb | AnyDb[], options: BusOptions & { clockSkewMs?: number }) {
     if (typeof options?.node !== 'string' || !NODE_NAME.test(options.node)) {

@@ -1,6 +1,9 @@
-// The message bus in Node, on a database on disk: a named listener whose process is killed
-// with SIGKILL in the middle of a stream resumes from its `_local` position without losing or
-// repeating a message; and the bus's types (tests/types/bus.ts) compile as they should.
+// The message bus in Node: a named listener on a database on disk, its process killed with
+// SIGKILL in the middle of a stream, resumes from its `_local` position without losing or
+// repeating a message; bad input is a 400; the bus's types (tests/types/bus.ts) compile as
+// they should; a client on two remote stores fails over when its store dies; a source's
+// messages that reach a store out of order come in posting order; and the hybrid clock keeps
+// a node whose clock is behind after what it has seen.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -226,5 +229,27 @@ test("a source's messages that reach a store out of order are delivered in posti
   } finally {
     await poster.close();
     await reader.close();
+  }
+});
+
+test('ids: a node whose clock is a minute behind still posts after every message it has seen, and its ids keep increasing', async () => {
+  const { Settee, Bus } = await import(entry);
+  const db = new Settee('hlc', { adapter: 'memory' });
+  const ahead = new Bus(db, { node: 'ahead', clockSkewMs: 60_000 });
+  const behind = new Bus(db, { node: 'behind', clockSkewMs: -60_000 });
+  try {
+    const first = await ahead.post({ topic: 't', data: 1 });
+    // `behind` starts after the newest stored id; later ones it sees on the feed.
+    const mine = [await behind.post({ topic: 't', data: 2 })];
+    assert.ok(mine[0] > first, `${mine[0]} after ${first}`);
+    const later = await ahead.post({ topic: 't', data: 3 });
+    await sleep(100); // behind's feed sees it
+    for (let i = 0; i < 20; i++) mine.push(await behind.post({ topic: 't', data: i }));
+    assert.ok(mine[1] > later, `${mine[1]} after ${later}`);
+    assert.deepEqual(mine, [...mine].sort(), 'increasing');
+    assert.match(mine[0], /^\d{16}-behind$/);
+  } finally {
+    await ahead.close();
+    await behind.close();
   }
 });
