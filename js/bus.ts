@@ -338,7 +338,10 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
       await this.#installGuard();
       await this.#seedClock();
       await this.#follow();
-    })();
+    })().catch((e) => {
+      this.#ready = undefined; // no store answered: the next call tries again
+      throw e;
+    });
     return this.#ready;
   }
 
@@ -393,11 +396,26 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
         setTimeout(() => void this.#follow(feed.lastSeq, again).catch((err) => this.#subscribers.forEach((s) => s.failed(err))), 50 * 2 ** again);
         return;
       }
-      // A remote store failed: move to the next, follow it, and have listeners re-read.
-      void this.#switch(feedStore)
-        .then(() => this.#follow())
-        .then(() => this.#subscribers.forEach((s) => s.switched()), () => {});
+      this.#recover(feedStore);
     });
+  }
+
+  /** A remote store failed under the feed: move to the next, follow it, and have the
+   * listeners re-read; while no store answers, try again every 5 s. */
+  #recover(bad: AnyDb): void {
+    if (this.#closed) return;
+    this.#switch(bad).then(
+      async () => {
+        const now = this.store;
+        try {
+          await this.#follow();
+        } catch {
+          return void setTimeout(() => this.#recover(now), 1000);
+        }
+        this.#subscribers.forEach((s) => s.switched());
+      },
+      () => void setTimeout(() => this.#recover(bad), 5000),
+    );
   }
 
   /** Orders the stores by how fast they answer `info()`; the first that answers is used. */
@@ -405,11 +423,14 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
     const timed = await Promise.all(
       this.#stores.map(async (db, i) => {
         const t0 = Date.now();
+        let timer: ReturnType<typeof setTimeout> | undefined;
         try {
-          await Promise.race([db.info(), new Promise((_, fail) => setTimeout(fail, 5000))]);
+          await Promise.race([db.info(), new Promise((_, fail) => (timer = setTimeout(fail, 5000)))]);
           return { i, ms: Date.now() - t0 };
         } catch {
           return { i, ms: Infinity };
+        } finally {
+          clearTimeout(timer); // a pending timer would keep a Node process alive
         }
       }),
     );
@@ -421,7 +442,8 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
   }
 
   /** After store `bad` failed: re-rank, the failed one last. Nothing to do if another
-   * caller (the bus's feed, a listener's, a post) already moved away from it. */
+   * caller (the bus's feed, a listener's, a post) already moved away from it. Rejects (503)
+   * when no store answers for about 6 s, so that a `post` fails rather than hangs. */
   #switch(bad: AnyDb): Promise<void> {
     if (this.store !== bad) return this.#switching ?? Promise.resolve();
     this.#switching ??= (async () => {
@@ -431,7 +453,7 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
           if (this.#stores[0] === bad && this.#stores.length > 1) this.#stores.push(this.#stores.shift()!);
           break;
         } catch (e) {
-          if (this.#closed) throw e;
+          if (this.#closed || tries >= 5) throw e;
           await new Promise((ok) => setTimeout(ok, Math.min(5000, 200 * 2 ** tries)));
         }
       }
@@ -696,7 +718,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     } catch (e) {
       if (!isNetworkish(e)) throw e;
       // The bus moves to the next store and calls `switched`, which reads again.
-      void this.#bus.switchStore(db);
+      void this.#bus.switchStore(db).catch(() => {});
     }
     this.#kick();
   }
