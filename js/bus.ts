@@ -92,6 +92,24 @@ function nonJson(value: unknown, path = '', seen = new Set<object>()): string | 
   return null;
 }
 
+/**
+ * Runs a call on a local store again (up to 3 times) when it fails with the 500
+ * `corruption` "chunk … is missing, though the manifest lists it" that reads racing another
+ * tab's (or handle's) merge have been seen to raise, the database verifying clean afterwards.
+ * A failed call wrote nothing, so running it again is safe. Any other error passes through.
+ */
+async function retryRace<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      const err = e as SetteeError;
+      if (attempt >= 3 || err?.status !== 500 || !/is missing, though the manifest lists it/.test(err.message)) throw e;
+      await new Promise((ok) => setTimeout(ok, 50 * (attempt + 1)));
+    }
+  }
+}
+
 const isNetworkish = (e: unknown) => {
   const s = (e as SetteeError)?.status;
   return s === undefined || s === 0 || s >= 500 || (e as SetteeError)?.name === 'network_error';
@@ -182,7 +200,7 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
       if (msg.inReplyTo !== undefined) doc.inReplyTo = msg.inReplyTo;
       if (msg.error !== undefined) doc.error = msg.error;
       try {
-        await this.store.put(doc as never);
+        await retryRace(() => this.store.put(doc as never));
         if (this.#lastPosted === undefined || id > this.#lastPosted) this.#lastPosted = id;
         return id;
       } catch (e) {
@@ -557,6 +575,8 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
   #pendingAck: ((acked: boolean) => void) | undefined;
   #ready: Promise<void>;
   #reread1 = false;
+  #lockAbort: AbortController | undefined;
+  #releaseLock: (() => void) | undefined;
   #order = new SourceOrder(Math.floor(wallMs() * 1000));
   #unsubscribe: (() => void) | undefined;
   #error: unknown;
@@ -589,11 +609,12 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     if (this.#stopped) return this.done.catch(() => {});
     this.#stopped = true;
     clearTimeout(this.#timer);
+    this.#lockAbort?.abort(); // if still waiting for the tab lock
     this.#unsubscribe?.();
     this.#handoff?.ack(false);
     this.#wakeIterator?.();
     await this.#ready;
-    if (!this.#running) this.#finish();
+    if (!this.#running) this.#end();
     return this.done.catch(() => {});
   }
 
@@ -632,6 +653,8 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     await this.#bus.start();
     if (this.#bus.failover) return this.#beginFailover();
     const db = this.#bus.store();
+    await this.#lock();
+    if (this.#stopped) return;
     // Subscribe first and keep the rows aside while the backlog is read, so nothing falls
     // between the backlog's end and the feed; the two overlap, and #accept drops repeats.
     const early: ChangeRow<M>[] = [];
@@ -646,7 +669,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
       failed: (e) => this.#fail(e),
     });
     const { since, name } = this.#cfg;
-    const saved = name ? await db.get(this.#localId).catch((e: SetteeError) => (e.status === 404 ? null : Promise.reject(e))) : null;
+    const saved = name ? await retryRace(() => db.get(this.#localId)).catch((e: SetteeError) => (e.status === 404 ? null : Promise.reject(e))) : null;
     if (saved) {
       this.#localRev = saved._rev as string;
       this.#watermark = saved.seq as number;
@@ -665,7 +688,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
       this.#from = since;
       this.#watermark = (await db.info()).update_seq as number;
       for (let key: string | undefined = since; key !== undefined && !this.#stopped; ) {
-        const page = await db.allDocs({ startkey: key, endkey: idAt(9e15), include_docs: true, limit: 1000 });
+        const page = await retryRace(() => db.allDocs({ startkey: key, endkey: idAt(9e15), include_docs: true, limit: 1000 }));
         const rows = page.rows as { id: string; doc?: M }[];
         for (const r of rows) if (r.doc) this.#accept({ id: r.id, seq: this.#watermark + 0.5, changes: [], doc: r.doc } as ChangeRow<M>, true);
         key = rows.length < 1000 ? undefined : rows[rows.length - 1].id;
@@ -675,7 +698,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     // Catch up in full before anything is delivered, so a backlog comes out in id order.
     for (;;) {
       if (this.#stopped) return;
-      const page = await db.changes({ since: this.#lastSeen, include_docs: true, limit: 1000 });
+      const page = await retryRace(() => db.changes({ since: this.#lastSeen, include_docs: true, limit: 1000 }));
       for (const row of page.results) this.#accept(row as ChangeRow<M>, true);
       if (page.results.length < 1000) break;
     }
@@ -781,7 +804,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
       this.#fail(e);
     } finally {
       this.#running = false;
-      if (this.#stopped) this.#finish(this.#error);
+      if (this.#stopped) this.#end(this.#error);
       else if (this.#held.length && !this.#timer) this.#kick();
     }
   }
@@ -820,7 +843,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     for (const [k, seq] of this.#handled) if (seq <= this.#watermark) this.#handled.delete(k);
     const db = this.#bus.store();
     if (!this.#cfg.name) {
-      if (writes.length) await db.bulkDocs(writes as never);
+      if (writes.length) await retryRace(() => db.bulkDocs(writes as never));
       return;
     }
     const state = {
@@ -831,12 +854,53 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
       from: this.#from,
       last: this.#last,
     };
-    const results = await db.bulkDocs([state, ...writes] as never);
+    const results = await retryRace(() => db.bulkDocs([state, ...writes] as never));
     const first = results[0] as { ok?: boolean; rev?: string } & Partial<SetteeError>;
     if (!first.ok) throw busError(first.status ?? 500, first.name ?? 'unknown_error', `saving listener ${this.#cfg.name}: ${first.message}`);
     this.#localRev = first.rev;
     const failed = results.slice(1).find((r) => !('ok' in r && r.ok)) as SetteeError | undefined;
     if (failed) throw busError(failed.status, failed.name, `handler write ${failed.id}: ${failed.message}`);
+  }
+
+  /** Settles `done`, after releasing the tab lock (once the message in hand is acknowledged). */
+  #end(error?: unknown): void {
+    this.#lockAbort?.abort();
+    this.#releaseLock?.();
+    this.#finish(error);
+  }
+
+  /**
+   * A named listener on a browser database holds a Web Lock named after it, so that of the
+   * tabs that open it only one delivers (the others wait, and one takes over when that tab
+   * closes or stops it): its position is one `_local` doc, and two tabs running it at once
+   * would each deliver every message.
+   */
+  async #lock(): Promise<void> {
+    const locks = (globalThis.navigator as { locks?: LockManager } | undefined)?.locks;
+    if (!this.#cfg.name || !locks?.request) return;
+    const key = `settee-bus:${this.#bus.store().name}:${this.#localId}`;
+    this.#lockAbort = new AbortController();
+    await new Promise<void>((granted) => {
+      locks
+        .request(key, { signal: this.#lockAbort!.signal }, () => new Promise<void>((release) => {
+          this.#releaseLock = release;
+          granted();
+        }))
+        .catch(() => granted()); // aborted by stop(): #begin sees #stopped
+    });
+    if (this.#stopped) return;
+    // This tab's handle can lag behind the last commit of the tab that held the lock until
+    // that tab's cross-tab notice arrives (from a background tab in Firefox, up to ~1 s
+    // late), and a read now could see a position older than its last acknowledgements. A
+    // write checks the manifest and refreshes a stale handle, so one write here makes the
+    // read of the position that follows current.
+    const db = this.#bus.store();
+    const claim = `${this.#localId}~claim` as `_local/${string}`;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const old = await retryRace(() => db.get(claim)).catch(() => null);
+      const [r] = await retryRace(() => db.bulkDocs([{ _id: claim, ...(old ? { _rev: old._rev } : {}), at: Date.now() }] as never));
+      if ('ok' in r && r.ok) break;
+    }
   }
 
   #fail(e: unknown): void {
@@ -846,6 +910,6 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     clearTimeout(this.#timer);
     this.#unsubscribe?.();
     this.#wakeIterator?.();
-    if (!this.#running) this.#finish(e);
+    if (!this.#running) this.#end(e);
   }
 }
