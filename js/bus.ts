@@ -189,25 +189,42 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
     const where = nonJson(data);
     if (where !== null) throw badRequest(`data is not JSON at ${where}`);
     await this.#start();
+    let doc: Record<string, unknown> | undefined;
+    let resent = false;
     for (let attempt = 0; ; attempt++) {
-      const id = messageId(this.clock.tick(), this.node);
-      const doc: Record<string, unknown> = { _id: id, type: 'message', topic, source: this.node };
-      if (destination !== undefined) doc.destination = destination;
-      doc.data = data;
-      doc.posted = new Date().toISOString();
-      // The last message this bus stored: listeners use the chain to keep a source's order.
-      if (this.#lastPosted !== undefined) doc.prev = this.#lastPosted;
-      if (msg.inReplyTo !== undefined) doc.inReplyTo = msg.inReplyTo;
-      if (msg.error !== undefined) doc.error = msg.error;
-      try {
-        await retryRace(() => this.store.put(doc as never));
+      if (!doc) {
+        doc = { _id: messageId(this.clock.tick(), this.node), type: 'message', topic, source: this.node };
+        if (destination !== undefined) doc.destination = destination;
+        doc.data = data;
+        doc.posted = new Date().toISOString();
+        // The last message this bus stored: listeners use the chain to keep a source's order.
+        if (this.#lastPosted !== undefined) doc.prev = this.#lastPosted;
+        if (msg.inReplyTo !== undefined) doc.inReplyTo = msg.inReplyTo;
+        if (msg.error !== undefined) doc.error = msg.error;
+      }
+      const id = doc._id as string;
+      const stored = () => {
         if (this.#lastPosted === undefined || id > this.#lastPosted) this.#lastPosted = id;
         return id;
+      };
+      try {
+        await retryRace(() => this.store.put(doc as never));
+        return stored();
       } catch (e) {
-        // 409: another tab of this node took the same microsecond; a fresh tick differs.
-        if ((e as SetteeError).status === 409 && attempt < 5) continue;
+        if ((e as SetteeError).status === 409) {
+          // Sent again after a failure: the first write landed (only this node makes ids
+          // ending in its name), and replication brought it here. Else another tab of this
+          // node took the same microsecond, and a fresh tick differs.
+          if (resent) return stored();
+          if (attempt < 5) {
+            doc = undefined;
+            continue;
+          }
+        }
         if (this.failover && isNetworkish(e) && attempt < this.#stores.length) {
+          // The same doc to the next store: a write whose answer was lost is not doubled.
           await this.#switch(this.store);
+          resent = true;
           continue;
         }
         throw e;
