@@ -133,6 +133,7 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
   #subscribers = new Set<Subscriber>();
   #feedRestarts = 0;
   #lastPosted: string | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Replies to this node no `request` waited for yet (the last 100). */
   #orphans = new Map<string, Msg>();
   #listeners = new Set<Listener<Msg>>();
@@ -359,6 +360,7 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
   /** Stops every listener and the bus's own feed. The database stays open. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#retryTimer);
     this.#observer?.cancel();
     await Promise.all([...this.#listeners].map((l) => l.stop()));
   }
@@ -428,7 +430,7 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
         const again = rows > 0 ? 0 : failures + 1;
         this.#feedRestarts++;
         if (again > 5) return this.#subscribers.forEach((s) => s.failed(e));
-        setTimeout(() => void this.#follow(feed.lastSeq, again).catch((err) => this.#subscribers.forEach((s) => s.failed(err))), 50 * 2 ** again);
+        this.#retryTimer = setTimeout(() => void this.#follow(feed.lastSeq, again).catch((err) => this.#subscribers.forEach((s) => s.failed(err))), 50 * 2 ** again);
         return;
       }
       this.#recover(feedStore);
@@ -445,11 +447,11 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
         try {
           await this.#follow();
         } catch {
-          return void setTimeout(() => this.#recover(now), 1000);
+          return void (this.#retryTimer = setTimeout(() => this.#recover(now), 1000));
         }
         this.#subscribers.forEach((s) => s.switched());
       },
-      () => void setTimeout(() => this.#recover(bad), 5000),
+      () => void (this.#retryTimer = setTimeout(() => this.#recover(bad), 5000)),
     );
   }
 
