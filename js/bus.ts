@@ -408,8 +408,10 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
     const feed = feedStore.changes({ live: true, since, include_docs: true });
     this.#observer = feed;
     let rows = 0;
+    let last: Seq = since; // the feed's own lastSeq is 0 until its first row
     feed.on('change', (row: ChangeRow<Msg>) => {
       rows++;
+      last = row.seq;
       if (!MESSAGE_ID.test(row.id)) return;
       this.clock.observe(row.id);
       for (const s of this.#subscribers) s.row(row);
@@ -430,7 +432,7 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
         const again = rows > 0 ? 0 : failures + 1;
         this.#feedRestarts++;
         if (again > 5) return this.#subscribers.forEach((s) => s.failed(e));
-        this.#retryTimer = setTimeout(() => void this.#follow(feed.lastSeq, again).catch((err) => this.#subscribers.forEach((s) => s.failed(err))), 50 * 2 ** again);
+        this.#retryTimer = setTimeout(() => void this.#follow(last, again).catch((err) => this.#subscribers.forEach((s) => s.failed(err))), 50 * 2 ** again);
         return;
       }
       this.#recover(feedStore);
