@@ -80,6 +80,8 @@ export type * from './schema-types.js';
 export type * from './replication.js';
 export { Replication } from './replication.js';
 export { Replicator } from './replicator-db.js';
+export { Bus, Listener, HybridClock } from './bus.js';
+export type * from './bus-types.js';
 
 /** True if `e` is an error raised by Settee (has a numeric `status` and `error: true`). */
 export function isSetteeError(e: unknown): e is SetteeError {
