@@ -92,23 +92,6 @@ function nonJson(value: unknown, path = '', seen = new Set<object>()): string | 
   return null;
 }
 
-/**
- * Runs a call on a local store again (up to 3 times) when it fails with the 500
- * `corruption` "chunk … is missing, though the manifest lists it" that reads racing another
- * tab's (or handle's) merge have been seen to raise, the database verifying clean afterwards.
- * A failed call wrote nothing, so running it again is safe. Any other error passes through.
- */
-async function retryRace<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await call();
-    } catch (e) {
-      const err = e as SetteeError;
-      if (attempt >= 3 || err?.status !== 500 || !/is missing, though the manifest lists it/.test(err.message)) throw e;
-      await new Promise((ok) => setTimeout(ok, 50 * (attempt + 1)));
-    }
-  }
-}
 
 const isNetworkish = (e: unknown) => {
   const s = (e as SetteeError)?.status;
@@ -209,7 +192,7 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
         return id;
       };
       try {
-        await retryRace(() => this.store.put(doc as never));
+        await this.store.put(doc as never);
         return stored();
       } catch (e) {
         if ((e as SetteeError).status === 409) {
@@ -425,10 +408,9 @@ export class Bus<Msgs extends BusTopics = BusTopics> {
     feed.on('error', (e: SetteeError) => {
       if (this.#closed) return;
       if (!this.failover) {
-        // A local feed can fail on a read that races a merge in another handle (seen as a
-        // 500 `corruption` "chunk … is missing, though the manifest lists it" while the
-        // database verifies clean afterwards). Reopen from the last row delivered: listeners
-        // drop the rows they already have. Fail them only if it keeps failing without progress.
+        // A local feed that fails (the database closed under it, a storage error) is reopened
+        // from the last row delivered: listeners drop the rows they already have. Fail them
+        // only if it keeps failing without progress.
         const again = rows > 0 ? 0 : failures + 1;
         this.#feedRestarts++;
         if (again > 5) return this.#subscribers.forEach((s) => s.failed(e));
@@ -690,7 +672,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
       failed: (e) => this.#fail(e),
     });
     const { since, name } = this.#cfg;
-    const saved = name ? await retryRace(() => db.get(this.#localId)).catch((e: SetteeError) => (e.status === 404 ? null : Promise.reject(e))) : null;
+    const saved = name ? await db.get(this.#localId).catch((e: SetteeError) => (e.status === 404 ? null : Promise.reject(e))) : null;
     if (saved) {
       this.#localRev = saved._rev as string;
       this.#watermark = saved.seq as number;
@@ -709,7 +691,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
       this.#from = since;
       this.#watermark = (await db.info()).update_seq as number;
       for (let key: string | undefined = since; key !== undefined && !this.#stopped; ) {
-        const page = await retryRace(() => db.allDocs({ startkey: key, endkey: idAt(9e15), include_docs: true, limit: 1000 }));
+        const page = await db.allDocs({ startkey: key, endkey: idAt(9e15), include_docs: true, limit: 1000 });
         const rows = page.rows as { id: string; doc?: M }[];
         for (const r of rows) if (r.doc) this.#accept({ id: r.id, seq: this.#watermark + 0.5, changes: [], doc: r.doc } as ChangeRow<M>, true);
         key = rows.length < 1000 ? undefined : rows[rows.length - 1].id;
@@ -719,7 +701,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     // Catch up in full before anything is delivered, so a backlog comes out in id order.
     for (;;) {
       if (this.#stopped) return;
-      const page = await retryRace(() => db.changes({ since: this.#lastSeen, include_docs: true, limit: 1000 }));
+      const page = await db.changes({ since: this.#lastSeen, include_docs: true, limit: 1000 });
       for (const row of page.results) this.#accept(row as ChangeRow<M>, true);
       if (page.results.length < 1000) break;
     }
@@ -864,7 +846,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     for (const [k, seq] of this.#handled) if (seq <= this.#watermark) this.#handled.delete(k);
     const db = this.#bus.store();
     if (!this.#cfg.name) {
-      if (writes.length) await retryRace(() => db.bulkDocs(writes as never));
+      if (writes.length) await db.bulkDocs(writes as never);
       return;
     }
     const state = {
@@ -875,7 +857,7 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
       from: this.#from,
       last: this.#last,
     };
-    const results = await retryRace(() => db.bulkDocs([state, ...writes] as never));
+    const results = await db.bulkDocs([state, ...writes] as never);
     const first = results[0] as { ok?: boolean; rev?: string } & Partial<SetteeError>;
     if (!first.ok) throw busError(first.status ?? 500, first.name ?? 'unknown_error', `saving listener ${this.#cfg.name}: ${first.message}`);
     this.#localRev = first.rev;
@@ -918,8 +900,8 @@ export class Listener<M extends Msg = Msg> implements AsyncIterable<M> {
     const db = this.#bus.store();
     const claim = `${this.#localId}~claim` as `_local/${string}`;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const old = await retryRace(() => db.get(claim)).catch(() => null);
-      const [r] = await retryRace(() => db.bulkDocs([{ _id: claim, ...(old ? { _rev: old._rev } : {}), at: Date.now() }] as never));
+      const old = await db.get(claim).catch(() => null);
+      const [r] = await db.bulkDocs([{ _id: claim, ...(old ? { _rev: old._rev } : {}), at: Date.now() }] as never);
       if ('ok' in r && r.ok) break;
     }
   }

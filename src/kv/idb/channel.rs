@@ -3,13 +3,18 @@
 //! A message carries nothing but "I committed": receivers re-read the manifest, which is the
 //! truth. A channel never receives its own messages, but another `BroadcastChannel` object with
 //! the same name in the same page does, so two handles in one page hear each other like tabs.
+//!
+//! Posts are throttled to one per `THROTTLE_MS`; a commit inside that window gets one trailing
+//! post. In a hidden tab the trailing post goes out at the next task (a message to ourselves)
+//! instead of on a `setTimeout`: browsers stretch a background tab's timers to ~1 s (Firefox
+//! did, in the bus tests), which held other tabs' view of the commit back that long.
 
 use js_sys::{Function, JsString, Reflect};
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{BroadcastChannel, MessageEvent};
+use web_sys::{BroadcastChannel, MessageChannel, MessageEvent};
 
 /// The shortest interval between two posts, in milliseconds.
 const THROTTLE_MS: f64 = 16.0;
@@ -38,8 +43,20 @@ pub struct Channel {
     subscribers: Subscribers,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     throttle: Rc<Throttle>,
-    /// Sends the trailing post; called by `setTimeout`.
+    /// Sends the trailing post; called by `setTimeout`, or by `soon`'s message.
     on_timer: Closure<dyn FnMut()>,
+    /// A message to ourselves: the trailing post's timer in a hidden tab.
+    soon: Option<MessageChannel>,
+}
+
+/// Whether this is a window whose document is hidden (a background tab).
+fn hidden() -> bool {
+    Reflect::get(&js_sys::global(), &"document".into())
+        .ok()
+        .filter(|d| d.is_object())
+        .and_then(|d| Reflect::get(&d, &"visibilityState".into()).ok())
+        .and_then(|v| v.as_string())
+        .is_some_and(|v| v == "hidden")
 }
 
 impl Channel {
@@ -67,7 +84,11 @@ impl Channel {
             th.timer.set(None);
             send(&ch, &th);
         });
-        Some(Channel { channel, subscribers, _on_message: on_message, throttle, on_timer })
+        let soon = MessageChannel::new().ok();
+        if let Some(ch) = &soon {
+            ch.port1().set_onmessage(Some(on_timer.as_ref().unchecked_ref()));
+        }
+        Some(Channel { channel, subscribers, _on_message: on_message, throttle, on_timer, soon })
     }
 
     pub fn post(&self) {
@@ -78,6 +99,14 @@ impl Channel {
         let wait = t.last.get() + THROTTLE_MS - js_sys::Date::now();
         if wait <= 0.0 {
             return send(&self.channel, t);
+        }
+        if let (true, Some(soon)) = (hidden(), &self.soon) {
+            if soon.port2().post_message(&JsValue::NULL).is_ok() {
+                // Not a timer id: `cancel` then clears nothing, and the message, if it still
+                // comes, finds the handlers detached (`close`).
+                t.timer.set(Some(-1));
+                return;
+            }
         }
         let timer = global_fn("setTimeout").and_then(|f| {
             f.call2(&JsValue::UNDEFINED, self.on_timer.as_ref(), &JsValue::from_f64(wait.ceil())).ok()
@@ -91,6 +120,9 @@ impl Channel {
     /// Cancels a pending trailing post; true if there was one.
     fn cancel(&self) -> bool {
         let Some(id) = self.throttle.timer.take() else { return false };
+        if id < 0 {
+            return true;
+        }
         if let Some(f) = global_fn("clearTimeout") {
             let _ = f.call1(&JsValue::UNDEFINED, &JsValue::from(id));
         }
@@ -107,6 +139,11 @@ impl Channel {
         }
         self.channel.set_onmessage(None);
         self.channel.close();
+        if let Some(soon) = &self.soon {
+            soon.port1().set_onmessage(None);
+            soon.port1().close();
+            soon.port2().close();
+        }
     }
 }
 

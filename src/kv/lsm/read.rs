@@ -104,13 +104,22 @@ impl<R: RecordStore + 'static> Lsm<R> {
     }
 
     /// Decides whether a failed read may start over: only when a chunk was missing and the
-    /// manifest has moved on since the snapshot `seen` (refreshing if this handle had not yet
-    /// noticed). A chunk missing from the current manifest means corruption.
-    async fn recover(&self, err: Error, attempt: usize, seen: u64) -> Result<()> {
+    /// manifest has moved on since the snapshot `seen` (epoch, version), refreshing if this
+    /// handle had not yet noticed. The installed manifest is compared after the refresh, not
+    /// the refresh's answer: while it reads, another path (a cross-tab announcement, this
+    /// handle's own write) may install the same newer manifest first, and the refresh then
+    /// installs nothing though the snapshot is stale. A chunk missing from the current
+    /// manifest means corruption.
+    async fn recover(&self, err: Error, attempt: usize, seen: (u64, u64)) -> Result<()> {
         if !is_missing(&err) || attempt + 1 >= MAX_ATTEMPTS {
             return Err(err);
         }
-        if self.manifest().version != seen || self.refresh_inner().await? {
+        let moved = |m: &Manifest| (m.epoch, m.version) != seen;
+        if moved(&self.manifest()) {
+            return Ok(());
+        }
+        self.refresh_inner().await?;
+        if moved(&self.manifest()) {
             Ok(())
         } else {
             Err(Error::corruption(format!("database: {}, though the manifest lists it", err.message)))
@@ -127,7 +136,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
         loop {
             let m = self.manifest();
             match self.get_in(&m, key).await {
-                Err(e) => self.recover(e, attempt, m.version).await?,
+                Err(e) => self.recover(e, attempt, (m.epoch, m.version)).await?,
                 ok => return ok,
             }
             attempt += 1;
@@ -254,7 +263,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
         loop {
             let m = self.manifest();
             match self.get_many_in(&m, keys).await {
-                Err(e) => self.recover(e, attempt, m.version).await?,
+                Err(e) => self.recover(e, attempt, (m.epoch, m.version)).await?,
                 ok => return ok,
             }
             attempt += 1;
@@ -344,7 +353,7 @@ impl<R: RecordStore + 'static> Lsm<R> {
         loop {
             let m = self.manifest();
             match self.scan_in(&m, range.clone(), reverse, limit).await {
-                Err(e) => self.recover(e, attempt, m.version).await?,
+                Err(e) => self.recover(e, attempt, (m.epoch, m.version)).await?,
                 ok => return ok,
             }
             attempt += 1;
