@@ -130,7 +130,7 @@ stage js-reliability count_long node --test --test-concurrency=1 --test-timeout=
 # or COUCH_URL), plus what only CouchDB does (couchdb.test.mjs), and Node's replication and
 # config-mirror tests. Where CouchDB is missing the
 # stage says so and is skipped, except in CI, where that is a failure.
-COUCH_FILES=(replication replication-more attachments-replication remote-api faults couchdb validation replicator-db tabs scheduler mesh)
+COUCH_FILES=(replication replication-more attachments-replication remote-api faults couchdb validation replicator-db tabs scheduler mesh bus)
 # (The crash matrix's replication pulls from pouchdb-server: storage is what it tests.)
 COUCH_FILES=("${COUCH_FILES[@]/%/.test.mjs}")
 if [ -n "${COUCH_URL:-}" ] || [ -x "${COUCHDB_RUN:-$ROOT/../shared/couchdb/run}" ]; then
@@ -138,7 +138,7 @@ if [ -n "${COUCH_URL:-}" ] || [ -x "${COUCHDB_RUN:-$ROOT/../shared/couchdb/run}"
   stage js-tests-couchdb count_couch env SETTEE_SERVER=couchdb node --test --test-concurrency=1 \
     --test-timeout=600000 --test-reporter=spec --test-reporter-destination=stdout \
     --test-reporter=tap --test-reporter-destination="$LOGS/js-tests-couchdb.tap" \
-    "${COUCH_FILES[@]/#/tests/js/}" tests/node/replication.test.mjs tests/node/config-mirror.test.mjs
+    "${COUCH_FILES[@]/#/tests/js/}" tests/node/replication.test.mjs tests/node/config-mirror.test.mjs tests/node/bus.test.mjs
   COUCH_COUNTS="$(awk '/^# (pass|fail|skipped) /{printf "%s %s  ", $2, $3}' "$LOGS/js-tests-couchdb.tap")"
 elif [ "${CI:-}" = true ]; then
   stage js-tests-couchdb - false "CouchDB is missing: no ${COUCHDB_RUN:-../shared/couchdb/run} and no COUCH_URL"
