@@ -44,7 +44,13 @@ test('a first sync of a 10,000-message customer shows its progress, then the who
   await bar.waitFor({ state: 'hidden' });
   await page.locator('#list-summary').getByText('200 conversations, most recent first').waitFor({ timeout: 30_000 });
   const pulled = Date.now() - t;
-  // The newest conversation first: message 10,000 went to conversation 200 (index 199).
-  assert.match(await page.locator('#conversation-list li').first().textContent(), /^Ticket 200:.*50 messages/);
+  // The newest conversation first: message 10,000 went to conversation 200 (index 199). The
+  // list re-renders after the last pulled batch, so it may still show an earlier count for a
+  // moment after the status says synced: wait (15 s) for the whole conversation, not a render.
+  const first = page.locator('#conversation-list li').first();
+  await page
+    .waitForFunction(() => /^Ticket 200:.*50 messages/.test(document.querySelector('#conversation-list li')?.textContent ?? ''), null, { timeout: 15_000 })
+    .catch(() => {});
+  assert.match(await first.textContent(), /^Ticket 200:.*50 messages/);
   console.log(`  written on the server in ${written} ms; pulled and listed in ${pulled} ms`);
 });
