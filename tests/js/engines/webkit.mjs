@@ -224,7 +224,20 @@ export async function launchWebKit() {
       // of their own.
       let handle = session.spare;
       session.spare = undefined;
-      handle ??= (await session.call('POST', '/window/new', { type: 'window' })).handle;
+      if (handle === undefined) {
+        // A new window needs a current one: after the current window was closed, WebDriver
+        // answers "no such window" until the session switches to a window still open.
+        const made = session.queue.then(async () => {
+          if (session.current === undefined) {
+            const [open] = await session.call('GET', '/window/handles');
+            await session.call('POST', '/window', { handle: open });
+            session.current = open;
+          }
+          return (await session.call('POST', '/window/new', { type: 'window' })).handle;
+        });
+        session.queue = made.catch(() => {});
+        handle = await made;
+      }
       return new WebKitPage(session, handle);
     },
     /** Deletes the cookies of the current page's host (all ports: cookies ignore them). */
