@@ -46,14 +46,6 @@ impl KnownRevs {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
     /// Removes from `changes` those whose every leaf is known (and forgets them); answers how
     /// many it removed.
     pub fn drop_echoes(&mut self, changes: &mut Vec<Change>) -> usize {
@@ -75,7 +67,7 @@ impl KnownRevs {
 
 /// The two sets of a sync `a ⇄ b`: revisions known on `a` (pushed from it or pulled into it)
 /// and on `b`.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct Echoes {
     /// Changes whose revisions are all here are not sent.
     pub skip: Known,
